@@ -1,0 +1,1 @@
+"""The `santiway-anomaly` command line: thin shells over the package's functions."""

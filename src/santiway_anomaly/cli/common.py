@@ -1,0 +1,45 @@
+"""What every command shares: settings, the store, logging, and clean failure messages."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from loguru import logger
+
+from santiway_anomaly.config import Settings, SettingsError, load_settings
+from santiway_anomaly.storage import Store, StoreError, StoreLockedError
+
+EXIT_CONFIG = 2
+EXIT_STORE = 3
+
+
+def configure_logging(level: str) -> None:
+    logger.remove()
+    logger.add(sys.stderr, level=level, format="{time:HH:mm:ss} | {level: <7} | {message}")
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_CONFIG) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Store]:
+    """Open the store or exit with a one-paragraph reason (never a stack trace)."""
+    try:
+        store = Store.open(settings)
+    except (StoreLockedError, StoreError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_STORE) from None
+    try:
+        yield store
+    finally:
+        store.close()

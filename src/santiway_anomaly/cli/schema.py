@@ -1,0 +1,38 @@
+"""`santiway-anomaly schema ...`: apply and inspect the ClickHouse schema."""
+
+from __future__ import annotations
+
+import typer
+
+from santiway_anomaly.cli.common import open_store, settings_or_exit
+
+app = typer.Typer(help="Create or upgrade the ClickHouse schema (tables, materialized views).", no_args_is_help=True)
+
+
+@app.command("apply")
+def apply() -> None:
+    """Apply every migration not yet applied (idempotent; also done automatically on first use)."""
+    from santiway_anomaly.storage.migrations import applied, apply_migrations
+
+    settings = settings_or_exit()
+    with open_store(settings) as store:
+        newly = apply_migrations(store)
+        done = applied(store)
+    for version, (name, checksum) in sorted(done.items()):
+        state = "applied now" if any(m.version == version for m in newly) else "already applied"
+        typer.echo(f"{version:03d}  {name:<40} {checksum[:12]}  {state}")
+    typer.echo(f"schema at version {max(done):03d} in {store.target}")
+
+
+@app.command("status")
+def status() -> None:
+    """Show applied migrations and row counts of the main tables."""
+    settings = settings_or_exit()
+    with open_store(settings) as store:
+        from santiway_anomaly.storage.migrations import applied
+
+        for version, (name, checksum) in sorted(applied(store).items()):
+            typer.echo(f"{version:03d}  {name:<40} {checksum[:12]}")
+        for table in ("santi.way_data", "anomaly_ml.hourly_features_v", "anomaly_ml.folder_hourly_v",
+                      "anomaly_ml.anomalies", "anomaly_ml.ingest_rejects"):
+            typer.echo(f"{table:<32} {store.scalar(f'SELECT count() FROM {table}'):>12,}")

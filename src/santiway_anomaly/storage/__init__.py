@@ -1,0 +1,6 @@
+"""Storage: ClickHouse through clickhouse-connect (embedded chDB or a server)."""
+
+from santiway_anomaly.storage.lock import StoreLockedError
+from santiway_anomaly.storage.store import Store, StoreError, identifier
+
+__all__ = ["Store", "StoreError", "StoreLockedError", "identifier"]

@@ -1,0 +1,104 @@
+"""Reading and writing `anomaly_ml.anomalies`, idempotently."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from santiway_anomaly.anomaly import ROW_COLUMNS, Anomaly
+from santiway_anomaly.storage.store import Store
+
+# Serialises "which ids exist? then insert the rest" within this process, so two concurrent
+# detection runs cannot both decide that the same anomaly is new.
+_SAVE_LOCK = threading.Lock()
+
+
+def save_anomalies(store: Store, anomalies: Sequence[Anomaly]) -> list[Anomaly]:
+    """Store anomalies not stored before; return exactly those (the ones to notify)."""
+    if not anomalies:
+        return []
+    unique: dict[str, Anomaly] = {}
+    for anomaly in anomalies:
+        unique.setdefault(anomaly.anomaly_id, anomaly)
+    with _SAVE_LOCK:
+        existing = {
+            row[0]
+            for row in store.query_rows(
+                "SELECT anomaly_id FROM anomaly_ml.anomalies WHERE anomaly_id IN {ids:Array(String)}",
+                {"ids": list(unique)},
+            )
+        }
+        new = [a for a in unique.values() if a.anomaly_id not in existing]
+        if new:
+            store.insert_rows("anomaly_ml.anomalies", [a.to_row() for a in new], ROW_COLUMNS)
+    return new
+
+
+@dataclass(frozen=True)
+class AnomalyFilter:
+    anomaly_type: str | None = None
+    severity: str | None = None
+    device_id: str | None = None
+    folder: str | None = None
+    min_score: float | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        for column, value, sql_type in (
+            ("anomaly_type", self.anomaly_type, "String"),
+            ("severity", self.severity, "String"),
+            ("device_id", self.device_id, "String"),
+            ("folder", self.folder, "String"),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = {{{column}:{sql_type}}}")
+                params[column] = value
+        if self.min_score is not None:
+            clauses.append("score >= {min_score:Float64}")
+            params["min_score"] = self.min_score
+        # A time filter selects anomalies whose window overlaps [since, until).
+        if self.since is not None:
+            clauses.append("window_end > {since:DateTime64(3, 'UTC')}")
+            params["since"] = self.since
+        if self.until is not None:
+            clauses.append("window_start < {until:DateTime64(3, 'UTC')}")
+            params["until"] = self.until
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def list_anomalies(store: Store, flt: AnomalyFilter) -> list[dict[str, Any]]:
+    """Anomalies matching the filter, newest window first, as DESIGN.md contract dicts."""
+    where, params = flt.where()
+    params = {**params, "limit": flt.limit, "offset": flt.offset}
+    rows = store.query_dicts(
+        f"SELECT {', '.join(ROW_COLUMNS)} FROM anomaly_ml.anomalies FINAL{where} "
+        "ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        params,
+    )
+    return [_public(row) for row in rows]
+
+
+def count_anomalies(store: Store, flt: AnomalyFilter) -> int:
+    where, params = flt.where()
+    return int(store.scalar(f"SELECT count() FROM anomaly_ml.anomalies FINAL{where}", params) or 0)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["details"] = json.loads(row["details"]) if row["details"] else {}
+    for key in ("detected_at", "window_start", "window_end"):
+        value = out[key]
+        if isinstance(value, datetime) and value.tzinfo is None:
+            from datetime import UTC
+
+            out[key] = value.replace(tzinfo=UTC)
+    return out

@@ -1,0 +1,210 @@
+"""The one storage layer: clickhouse-connect over embedded chDB or a ClickHouse server.
+
+Every value reaches SQL as a server-side bound parameter (`{name:Type}` in the SQL text and a
+`params` dict); the only names that are ever put into SQL text are checked by `identifier()`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import clickhouse_connect
+import pandas as pd
+import pyarrow as pa
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
+from loguru import logger
+from prometheus_client import Counter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.storage.lock import DirectoryLock, StoreLockedError
+
+STORE_RETRIES = Counter(
+    "anomaly_detection_store_retries_total",
+    "ClickHouse operations retried after a connection, time-out or OS error",
+    ["operation"],
+)
+
+# Only these are transient; a SQL error is a bug or bad input and is never retried.
+RETRYABLE = (OperationalError, ConnectionError, TimeoutError, OSError)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?$")
+
+
+class StoreError(RuntimeError):
+    """The store could not be reached or refused an operation; the message says which and why."""
+
+
+def identifier(name: str) -> str:
+    """Return `name` if it is a plain (optionally database-qualified) identifier, else raise."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a valid table or column name: {name!r}")
+    return name
+
+
+def _log_retry(operation: str) -> Any:
+    def before_sleep(state: RetryCallState) -> None:
+        STORE_RETRIES.labels(operation=operation).inc()
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "ClickHouse {} failed (attempt {}): {}; retrying in {:.1f}s",
+            operation, state.attempt_number, exc, state.next_action.sleep if state.next_action else 0.0,
+        )
+
+    return before_sleep
+
+
+class Store:
+    """A connected store. Thread-safe: chDB serialises calls internally, HTTP clients pool."""
+
+    def __init__(self, client: Client, settings: Settings, lock: DirectoryLock | None) -> None:
+        self.client = client
+        self.settings = settings
+        self._lock = lock
+        self._closed = False
+        self._query_retry = Retrying(
+            stop=stop_after_attempt(settings.clickhouse_query_tries),
+            wait=wait_exponential(multiplier=1, min=1, max=10),
+            retry=retry_if_exception_type(RETRYABLE),
+            before_sleep=_log_retry("query"),
+            reraise=True,
+        )
+
+    # ---- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, *, apply_schema: bool = True) -> Store:
+        lock: DirectoryLock | None = None
+        if settings.embedded:
+            path = settings.chdb_path
+            lock = DirectoryLock(path)
+            lock.acquire()
+            path.mkdir(parents=True, exist_ok=True)
+        try:
+            client = cls._connect(settings)
+        except StoreLockedError:
+            raise
+        except Exception as exc:
+            if lock:
+                lock.release()
+            target = settings.chdb_path if settings.embedded else (
+                f"{settings.clickhouse_host}:{settings.clickhouse_port}")
+            if "Cannot lock file" in str(exc):
+                raise StoreLockedError(
+                    f"The embedded store {target} is locked by another process (chDB: {exc}). "
+                    "Send the work to that process (the running service) or stop it first."
+                ) from None
+            raise StoreError(f"cannot connect to ClickHouse at {target}: {exc}") from exc
+        store = cls(client, settings, lock)
+        if apply_schema:
+            from santiway_anomaly.storage.migrations import apply_migrations
+
+            apply_migrations(store)
+        return store
+
+    @staticmethod
+    def _connect(settings: Settings) -> Client:
+        def connect() -> Client:
+            if settings.embedded:
+                return clickhouse_connect.get_client(dsn=f"chdb://{settings.chdb_path}")
+            return clickhouse_connect.get_client(
+                host=settings.clickhouse_host,
+                port=settings.clickhouse_port,
+                username=settings.clickhouse_user,
+                password=settings.clickhouse_password,
+                database=settings.clickhouse_database,
+                secure=settings.clickhouse_secure,
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(settings.clickhouse_connect_tries),
+            wait=wait_exponential(multiplier=2, min=2, max=30),
+            retry=retry_if_exception_type(RETRYABLE),
+            before_sleep=_log_retry("connect"),
+            reraise=True,
+        )
+        return retrying(connect)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.client.close()
+        finally:
+            if self._lock:
+                self._lock.release()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def target(self) -> str:
+        s = self.settings
+        return f"chdb://{s.chdb_path}" if s.embedded else f"http://{s.clickhouse_host}:{s.clickhouse_port}"
+
+    # ---- queries ----------------------------------------------------------------------
+
+    def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._query_retry(fn, *args, **kwargs)
+
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        df: pd.DataFrame = self._run(self.client.query_df, sql, parameters=dict(params or {}))
+        return _utc_columns(df)
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        table: pa.Table = self._run(self.client.query_arrow, sql, parameters=dict(params or {}))
+        return table
+
+    def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        result = self._run(self.client.query, sql, parameters=dict(params or {}))
+        return list(result.result_rows)
+
+    def query_dicts(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        result = self._run(self.client.query, sql, parameters=dict(params or {}))
+        names = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        rows = self.query_rows(sql, params)
+        return rows[0][0] if rows else None
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._run(self.client.command, sql, parameters=dict(params or {}))
+
+    # ---- inserts ----------------------------------------------------------------------
+
+    def insert_arrow(self, table: str, data: pa.Table, *, dedup_token: str | None = None) -> None:
+        """Insert an Arrow table. With `dedup_token`, re-sending the same batch is a no-op."""
+        settings: dict[str, Any] = {}
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+            settings["insert_deduplicate"] = 1
+        self._run(self.client.insert_arrow, identifier(table), data, settings=settings or None)
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
+        for name in column_names:
+            identifier(name)
+        self._run(self.client.insert, identifier(table), list(rows), column_names=list(column_names))
+
+
+def _utc_columns(df: pd.DataFrame) -> pd.DataFrame:
+    # DateTime64(…, 'UTC') can come back naive from chDB: make every datetime column explicitly UTC.
+    for name in df.columns:
+        col = df[name]
+        if pd.api.types.is_datetime64_any_dtype(col) and getattr(col.dt, "tz", None) is None:
+            df[name] = col.dt.tz_localize("UTC")
+    return df
+
