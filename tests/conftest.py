@@ -1,0 +1,85 @@
+"""Shared fixtures: one real embedded chDB store per test session.
+
+chDB allows one data directory per process at a time, so the suite shares one store. A test
+that needs its own directory, or a subprocess on this one (CLI, server), asks for
+`store_closed` first: the shared store is closed for that test and reopened after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from santiway_anomaly.config import Settings, load_settings
+from santiway_anomaly.storage import Store
+
+DATA_TABLES = (
+    "santi.way_data",
+    "anomaly_ml.hourly_features",
+    "anomaly_ml.folder_hourly",
+    "anomaly_ml.anomalies",
+    "anomaly_ml.ingest_rejects",
+    "anomaly_ml.ingest_batches",
+    "anomaly_ml.known_devices",
+)
+
+
+class SharedStore:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+
+    def get(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("santiway-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return load_settings(data_dir=data_dir, _env_file=None)
+
+
+@pytest.fixture(scope="session")
+def shared_store(settings: Settings) -> Iterator[SharedStore]:
+    shared = SharedStore(settings)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture()
+def store(shared_store: SharedStore) -> Store:
+    """The session's store, as other tests left it."""
+    return shared_store.get()
+
+
+@pytest.fixture()
+def empty_store(shared_store: SharedStore) -> Store:
+    """The session's store with every data table emptied (schema kept)."""
+    st = shared_store.get()
+    existing = {f"{db}.{name}" for db, name in st.query_rows(
+        "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
+        "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'")}
+    for table in sorted(existing | set(DATA_TABLES) & existing):
+        st.command(f"TRUNCATE TABLE {table}")
+    return st
+
+
+@pytest.fixture()
+def store_closed(shared_store: SharedStore) -> Iterator[Settings]:
+    """Close the shared store for this test (for subprocesses or other directories)."""
+    shared_store.close()
+    yield shared_store.settings
+    shared_store.close()
