@@ -192,6 +192,8 @@ class Store:
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
             settings["insert_deduplicate"] = 1
+            # Without this the materialized views would aggregate a dropped repeat anyway.
+            settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
         self._run(self.client.insert_arrow, identifier(table), data, settings=settings or None)
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:

@@ -1,0 +1,227 @@
+"""Ingest: read → map columns → validate → store good rows and rejects, batch by batch.
+
+Each stored batch carries an insert deduplication token (`<source hash>:<batch no>`), so re-running
+the same file, or retrying after a crash, never doubles the data: ClickHouse drops a block whose
+token it has already seen. `anomaly_ml.ingest_batches` records every stored batch, so a re-run
+also skips the work and reports how much was already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from loguru import logger
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.readers import RawBatch, detect_format, read_batches, total_size
+from santiway_anomaly.ingest.validate import LINE, Reject, validate
+from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
+from santiway_anomaly.storage.store import Store
+
+MAX_REJECTS_KEPT_IN_REPORT = 1000
+
+
+class MappingError(ValueError):
+    """The columns the file has cannot provide the fields a sighting needs."""
+
+
+@dataclass
+class IngestReport:
+    source: str
+    accepted: int = 0
+    rejected: int = 0
+    already_stored: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    rejects: list[Reject] = field(default_factory=list)
+
+    def add_rejects(self, rejects: list[Reject]) -> None:
+        self.rejected += len(rejects)
+        room = MAX_REJECTS_KEPT_IN_REPORT - len(self.rejects)
+        if room > 0:
+            self.rejects.extend(rejects[:room])
+
+    @property
+    def rows_per_second(self) -> float:
+        return (self.accepted + self.rejected) / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "already_stored": self.already_stored,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+            "rejects": [r.to_dict() for r in self.rejects],
+            "rejects_truncated": self.rejected > len(self.rejects),
+        }
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """`renames`: target field -> source column; `constants`: target field -> fixed value."""
+
+    renames: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, maps: list[str], sets: list[str]) -> ColumnMapping:
+        return cls(_pairs(maps, "--map", "target=source"), _pairs(sets, "--set", "field=value"))
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+        available = set(table.column_names)
+        for target in INPUT_FIELDS:
+            if target in self.constants:
+                columns[target] = pa.array([self.constants[target]] * table.num_rows, type=pa.string())
+            elif target in self.renames:
+                source = self.renames[target]
+                if source not in available:
+                    raise MappingError(f"--map {target}={source}: the file has no column {source!r}; "
+                                       f"it has {sorted(available - {LINE})}")
+                columns[target] = table.column(source)
+            elif target in available:
+                columns[target] = table.column(target)
+        columns[LINE] = table.column(LINE)
+        return pa.table(columns)
+
+    def check(self, column_names: list[str]) -> None:
+        """Refuse before storing anything when a required field has no source."""
+        available = set(column_names) - {LINE}
+        missing = [f for f in REQUIRED_FIELDS
+                   if f not in self.constants and self.renames.get(f, f) not in available]
+        if missing:
+            raise MappingError(
+                f"no column for required field(s) {', '.join(missing)}; the file has {sorted(available)}. "
+                "Map a column with --map FIELD=COLUMN or give a constant with --set FIELD=VALUE"
+            )
+
+    def fingerprint(self) -> str:
+        return json.dumps({"map": dict(self.renames), "set": dict(self.constants)}, sort_keys=True)
+
+
+def _pairs(items: list[str], option: str, shape: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or not key or not value.strip():
+                raise MappingError(f"{option} {part!r}: expected {shape}")
+            if key not in INPUT_FIELDS:
+                raise MappingError(f"{option} {part!r}: {key!r} is not a sighting field; fields are "
+                                   f"{', '.join(INPUT_FIELDS)}")
+            out[key] = value.strip()
+    return out
+
+
+def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: str, token: str | None) -> None:
+    if stored.num_rows:
+        store.insert_arrow("santi.way_data", stored, dedup_token=token)
+    if rejects:
+        now = datetime.now(UTC)
+        store.insert_rows(
+            "anomaly_ml.ingest_rejects",
+            [[now, source, r.line, r.field, r.reason, r.raw] for r in rejects],
+            ["rejected_at", "source", "line", "field", "reason", "raw"],
+        )
+
+
+def ingest_table(store: Store, table: pa.Table, source: str, settings: Settings | None = None,
+                 *, mapping: ColumnMapping | None = None) -> IngestReport:
+    """Validate and store one in-memory batch (API, live feed). Adds `__line` (1-based) if absent.
+
+    The batch's content hash is its deduplication token: the same batch posted twice is stored once.
+    """
+    started = time.perf_counter()
+    if LINE not in table.column_names:
+        table = table.append_column(LINE, pa.array(range(1, table.num_rows + 1), type=pa.int64()))
+    mapping = mapping or ColumnMapping()
+    mapping.check(table.column_names)
+    report = IngestReport(source=source)
+    stored, rejects = validate(mapping.apply(table))
+    token = "batch:" + _table_digest(stored) if stored.num_rows else None
+    _store_batch(store, stored, rejects, source, token)
+    report.accepted, report.batches = stored.num_rows, 1
+    report.add_rejects(rejects)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _table_digest(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:40]
+
+
+def file_digest(path: Path, extra: str) -> str:
+    digest = hashlib.sha256(extra.encode("utf-8"))
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None = None,
+                mapping: ColumnMapping | None = None,
+                progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    """Stream one file into the store; `progress(done, total)` is called after each batch."""
+    started = time.perf_counter()
+    fmt = detect_format(path, fmt)
+    mapping = mapping or ColumnMapping()
+    batch_rows = settings.ingest_batch_rows
+    source = str(path.resolve())
+    source_hash = file_digest(path, f"{fmt}|{batch_rows}|{mapping.fingerprint()}")
+    done_batches = {
+        int(b): int(r) for b, r in store.query_rows(
+            "SELECT batch_no, rows FROM anomaly_ml.ingest_batches FINAL WHERE source_hash = {h:String}",
+            {"h": source_hash})
+    }
+    report = IngestReport(source=source)
+    total = total_size(path, fmt)
+    checked = False
+    batch_no = 0
+    for batch_no, raw in enumerate(read_batches(path, fmt, batch_rows)):
+        if not checked:
+            mapping.check(raw.table.column_names)
+            checked = True
+        if batch_no in done_batches:
+            report.already_stored += done_batches[batch_no]
+        else:
+            _ingest_raw(store, raw, mapping, source, f"{source_hash}:{batch_no}", report)
+            store.insert_rows("anomaly_ml.ingest_batches",
+                              [[source_hash, batch_no, source, raw.table.num_rows + len(raw.rejects)]],
+                              ["source_hash", "batch_no", "source", "rows"])
+            logger.debug("Stored batch {} of {}", batch_no, path.name)
+        report.batches = batch_no + 1
+        if progress:
+            progress(raw.end_offset, total)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_raw(store: Store, raw: RawBatch, mapping: ColumnMapping, source: str, token: str,
+                report: IngestReport) -> None:
+    stored, rejects = validate(mapping.apply(raw.table)) if raw.table.num_rows else (None, [])
+    all_rejects = sorted(raw.rejects + rejects, key=lambda r: r.line)
+    if stored is not None and stored.num_rows:
+        report.accepted += stored.num_rows
+    _store_batch(store, stored if stored is not None else pa.table({}), all_rejects, source, token)
+    report.add_rejects(all_rejects)
+
+
+def stored_count(store: Store) -> int:
+    return int(store.scalar("SELECT count() FROM santi.way_data") or 0)
+
+
+__all__ = ["ColumnMapping", "IngestReport", "MappingError", "ingest_file", "ingest_table"]

@@ -1,0 +1,213 @@
+"""Validate a batch of raw sightings (DESIGN.md "A sighting") as whole columns.
+
+Input: an Arrow table with the DESIGN.md field names (any types: strings from CSV/NDJSON, typed
+columns from Parquet) and a `__line` column (the row's line or index in its source).
+Output: the good rows in `STORED_SCHEMA`, and one `Reject` per bad row naming every failed field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from santiway_anomaly.ingest.mac import fill_vendor, is_randomized, normalise_mac, valid_mac
+from santiway_anomaly.sightings import RSSI_MAX, RSSI_MIN, STORED_SCHEMA
+
+LINE = "__line"
+MAX_TEXT = 128
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# Sensor clocks drift; a day ahead is clearly wrong, minutes ahead are not.
+MAX_FUTURE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    field: str
+    reason: str
+    raw: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"line": self.line, "field": self.field, "reason": self.reason, "raw": self.raw}
+
+
+class _Problems:
+    """Collects (row mask, field, reason) and turns them into one Reject per bad row."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.items: list[tuple[np.ndarray, str, np.ndarray | str]] = []
+
+    def add(self, mask: pa.Array | np.ndarray, field: str, reason: np.ndarray | str) -> None:
+        arr = mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array | pa.ChunkedArray) else mask
+        arr = np.asarray(arr, dtype=bool)
+        if arr.any():
+            self.items.append((arr, field, reason))
+
+    @property
+    def bad(self) -> np.ndarray:
+        out = np.zeros(self.n, dtype=bool)
+        for mask, _, _ in self.items:
+            out |= mask
+        return out
+
+    def rejects(self, table: pa.Table) -> list[Reject]:
+        bad = self.bad
+        if not bad.any():
+            return []
+        idx = np.flatnonzero(bad)
+        fields: dict[int, list[str]] = {i: [] for i in idx}
+        reasons: dict[int, list[str]] = {i: [] for i in idx}
+        for mask, field, reason in self.items:
+            for i in np.flatnonzero(mask):
+                fields[i].append(field)
+                reasons[i].append(f"{field}: {reason if isinstance(reason, str) else reason[i]}")
+        rows = table.take(pa.array(idx)).to_pylist()
+        out = []
+        for i, row in zip(idx, rows, strict=True):
+            line = int(row.pop(LINE))
+            raw = json.dumps(row, default=str, ensure_ascii=False)
+            out.append(Reject(line, ",".join(dict.fromkeys(fields[i])), "; ".join(reasons[i]), raw))
+        return out
+
+
+def _text(table: pa.Table, name: str) -> pa.Array:
+    col = table.column(name).combine_chunks() if name in table.column_names else pa.nulls(table.num_rows)
+    if not pa.types.is_string(col.type):
+        col = col.cast(pa.string()) if not pa.types.is_null(col.type) else pa.nulls(len(col), pa.string())
+    return pc.utf8_trim_whitespace(col)
+
+
+def _missing(col: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.equal(col, ""), True)
+
+
+def _numbers(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values as float64 with NaN for missing/unparsable, mask of present-but-unparsable)."""
+    col = table.column(name).combine_chunks() if name in table.column_names else pa.nulls(table.num_rows)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        values = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+        return values, np.zeros(len(values), dtype=bool)
+    text = _text(table, name)
+    series = pd.Series(text.to_pandas(), dtype="object")
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    present = ~_missing(text).to_numpy(zero_copy_only=False)
+    return values, present & np.isnan(values)
+
+
+def _timestamps(table: pa.Table, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(epoch ms int64, missing mask, unparsable mask). Strings: ISO 8601 (UTC if no offset) or Unix s."""
+    col = table.column("ts").combine_chunks() if "ts" in table.column_names else pa.nulls(table.num_rows)
+    n = len(col)
+    if pa.types.is_timestamp(col.type):
+        if col.type.tz is None:
+            col = pc.assume_timezone(col, "UTC")
+        ms = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        missing = pc.is_null(ms).to_numpy(zero_copy_only=False)
+        return pc.fill_null(ms, 0).to_numpy(zero_copy_only=False), missing, np.zeros(n, dtype=bool)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        secs = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+        missing = np.isnan(secs)
+        return np.where(missing, 0, np.round(secs * 1000)).astype(np.int64), missing, np.zeros(n, dtype=bool)
+    text = _text(table, "ts")
+    missing = _missing(text).to_numpy(zero_copy_only=False)
+    series = pd.Series(text.to_pandas(), dtype="object")
+    numeric = pd.to_numeric(series, errors="coerce")
+    is_num = numeric.notna().to_numpy()
+    ms = np.zeros(n, dtype=np.int64)
+    ms[is_num] = np.round(numeric[is_num].to_numpy(dtype=float) * 1000).astype(np.int64)
+    iso_mask = ~is_num & ~missing
+    if iso_mask.any():
+        parsed = pd.to_datetime(series[iso_mask], utc=True, format="ISO8601", errors="coerce")
+        ok = parsed.notna().to_numpy()
+        idx = np.flatnonzero(iso_mask)
+        ms[idx[ok]] = parsed[ok].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+        bad = np.zeros(n, dtype=bool)
+        bad[idx[~ok]] = True
+    else:
+        bad = np.zeros(n, dtype=bool)
+    return ms, missing, bad
+
+
+def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[Reject]]:
+    """Split a raw batch into stored rows (STORED_SCHEMA) and rejects; nothing is dropped silently."""
+    n = table.num_rows
+    now = now or datetime.now(UTC)
+    problems = _Problems(n)
+
+    ms, ts_missing, ts_bad = _timestamps(table, now)
+    problems.add(ts_missing, "ts", "missing (required)")
+    problems.add(ts_bad, "ts", "not an ISO 8601 time or Unix seconds")
+    lo = int(EARLIEST.timestamp() * 1000)
+    hi = int((now + MAX_FUTURE).timestamp() * 1000)
+    in_range = (ms >= lo) & (ms <= hi)
+    problems.add(~ts_missing & ~ts_bad & ~in_range, "ts", f"outside {EARLIEST.date()} .. now + 1 day")
+
+    device_raw = _text(table, "device_id")
+    dev_missing = _missing(device_raw).to_numpy(zero_copy_only=False)
+    problems.add(dev_missing, "device_id", "missing (required)")
+    dev_ok = valid_mac(device_raw).to_numpy(zero_copy_only=False)
+    problems.add(~dev_missing & ~dev_ok, "device_id", "not a MAC address (e.g. AA:BB:CC:DD:EE:FF)")
+
+    texts: dict[str, pa.Array] = {}
+    for name in ("sensor_id", "folder"):
+        col = _text(table, name)
+        miss = _missing(col).to_numpy(zero_copy_only=False)
+        problems.add(miss, name, "missing (required)")
+        too_long = pc.fill_null(pc.greater(pc.utf8_length(col), MAX_TEXT), False)
+        problems.add(too_long, name, f"longer than {MAX_TEXT} characters")
+        texts[name] = col
+
+    net = pc.utf8_lower(_text(table, "network_type"))
+    net = pc.if_else(_missing(net), "unknown", net)
+    net_ok = pc.match_substring_regex(net, r"^[a-z0-9_.-]{1,16}$").to_numpy(zero_copy_only=False)
+    problems.add(~net_ok, "network_type", "must be a short lower-case word such as wifi or ble")
+
+    rssi, rssi_unparsable = _numbers(table, "rssi")
+    problems.add(np.isnan(rssi) & ~rssi_unparsable, "rssi", "missing (required)")
+    problems.add(rssi_unparsable, "rssi", "not a number")
+    with np.errstate(invalid="ignore"):
+        present = ~np.isnan(rssi)
+        problems.add(present & (rssi != np.round(rssi)), "rssi", "not a whole number of dBm")
+        problems.add(present & ((rssi < RSSI_MIN) | (rssi > RSSI_MAX)), "rssi",
+                     f"outside {RSSI_MIN}..{RSSI_MAX} dBm")
+
+    coords: dict[str, np.ndarray] = {}
+    for name, limit in (("lat", 90.0), ("lon", 180.0)):
+        values, unparsable = _numbers(table, name)
+        problems.add(np.isnan(values) & ~unparsable, name, "missing (required)")
+        problems.add(unparsable, name, "not a number")
+        with np.errstate(invalid="ignore"):
+            problems.add(~np.isnan(values) & (np.abs(values) > limit), name, f"outside -{limit:g}..{limit:g}")
+        coords[name] = values
+
+    rejects = problems.rejects(table)
+    good = ~problems.bad
+    if not good.any():
+        return STORED_SCHEMA.empty_table(), rejects
+    keep = pa.array(good)
+    device = normalise_mac(pc.filter(device_raw, keep))
+    randomized = is_randomized(device)
+    vendor = fill_vendor(pc.filter(_text(table, "vendor"), keep), device, randomized)
+    stored = pa.table(
+        {
+            "ts": pa.array(ms[good], type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "device_id": device,
+            "sensor_id": pc.filter(texts["sensor_id"], keep),
+            "folder": pc.filter(texts["folder"], keep),
+            "network_type": pc.filter(net, keep),
+            "rssi": pa.array(rssi[good].astype(np.int16), type=pa.int16()),
+            "lat": pa.array(coords["lat"][good], type=pa.float64()),
+            "lon": pa.array(coords["lon"][good], type=pa.float64()),
+            "vendor": vendor,
+            "is_randomized": randomized.cast(pa.uint8()),
+        },
+        schema=STORED_SCHEMA,
+    )
+    return stored, rejects
