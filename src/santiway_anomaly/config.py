@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     rate_limit_detect: str = Field(default="10/minute", description="POST /detect-and-notify (SEED.md)")
     rate_limit_default: str = Field(default="300/minute")
 
+    # --- API -----------------------------------------------------------------------------
+    # Off only for throughput measurement (benchmarks/api.py); the SEED.md limits apply otherwise.
+    rate_limit_enabled: bool = True
+    # Seconds a GET /anomalies or /anomalies/stats answer is reused; every save of anomalies in
+    # this process invalidates it at once, so the TTL only bounds staleness from other writers.
+    api_cache_ttl: float = Field(default=2.0, ge=0.0, le=300.0)
+    api_cache_entries: int = Field(default=2048, ge=0, le=1_000_000)
+    # Largest page of GET /anomalies (the specification's example asks for 100).
+    api_max_limit: int = Field(default=1000, ge=1, le=100_000)
+    # Longest look-back any `hours=` parameter accepts: 90 days, the longest retraining window in SEED.md.
+    api_max_hours: float = Field(default=24 * 90, gt=0, le=24 * 366)
+    # POST /ingest body cap: 32 MiB keeps one request's parse under a second and its memory bounded.
+    api_max_ingest_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # POST /comparison/compare: devices per request (pairwise overlap grows with the square).
+    api_max_compare_devices: int = Field(default=10, ge=2, le=100)
+    # Top-N lists in /anomalies/stats.
+    api_stats_top: int = Field(default=10, ge=1, le=1000)
+    # /health reports data as stale when the newest sighting is older than this (hours).
+    api_stale_after_hours: float = Field(default=2.0, gt=0)
+    # One log line per request (method, path without query, status, duration).
+    api_log_requests: bool = True
+    # --- end API -------------------------------------------------------------------------
+
     # --- Model ---------------------------------------------------------------------------
     model_path: Path = Path("models/tcn_model.pt")
     input_channels: int = Field(default=98, ge=1, le=512)
@@ -80,7 +103,92 @@ class Settings(BaseSettings):
     folder_timezones: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     # --- Ingest --------------------------------------------------------------------------
-    ingest_batch_rows: int = Field(default=200_000, ge=1000, le=5_000_000)
+    ingest_batch_rows: int = Field(default=500_000, ge=1000, le=5_000_000)
+
+    # --- ML ----------------------------------------------------------------------------
+    # Feature history before the scored window: 7 days, so the personal profile features
+    # (same hour on previous days) see a week of the device's own behaviour (issue 4).
+    feature_history_hours: int = Field(default=168, ge=24, le=24 * 60)
+    # Stride between training windows: one window per device-day (whole days, as the simulator labels).
+    train_window_stride: int = Field(default=24, ge=1, le=24 * 7)
+    # Share of the training days (the latest ones) held out for validation and thresholds.
+    train_validation_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
+    # Early stopping patience in epochs (spec: "Early stopping + best model").
+    train_patience: int = Field(default=8, ge=1, le=1000)
+    # Devices with at least this many sightings in the scored window are "active" and get scored.
+    ml_min_events: int = Field(default=1, ge=1)
+    # How many contributing features an ML anomaly lists in `details`.
+    ml_top_features: int = Field(default=5, ge=1, le=98)
+    # --- end ML --------------------------------------------------------------------------
+
+    # --- Detectors ---------------------------------------------------------------------
+    # Shared by the three rule detectors (issue 3). Each default names its source.
+    # Trailing days every baseline is learned from (SEED.md trains on 10-30 days; DESIGN.md "trailing days").
+    detect_history_days: int = Field(default=14, ge=1, le=90)
+    # Density (DESIGN.md: p95 of the same folder, trailing days, same hour of day where history allows).
+    density_quantile: float = Field(default=0.95, gt=0, lt=1)  # SEED.md details "p95_baseline"
+    density_min_same_hour_days: int = Field(default=5, ge=1, le=90)  # ours: fewer days -> all-hours fallback
+    density_min_history_hours: int = Field(default=24, ge=1)  # ours: one full day before any baseline exists
+    # Fire only above BOTH a ratio and an absolute excess over p95 (ours; ratio levels alarm/warning/critical).
+    density_ratio_alarm: float = Field(default=2.0, gt=1)
+    density_ratio_warning: float = Field(default=3.0, gt=1)
+    density_ratio_critical: float = Field(default=5.0, gt=1)
+    density_min_excess: int = Field(default=10, ge=1)
+    density_cooldown_hours: float = Field(default=3.0, ge=0)  # Merlion-style alarm suppression, ours
+    # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
+    night_start_hour: int = Field(default=0, ge=0, le=23)
+    night_end_hour: int = Field(default=6, ge=0, le=23)
+    night_min_history_days: int = Field(default=3, ge=1)  # ours: fewer active days -> judged by the folder
+    # A device active on >= max(nights, fraction * active days) of its history nights is a night device.
+    night_regular_min_nights: int = Field(default=2, ge=1)  # ours (night-shift staff work several nights)
+    night_regular_fraction: float = Field(default=0.2, ge=0, le=1)  # ours
+    night_min_sightings: int = Field(default=3, ge=1)  # Chasing-Your-Tail: >= 3 sightings before any alert
+    # Active minutes at night: alarm / warning / critical levels (ours; 3 = CYT's three sightings).
+    night_minutes_alarm: float = Field(default=3, gt=0)
+    night_minutes_warning: float = Field(default=15, gt=0)
+    night_minutes_critical: float = Field(default=45, gt=0)
+    # A night session that starts this close to the night's end and runs on into the day is an early
+    # arrival (or, mirrored, a late leave), not night activity (ours: the "arrives early once" case).
+    night_grace_minutes: int = Field(default=60, ge=0, le=180)
+    # A folder is quiet at night when p95 of its nightly stable (non-randomized) devices is at most this.
+    night_quiet_folder_devices: float = Field(default=3, ge=0)  # ours
+    # Randomized MACs at night, judged per folder as a population (peak per 5 minutes vs p95 of nights).
+    night_random_ratio: float = Field(default=3.0, gt=1)  # ours
+    night_random_min_excess: int = Field(default=5, ge=1)  # ours
+    # Stationary surveillance.
+    slot_minutes: int = Field(default=5, ge=1, le=60)  # Chasing-Your-Tail: 5/10/15/20-minute windows
+    stationary_radius_m: float = Field(default=100.0, gt=0)  # ours: one spot < AirGuard's 150 m location step
+    stationary_max_gap_minutes: int = Field(default=20, ge=1)  # CYT: longest persistence window, 20 min
+    linger_hours_alarm: float = Field(default=2.0, gt=0)  # ours ("stays for hours"); CYT: >= 1 h persistence
+    linger_hours_warning: float = Field(default=4.0, gt=0)
+    linger_hours_critical: float = Field(default=8.0, gt=0)
+    linger_max_rssi_std: float = Field(default=6.0, gt=0)  # ours: a steady signal, dB standard deviation
+    near_rssi_dbm: int = Field(default=-65, ge=-120, le=0)  # Pigtail/CYT: dwell "near" = RSSI >= -65 dBm
+    return_lookback_days: int = Field(default=7, ge=2, le=60)  # ours: "several different days" within a week
+    return_days_alarm: int = Field(default=3, ge=2)  # ours: 3 days (CYT's >= 3 sightings, on days)
+    return_days_warning: int = Field(default=4, ge=2)
+    return_days_critical: int = Field(default=5, ge=2)
+    return_min_minutes: int = Field(default=10, ge=1)  # ours: a day counts with >= 10 active minutes there
+    regular_min_days: int = Field(default=3, ge=1)  # ours: at the spot on >= 3 earlier days = a regular
+    # AirGuard: followed >= 30/60/120 min across >= 2/3/4 locations at least 150 m apart.
+    follow_minutes_alarm: float = Field(default=30, gt=0)
+    follow_minutes_warning: float = Field(default=60, gt=0)
+    follow_minutes_critical: float = Field(default=120, gt=0)
+    follow_locations_alarm: int = Field(default=2, ge=2)
+    follow_locations_warning: int = Field(default=3, ge=2)
+    follow_locations_critical: int = Field(default=4, ge=2)
+    follow_distance_m: float = Field(default=150.0, gt=0)
+    follow_min_slots: int = Field(default=3, ge=1)  # CYT: >= 3 sightings (in distinct slots)
+    # A gap longer than this ends a following episode (ours: AirGuard scans in the background, so a
+    # follower can go unseen for a while; 30 min = AirGuard's shortest following time).
+    follow_max_gap_minutes: int = Field(default=30, ge=1)
+    # Pigtail/CYT: a crowd moving with the sensor (bus, train) is evidence against following.
+    follow_crowd_max: int = Field(default=4, ge=0)
+    companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned
+    # Known fixtures are learned: present >= coverage of the hours over >= min days (ours; "always there").
+    fixture_min_days: float = Field(default=2.0, gt=0)
+    fixture_hour_coverage: float = Field(default=0.8, gt=0, le=1)
+    # --- end Detectors -------------------------------------------------------------------
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

@@ -7,6 +7,7 @@ runs once per distinct OUI.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,16 +22,28 @@ _MAC_RE2 = (
 )
 
 
+def _per_distinct(values: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    # A batch repeats each device many times: work on the distinct values, then spread back.
+    encoded = pc.dictionary_encode(values)
+    return pc.take(fn(encoded.dictionary), encoded.indices)
+
+
 def valid_mac(values: pa.Array) -> pa.Array:
     """Boolean array: does each (stripped) value look like a MAC in a common notation?"""
-    return pc.fill_null(pc.match_substring_regex(pc.utf8_trim_whitespace(values), _MAC_RE2), False)
+    def check(distinct: pa.Array) -> pa.Array:
+        return pc.match_substring_regex(pc.utf8_trim_whitespace(distinct), _MAC_RE2)
+
+    return pc.fill_null(_per_distinct(values, check), False)
 
 
 def normalise_mac(values: pa.Array) -> pa.Array:
     """AA:BB:CC:DD:EE:FF for every value that `valid_mac` accepts (others become garbage: mask them)."""
-    hex12 = pc.utf8_upper(pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"[^0-9A-Fa-f]", ""))
-    pairs = [pc.utf8_slice_codeunits(hex12, i, i + 2) for i in range(0, 12, 2)]
-    return pc.binary_join_element_wise(*pairs, ":")
+    def normalise(distinct: pa.Array) -> pa.Array:
+        hex12 = pc.utf8_upper(pc.replace_substring_regex(pc.utf8_trim_whitespace(distinct), r"[^0-9A-Fa-f]", ""))
+        pairs = [pc.utf8_slice_codeunits(hex12, i, i + 2) for i in range(0, 12, 2)]
+        return pc.binary_join_element_wise(*pairs, ":")
+
+    return _per_distinct(values, normalise)
 
 
 def is_randomized(normalised: pa.Array) -> pa.Array:

@@ -1,0 +1,104 @@
+"""Ingest throughput: sightings/s from a Parquet file into the embedded store with the views attached.
+
+Baseline in the same run: a plain `insert` of Python rows (clickhouse-connect's row path) of the same
+sightings into the same table. Usage: python benchmarks/ingest.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import scratch_dir, write_results  # noqa: E402
+
+from santiway_anomaly.config import load_settings  # noqa: E402
+from santiway_anomaly.ingest.pipeline import ingest_file  # noqa: E402
+from santiway_anomaly.sightings import STORED_COLUMNS  # noqa: E402
+from santiway_anomaly.storage import Store  # noqa: E402
+
+
+def make_parquet(path: Path, rows: int, seed: int = 7) -> None:
+    """A day of sightings: 20k devices (a fifth randomized), 200 sensors in 40 folders."""
+    rng = np.random.default_rng(seed)
+    devices = rng.integers(0, 2**48, size=20_000, dtype=np.int64)
+    devices[:4000] = (devices[:4000] & ~(0xFF << 40)) | (0xDA << 40)  # locally administered
+    hexes = np.array([f"{d:012X}" for d in devices])
+    macs = np.array([":".join(h[i:i + 2] for i in range(0, 12, 2)) for h in hexes])
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    ts = np.sort(rng.integers(0, 86_400_000, size=rows)) + int(start.timestamp() * 1000)
+    sensor = rng.integers(0, 200, size=rows)
+    table = pa.table({
+        "ts": pa.array(ts, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        "device_id": pa.array(macs[rng.integers(0, len(macs), size=rows)]),
+        "sensor_id": pa.array(np.char.add("sensor-", sensor.astype(str))),
+        "folder": pa.array(np.char.add("folder-", (sensor // 5).astype(str))),
+        "network_type": pa.array(np.where(rng.random(rows) < 0.7, "wifi", "ble")),
+        "rssi": pa.array(rng.integers(-100, -30, size=rows), type=pa.int16()),
+        "lat": pa.array(55.75 + rng.normal(0, 0.01, size=rows)),
+        "lon": pa.array(37.61 + rng.normal(0, 0.01, size=rows)),
+        "vendor": pa.array([""] * rows),
+    })
+    pq.write_table(table, path, row_group_size=200_000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--baseline-rows", type=int, default=200_000,
+                        help="rows for the Python-rows baseline (it is slow; rate is per row)")
+    args = parser.parse_args()
+
+    work = scratch_dir("ingest")
+    try:
+        parquet = work / "sightings.parquet"
+        make_parquet(parquet, args.rows)
+        settings = load_settings(data_dir=work / "data", _env_file=None)
+        with Store.open(settings) as store:
+            started = time.perf_counter()
+            report = ingest_file(store, parquet, settings)
+            ours = time.perf_counter() - started
+            assert report.accepted == args.rows, report.to_dict()
+            stored = store.scalar("SELECT count() FROM santi.way_data")
+            assert stored == args.rows
+
+            # Baseline: the same sightings (already validated) as Python rows through plain insert.
+            sample = store.query_arrow(
+                f"SELECT {', '.join(STORED_COLUMNS)} FROM santi.way_data LIMIT {{n:UInt64}}",
+                {"n": args.baseline_rows})
+            rows = [list(r.values()) for r in sample.to_pylist()]
+            store.command("TRUNCATE TABLE santi.way_data")
+            started = time.perf_counter()
+            store.insert_rows("santi.way_data", rows, STORED_COLUMNS)
+            base = time.perf_counter() - started
+        ours_rate = args.rows / ours
+        base_rate = len(rows) / base
+        print(f"ingest_file (Parquet -> validate -> store, views attached): {args.rows:,} rows in {ours:.2f}s "
+              f"= {ours_rate:,.0f} sightings/s")
+        print(f"baseline plain insert of Python rows:                      {len(rows):,} rows in {base:.2f}s "
+              f"= {base_rate:,.0f} sightings/s")
+        print(f"ratio: {ours_rate / base_rate:.1f}x the baseline")
+        path = write_results("ingest", {
+            "rows": args.rows,
+            "ingest_file_seconds": round(ours, 3),
+            "ingest_file_rows_per_s": round(ours_rate),
+            "baseline_python_rows": len(rows),
+            "baseline_rows_per_s": round(base_rate),
+            "ratio_vs_baseline": round(ours_rate / base_rate, 2),
+            "target_rows_per_s": 1_000_000,
+        })
+        print(f"results: {path}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
