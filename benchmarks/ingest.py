@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import scratch_dir, write_results  # noqa: E402
-
 from santiway_anomaly.config import load_settings  # noqa: E402
 from santiway_anomaly.ingest.pipeline import ingest_file  # noqa: E402
 from santiway_anomaly.sightings import STORED_COLUMNS  # noqa: E402

@@ -59,7 +59,7 @@ def calibrate(value: float, *, alarm: float, warning: float, critical: float) ->
         return WARNING_SCORE + (CRITICAL_SCORE - WARNING_SCORE) * (value - warning) / (critical - warning)
     # Past critical: each further (critical - warning) step closes half the remaining gap to 1.
     steps = (value - critical) / (critical - warning)
-    return 1.0 - (1.0 - CRITICAL_SCORE) * 0.5**steps
+    return float(1.0 - (1.0 - CRITICAL_SCORE) * 0.5**steps)
 
 
 def anomaly_id(anomaly_type: str, subject: str, window_start: datetime, window_end: datetime) -> str:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 class SettingsError(ValueError):
@@ -207,8 +206,8 @@ class Settings(BaseSettings):
     def _folder_tz(cls, value: object) -> object:
         if isinstance(value, str):
             result: dict[str, str] = {}
-            for item in _split_csv(value):  # type: ignore[union-attr]
-                folder, sep, tz = str(item).partition("=")
+            for item in (part.strip() for part in value.split(",") if part.strip()):
+                folder, sep, tz = item.partition("=")
                 if not sep or not folder.strip() or not tz.strip():
                     raise ValueError(f"expected folder=Area/City pairs separated by commas, got {item!r}")
                 result[folder.strip()] = tz.strip()

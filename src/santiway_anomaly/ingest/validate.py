@@ -61,14 +61,14 @@ class _Problems:
         bad = self.bad
         if not bad.any():
             return []
-        idx = np.flatnonzero(bad)
+        idx: list[int] = np.flatnonzero(bad).tolist()
         fields: dict[int, list[str]] = {i: [] for i in idx}
         reasons: dict[int, list[str]] = {i: [] for i in idx}
         for mask, field, reason in self.items:
-            for i in np.flatnonzero(mask):
+            for i in np.flatnonzero(mask).tolist():
                 fields[i].append(field)
                 reasons[i].append(f"{field}: {reason if isinstance(reason, str) else reason[i]}")
-        rows = table.take(pa.array(idx)).to_pylist()
+        rows = table.take(pa.array(idx, type=pa.int64())).to_pylist()
         out = []
         for i, row in zip(idx, rows, strict=True):
             line = int(row.pop(LINE))
