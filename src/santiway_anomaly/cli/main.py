@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from santiway_anomaly import __version__
-from santiway_anomaly.cli import schema
+from santiway_anomaly.cli import config_cmd, schema
 
 app = typer.Typer(
     name="santiway-anomaly",
@@ -18,11 +18,19 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(schema.app, name="schema")
+app.add_typer(config_cmd.app, name="config")
 
 # Commands register below, one line per module (keep one line each: several people edit this list).
 from santiway_anomaly.cli import ingest as _ingest  # noqa: E402
 
 _ingest.register(app)
+from santiway_anomaly.cli import serve as _serve  # noqa: E402
+
+_serve.register(app)
+
+from santiway_anomaly.cli import train as _train  # noqa: E402
+
+_train.register(app)
 
 
 @app.command("version")
