@@ -16,6 +16,15 @@ from santiway_anomaly.storage.store import Store
 # detection runs cannot both decide that the same anomaly is new.
 _SAVE_LOCK = threading.Lock()
 
+# Bumped whenever this process stores anomalies: readers (the API's answer cache) key on it, so a
+# save is visible at once without re-querying the store on every request.
+_generation = 0
+
+
+def generation() -> int:
+    """How many saves of new anomalies this process has made (a cache-invalidation token)."""
+    return _generation
+
 
 def save_anomalies(store: Store, anomalies: Sequence[Anomaly]) -> list[Anomaly]:
     """Store anomalies not stored before; return exactly those (the ones to notify)."""
@@ -35,6 +44,8 @@ def save_anomalies(store: Store, anomalies: Sequence[Anomaly]) -> list[Anomaly]:
         new = [a for a in unique.values() if a.anomaly_id not in existing]
         if new:
             store.insert_rows("anomaly_ml.anomalies", [a.to_row() for a in new], ROW_COLUMNS)
+            global _generation
+            _generation += 1
     return new
 
 

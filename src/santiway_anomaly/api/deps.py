@@ -1,0 +1,64 @@
+"""Typed dependencies (FastAPI template's `deps.py`): settings, the store, the worker pool.
+
+chDB has no async client, so every store call runs in a bounded thread pool owned by the app
+(`API_WORKERS_THREADS` threads): the event loop never blocks on ClickHouse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, HTTPException, Request
+
+from santiway_anomaly.api.cache import AnswerCache
+from santiway_anomaly.config import Settings
+from santiway_anomaly.notify.dispatcher import Dispatcher
+from santiway_anomaly.storage import Store
+
+T = TypeVar("T")
+
+
+class StoreRunner:
+    """Runs `fn(store, ...)` in the worker pool and awaits the result."""
+
+    def __init__(self, store: Store | None, executor: ThreadPoolExecutor, error: str | None = None) -> None:
+        self.store = store
+        self.executor = executor
+        self.error = error
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        store = self.store
+        if store is None:
+            raise HTTPException(503, f"store unavailable: {self.error or 'not open'}")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, store, *args, **kwargs))
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_runner(request: Request) -> StoreRunner:
+    runner: StoreRunner = request.app.state.runner
+    return runner
+
+
+def get_cache(request: Request) -> AnswerCache[bytes]:
+    cache: AnswerCache[bytes] = request.app.state.cache
+    return cache
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[StoreRunner, Depends(get_runner)]
+CacheDep = Annotated[AnswerCache[bytes], Depends(get_cache)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]

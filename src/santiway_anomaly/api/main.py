@@ -1,0 +1,146 @@
+"""The FastAPI application: `create_app(settings)`, and `app` for `uvicorn santiway_anomaly.api.main:app`.
+
+The app owns the store while it runs: opened in the lifespan (in the worker pool), closed on
+shutdown. If it cannot be opened (locked by another process, server down) the service still
+starts, answers 503 with the reason, and keeps trying to open it in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from loguru import logger
+from prometheus_client import disable_created_metrics
+from slowapi.errors import RateLimitExceeded
+
+from santiway_anomaly import __version__
+from santiway_anomaly.api import ratelimit
+from santiway_anomaly.api.cache import AnswerCache
+from santiway_anomaly.api.deps import StoreRunner
+from santiway_anomaly.api.errors import store_failure, unhandled
+from santiway_anomaly.api.metrics import ObserveRequests
+from santiway_anomaly.api.routes import (
+    analyze,
+    anomalies,
+    comparison,
+    explain,
+    health,
+    ingest,
+    metrics,
+    models,
+)
+from santiway_anomaly.api.security import DEV_MODE_BANNER, KeyRing, RefuseKeyInQuery, protect_access_log
+from santiway_anomaly.config import Settings, load_settings
+from santiway_anomaly.notify.dispatcher import Dispatcher, default_dispatcher
+from santiway_anomaly.storage import Store, StoreError, StoreLockedError
+
+# How often a service without a store tries to open it again.
+REOPEN_INTERVAL_S = 10.0
+
+DESCRIPTION = """
+Anomaly detection over WiFi/BLE device sightings: list and count anomalies, run the detectors and
+notify, analyse and compare devices, explain ML scores, ingest sightings.
+
+**Authentication**: `X-API-Key` header (never the URL). With `VALID_API_KEYS` empty the service
+runs in development mode and checks no key. `/health`, `/metrics` and these docs are open.
+
+**Rate limits** (per key, or per client address): `GET /anomalies` 100/minute, `POST
+/anomalies/detect-and-notify` 10/minute, other data routes 300/minute; over the limit: 429 with
+`Retry-After`.
+"""
+
+
+def _open_store(settings: Settings) -> Store:
+    return Store.open(settings)
+
+
+async def _open_in_pool(app: FastAPI, settings: Settings, executor: ThreadPoolExecutor) -> None:
+    runner: StoreRunner = app.state.runner
+    loop = asyncio.get_running_loop()
+    try:
+        runner.store = await loop.run_in_executor(executor, _open_store, settings)
+        runner.error = None
+        logger.info("store open: {}", runner.store.target)
+    except (StoreLockedError, StoreError, ClickHouseError, OSError) as exc:
+        runner.error = str(exc)
+        logger.error("store unavailable, the service answers 503 until it opens: {}", exc)
+
+
+async def _reopen_loop(app: FastAPI, settings: Settings, executor: ThreadPoolExecutor) -> None:
+    runner: StoreRunner = app.state.runner
+    while runner.store is None:
+        await asyncio.sleep(REOPEN_INTERVAL_S)
+        await _open_in_pool(app, settings, executor)
+
+
+def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    disable_created_metrics()  # type: ignore[no-untyped-call] # the *_created series only double the exposition size
+    ratelimit.configure(settings)
+    protect_access_log()
+    executor = ThreadPoolExecutor(max_workers=settings.api_workers_threads, thread_name_prefix="store")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.dev_mode:
+            logger.warning("=" * 72)
+            logger.warning(DEV_MODE_BANNER)
+            logger.warning("=" * 72)
+        await _open_in_pool(app, settings, executor)
+        reopen = None if app.state.runner.store else asyncio.create_task(_reopen_loop(app, settings, executor))
+        try:
+            yield
+        finally:
+            if reopen:
+                reopen.cancel()
+            await app.state.dispatcher.aclose()
+            store = app.state.runner.store
+            app.state.runner.store = None
+            if store is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, store.close)
+            executor.shutdown(wait=True)
+            logger.info("store closed")
+
+    app = FastAPI(title="SantiWay Anomaly Detection", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.keyring = KeyRing(settings.valid_api_keys)
+    app.state.runner = StoreRunner(None, executor, "starting")
+    app.state.cache = AnswerCache[bytes](settings.api_cache_ttl, settings.api_cache_entries)
+    app.state.health_cache = AnswerCache[tuple[int, bytes]](min(settings.api_cache_ttl, 1.0), 1)
+    app.state.dispatcher = dispatcher or default_dispatcher(settings)
+    app.state.limiter = ratelimit.limiter
+
+    app.add_exception_handler(RateLimitExceeded, ratelimit.rate_limit_exceeded)
+    app.add_exception_handler(StoreError, store_failure)
+    app.add_exception_handler(ClickHouseError, store_failure)
+    app.add_exception_handler(Exception, unhandled)
+
+    for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models):
+        app.include_router(module.router)
+
+    # Each add wraps the previous ones: CORS (added last) answers preflights before anything else;
+    # observation wraps the key-in-URL refusal, so every answer (even that 400) is counted and logged.
+    app.add_middleware(RefuseKeyInQuery)
+    app.add_middleware(ObserveRequests, log_requests=settings.api_log_requests)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["X-API-Key", "Content-Type"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    return app
+
+
+def _module_app() -> FastAPI:
+    return create_app()
+
+
+app = _module_app()

@@ -1,0 +1,212 @@
+"""GET /anomalies, GET /anomalies/stats, POST /anomalies/detect-and-notify."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from loguru import logger
+from starlette.responses import Response
+
+from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
+from santiway_anomaly.analysis.stats import anomaly_stats
+from santiway_anomaly.anomaly import Anomaly
+from santiway_anomaly.api.deps import CacheDep, DispatcherDep, SettingsDep, StoreDep
+from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
+from santiway_anomaly.api.metrics import (
+    ANOMALIES_DETECTED,
+    DETECTION_RUNS,
+    LAST_RUN_DURATION,
+    LAST_RUN_FINISHED,
+)
+from santiway_anomaly.api.ratelimit import default_limit, detect_limit, limiter, list_limit
+from santiway_anomaly.api.schemas import AnomaliesPublic, DetectRunPublic, StatsPublic
+from santiway_anomaly.api.security import require_api_key
+from santiway_anomaly.config import Settings
+from santiway_anomaly.storage.anomalies import AnomalyFilter, count_anomalies, generation, list_anomalies
+from santiway_anomaly.storage.store import Store
+
+router = APIRouter(
+    prefix="/anomalies",
+    tags=["anomalies"],
+    dependencies=[Depends(require_api_key)],
+    responses={**AUTH_RESPONSES, **LIMIT_RESPONSES, **COMMON_RESPONSES},
+)
+
+AnomalyTypeQ = Literal["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
+SeverityQ = Literal["info", "warning", "critical"]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def check_hours(hours: float, settings: Settings) -> None:
+    if not 0 < hours <= settings.api_max_hours:
+        invalid("query", "hours", f"hours must be > 0 and <= {settings.api_max_hours:g} (API_MAX_HOURS)", hours)
+
+
+def window(hours: float, until: datetime | None, settings: Settings) -> tuple[datetime, datetime]:
+    check_hours(hours, settings)
+    end = _utc(until) or datetime.now(UTC)
+    try:
+        return end - timedelta(hours=hours), end
+    except OverflowError:
+        invalid("query", "until", "until minus hours must be a representable date", str(until))
+
+
+def _page(store: Store, flt: AnomalyFilter) -> bytes:
+    data = list_anomalies(store, flt)
+    total = count_anomalies(store, flt) if (flt.offset or len(data) >= flt.limit) else flt.offset + len(data)
+    nxt = flt.offset + len(data) if flt.offset + len(data) < total else None
+    page = AnomaliesPublic.model_validate(
+        {"data": data, "count": total, "limit": flt.limit, "offset": flt.offset, "next_offset": nxt}
+    )
+    return page.model_dump_json().encode()
+
+
+@router.get("", response_model=AnomaliesPublic, summary="List anomalies", response_class=JSONResponse)
+@limiter.limit(list_limit)
+async def list_route(
+    request: Request,
+    runner: StoreDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, description="Page size, 1..API_MAX_LIMIT (default 1000)")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip (pagination)")] = 0,
+    anomaly_type: Annotated[AnomalyTypeQ | None, Query(description="Only this type")] = None,
+    severity: Annotated[SeverityQ | None, Query(description="Only this severity")] = None,
+    min_score: Annotated[float | None, Query(ge=0.0, le=1.0, description="Calibrated score at least")] = None,
+    device_id: Annotated[str | None, Query(max_length=64, description=f"Only this device: {MAC_HELP}")] = None,
+    folder: Annotated[str | None, Query(max_length=256, description="Only this folder")] = None,
+    since: Annotated[datetime | None, Query(description="Window ends after this time (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Window starts before this time (ISO 8601)")] = None,
+) -> Response:
+    """Anomalies, newest window first, filtered and paginated (`offset`, `next_offset`).
+    Rate limit: RATE_LIMIT_LIST (100/minute) per API key or client address."""
+    if limit > settings.api_max_limit:
+        invalid("query", "limit", f"limit must be between 1 and {settings.api_max_limit} (API_MAX_LIMIT)", limit)
+    device = None
+    if device_id is not None:
+        try:
+            device = normalise_device_id(device_id)
+        except ValueError as exc:
+            invalid("query", "device_id", str(exc), device_id)
+    since, until = _utc(since), _utc(until)
+    if since and until and since >= until:
+        invalid("query", "since", "since must be earlier than until", str(since))
+    flt = AnomalyFilter(
+        anomaly_type=anomaly_type,
+        severity=severity,
+        device_id=device,
+        folder=folder,
+        min_score=min_score,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+
+    async def compute() -> bytes:
+        return await runner(_page, flt)
+
+    body = await cache.get_or_compute(("list", generation(), flt), compute)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/stats", response_model=StatsPublic, summary="Anomaly statistics", response_class=JSONResponse)
+@limiter.limit(default_limit)
+async def stats_route(
+    request: Request,
+    runner: StoreDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    hours: Annotated[float, Query(gt=0, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+) -> Response:
+    """Counts over the last `hours` (default 24): by type, severity, folder and hour; top devices
+    and folders by number of anomalies."""
+    check_hours(hours, settings)
+    end = _utc(until)
+    # "now" windows share one cache entry per second, so a burst of dashboards costs one query.
+    key = ("stats", generation(), hours, end or int(time.time()))
+
+    async def compute() -> bytes:
+        since, stop = window(hours, end, settings)
+        stats = await runner(anomaly_stats, since, stop, settings.api_stats_top)
+        return StatsPublic.model_validate(stats).model_dump_json().encode()
+
+    return Response(await cache.get_or_compute(key, compute), media_type="application/json")
+
+
+def _run(store: Store, settings: Settings, hours: float, until: datetime | None, detectors: list[str] | None) -> Any:
+    from santiway_anomaly.detectors.runner import run_detection
+
+    return run_detection(store, settings, hours=hours, until=until, detectors=detectors)
+
+
+@router.post("/detect-and-notify", response_model=DetectRunPublic, summary="Run detection and notify")
+@limiter.limit(detect_limit)
+async def detect_and_notify(
+    request: Request,
+    runner: StoreDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    hours: Annotated[float, Query(gt=0, description="Detection window in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+    detectors: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[a-z_]+(,[a-z_]+)*$",
+            description="Comma-separated detector names (default: all)",
+        ),
+    ] = None,
+) -> DetectRunPublic:
+    """Runs the detectors over the last `hours`, stores what they find (idempotently) and hands the
+    new anomalies to the notification layer. Needs X-API-Key (unless in development mode).
+    Rate limit: RATE_LIMIT_DETECT (10/minute)."""
+    since, end = window(hours, until, settings)
+    names = detectors.split(",") if detectors else None
+    started = time.perf_counter()
+    try:
+        run = await runner(_run, settings, hours, end, names)
+    except ImportError as exc:
+        DETECTION_RUNS.labels(outcome="unavailable").inc()
+        raise HTTPException(503, f"detectors are not installed in this build: {exc}") from None
+    except ValueError as exc:  # an unknown detector name
+        DETECTION_RUNS.labels(outcome="rejected").inc()
+        invalid("query", "detectors", str(exc), detectors)
+    elapsed = time.perf_counter() - started
+    LAST_RUN_DURATION.set(elapsed)
+    LAST_RUN_FINISHED.set(time.time())
+    DETECTION_RUNS.labels(outcome="failed" if run.errors else "ok").inc()
+    new: list[Anomaly] = list(run.new)
+    for anomaly in new:
+        ANOMALIES_DETECTED.labels(anomaly.anomaly_type, anomaly.severity).inc()
+    cache.clear()
+    await dispatcher.publish(new)
+    logger.info("detection over {:g} h: {} found, {} new, {:.2f} s", hours, len(run.anomalies), len(new), elapsed)
+    by_type: dict[str, int] = {}
+    for anomaly in run.anomalies:
+        by_type[anomaly.anomaly_type] = by_type.get(anomaly.anomaly_type, 0) + 1
+    run_window = getattr(run, "window", None)
+    return DetectRunPublic.model_validate(
+        {
+            "window": {"start": getattr(run_window, "start", since), "end": getattr(run_window, "end", end)},
+            "detected": len(run.anomalies),
+            "new": len(new),
+            "notified": len(new),
+            "by_type": by_type,
+            "timings": {str(k): float(v) for k, v in dict(run.timings).items()},
+            "errors": {str(k): str(v) for k, v in dict(run.errors).items()},
+            "skipped": {str(k): str(v) for k, v in dict(getattr(run, "skipped", {})).items()},
+            "anomalies": [a.to_dict() for a in new],
+        }
+    )

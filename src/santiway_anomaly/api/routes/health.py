@@ -1,0 +1,130 @@
+"""GET /health (and the specification's /anomalies/health): can the service do its job?"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from santiway_anomaly import __version__
+from santiway_anomaly.api.cache import AnswerCache
+from santiway_anomaly.api.deps import SettingsDep, StoreDep
+from santiway_anomaly.api.model import model_status
+from santiway_anomaly.api.schemas import HealthPublic
+from santiway_anomaly.storage.migrations import current_version
+from santiway_anomaly.storage.store import Store
+
+router = APIRouter(tags=["health"])
+
+DEV_WARNING = "development mode: VALID_API_KEYS is empty, API keys are not checked"
+# A probe that takes longer than this counts as "store unreachable".
+PROBE_TIMEOUT_S = 5.0
+
+
+def _probe(store: Store) -> dict[str, Any]:
+    store.scalar("SELECT 1")
+    version = current_version(store)
+    # max(ts) over the newest daily partition only (system.parts knows which one that is).
+    latest = store.scalar(
+        "SELECT max(ts) FROM santi.way_data WHERE toDate(ts) >= (SELECT max(max_date) FROM system.parts "
+        "WHERE database = 'santi' AND table = 'way_data' AND active)"
+    )
+    if isinstance(latest, datetime):
+        latest = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
+        if latest.year <= 1970:  # max() of nothing
+            latest = None
+    else:
+        latest = None
+    return {"version": version, "latest": latest}
+
+
+async def health_report(request: Request, runner: StoreDep, settings: SettingsDep) -> tuple[int, dict[str, Any]]:
+    warnings: list[str] = []
+    if settings.dev_mode:
+        warnings.append(DEV_WARNING)
+    store_info: dict[str, Any] = {"reachable": False, "target": "", "schema_version": None, "error": None}
+    latest: datetime | None = None
+    if runner.store is None:
+        store_info["error"] = runner.error or "store not open"
+    else:
+        store_info["target"] = runner.store.target
+        try:
+            probe = await asyncio.wait_for(runner(_probe), PROBE_TIMEOUT_S)
+            store_info.update(reachable=True, schema_version=probe["version"])
+            latest = probe["latest"]
+        except TimeoutError:
+            store_info["error"] = f"store did not answer within {PROBE_TIMEOUT_S:.0f} s"
+        except Exception as exc:  # any failure to reach the store is the answer, not a crash
+            store_info["error"] = f"{type(exc).__name__}: {exc}"
+    loaded, reason = model_status(settings)
+    now = datetime.now(UTC)
+    age = (now - latest).total_seconds() if latest else None
+    stale = age is None or age > settings.api_stale_after_hours * 3600
+    if age is None:
+        warnings.append("no sightings stored yet")
+    elif stale:
+        warnings.append(f"newest sighting is {age / 3600:.1f} h old (> {settings.api_stale_after_hours:g} h)")
+    if not loaded:
+        warnings.append(f"ML model not loaded: {reason}")
+    status = "unhealthy" if not store_info["reachable"] else ("degraded" if stale or not loaded else "healthy")
+    body = {
+        "status": status,
+        "version": __version__,
+        "store": store_info,
+        "model_loaded": loaded,
+        "model_reason": reason,
+        "latest_sighting": latest,
+        "data_age_seconds": age,
+        "data_stale": stale,
+        "dev_mode": settings.dev_mode,
+        "warnings": warnings,
+        "checked_at": now,
+    }
+    return (503 if status == "unhealthy" else 200), body
+
+
+_DOC = (
+    "Store reachable and schema version, ML model loaded (or why not), data freshness (newest "
+    "sighting), development-mode warning. 200 when the service can work (`healthy` or `degraded`), "
+    "503 with the reasons when it cannot. Results are reused for up to API_CACHE_TTL seconds."
+)
+
+
+async def _health(request: Request, runner: StoreDep, settings: SettingsDep) -> Response:
+    cache: AnswerCache[tuple[int, bytes]] = request.app.state.health_cache
+
+    async def compute() -> tuple[int, bytes]:
+        code, body = await health_report(request, runner, settings)
+        return code, HealthPublic.model_validate(body).model_dump_json().encode()
+
+    code, payload = await cache.get_or_compute("health", compute)
+    return Response(payload, status_code=code, media_type="application/json")
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"model": HealthPublic, "description": "Unhealthy"}}
+
+router.add_api_route(
+    "/health",
+    _health,
+    methods=["GET"],
+    response_model=HealthPublic,
+    summary="Health check",
+    description=_DOC,
+    responses=_RESPONSES,
+    response_class=JSONResponse,
+)
+router.add_api_route(
+    "/anomalies/health",
+    _health,
+    methods=["GET"],
+    response_model=HealthPublic,
+    summary="Health check (specification's path)",
+    description=_DOC,
+    responses=_RESPONSES,
+    response_class=JSONResponse,
+    operation_id="anomalies_health",
+)
