@@ -106,3 +106,22 @@ def test_missing_required_column_refused_before_storing(empty_store: Store, sett
     assert empty_store.scalar("SELECT count() FROM santi.way_data") == 0
     with pytest.raises(MappingError, match="not a sighting field"):
         ColumnMapping.parse(["colour=x"], [])
+
+
+def test_every_view_target_deduplicates_resent_blocks(store: Store) -> None:
+    # A re-sent ingest batch is dropped by santi.way_data; a view target without a deduplication window
+    # would add it a second time. Every view fed from way_data that keeps additive aggregates (sums, counts)
+    # must write to such a table; set-union states (uniqExact, groupUniqArray) absorb repeats anyway.
+    targets = {}
+    for _name, ddl in store.query_rows(
+            "SELECT name, create_table_query FROM system.tables WHERE engine = 'MaterializedView'"):
+        if "santi.way_data" in ddl:
+            target = ddl.split(" TO ", 1)[1].split()[0]
+            targets[target] = store.scalar(
+                "SELECT create_table_query FROM system.tables WHERE database || '.' || name = {t:String}",
+                {"t": target})
+    assert len(targets) >= 2
+    additive = {t: ddl for t, ddl in targets.items() if "sum" in ddl.lower() or "count" in ddl.lower()}
+    assert additive
+    for target, ddl in additive.items():
+        assert "non_replicated_deduplication_window" in ddl, f"{target} does not deduplicate re-sent blocks"
