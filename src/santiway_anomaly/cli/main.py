@@ -27,9 +27,6 @@ _ingest.register(app)
 from santiway_anomaly.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
-from santiway_anomaly.cli import serve as _serve  # noqa: E402
-
-_serve.register(app)
 
 from santiway_anomaly.cli import train as _train  # noqa: E402
 
