@@ -1,0 +1,111 @@
+"""ClickHouse queries of the stationary-surveillance detector (kept apart so the logic reads alone).
+
+Spots: a device's positions are put on two square grids of STATIONARY_RADIUS_M cells, the second
+shifted by half a cell (`g` = 0 or 0.5), so a device sitting near a cell border is still wholly
+inside one cell of one of the grids.
+"""
+
+from __future__ import annotations
+
+# Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
+# The longest run of slots without a gap > max_gap is the dwell.
+LINGER = """
+SELECT device_id, g, cy, cx, n_slots, rssi_mean, rssi_std, lat, lon, sightings, folder, vendor,
+       network_type, is_randomized,
+       arraySplit((x, d) -> d > {gap:Int64}, ss, arrayDifference(ss)) AS runs,
+       arraySort(x -> -x.1, arrayMap(r -> (r[-1] - r[1] + {slot:UInt32}, r[1], length(r)), runs))[1] AS best,
+       best.1 AS longest_s, best.2 AS run_start, best.3 AS run_slots
+FROM
+(
+    SELECT device_id, g, cy, cx, count() AS n_slots, arraySort(groupArray(s)) AS ss,
+           avg(r) AS rssi_mean, stddevPop(r) AS rssi_std, avg(la) AS lat, avg(lo) AS lon,
+           sum(n) AS sightings, anyHeavy(f) AS folder, any(v) AS vendor, any(nt) AS network_type,
+           max(rnd) AS is_randomized
+    FROM
+    (
+        SELECT device_id, intDiv(toUInt32(toDateTime(ts)), {slot:UInt32}) * {slot:UInt32} AS s,
+               avg(lat) AS la, avg(lon) AS lo, avg(rssi) AS r, count() AS n, toString(any(folder)) AS f,
+               toString(any(vendor)) AS v, toString(any(network_type)) AS nt, max(is_randomized) AS rnd
+        FROM santi.way_data
+        WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+        GROUP BY device_id, s
+        HAVING count() > 0
+    )
+    ARRAY JOIN [0., 0.5] AS g
+    GROUP BY device_id, g, floor(la / {dlat:Float64} + g) AS cy,
+             floor(lo * cos(radians(la)) / {dlat:Float64} + g) AS cx
+    HAVING n_slots >= {min_slots:UInt32}
+)
+WHERE longest_s >= {min_run_s:UInt32}
+"""
+
+# Per device per hour position from the hourly aggregates, per spot per day active minutes.
+_SPOT_DAYS = """
+    SELECT device_id, g, cy, cx, day, sum(m) AS minutes, avg(la) AS spot_lat, avg(lo) AS spot_lon,
+           max(hour) AS last_hour
+    FROM
+    (
+        SELECT device_id, hour, toDate(hour) AS day, sum(lat_sum) / sum(event_count) AS la,
+               sum(lon_sum) / sum(event_count) AS lo, uniqExactMerge(active_minutes) AS m
+        FROM anomaly_ml.hourly_features
+        WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')} {ids_clause}
+        GROUP BY device_id, hour
+    )
+    ARRAY JOIN [0., 0.5] AS g
+    GROUP BY device_id, g, floor(la / {dlat:Float64} + g) AS cy,
+             floor(lo * cos(radians(la)) / {dlat:Float64} + g) AS cx, day
+    HAVING minutes >= {min_minutes:UInt32}
+"""
+
+RETURNING = """
+SELECT device_id, g, cy, cx, uniqExact(day) AS days, arraySort(groupArray(day)) AS day_list,
+       max(last_hour) AS last_seen_hour, avg(spot_lat) AS lat, avg(spot_lon) AS lon,
+       sum(minutes) AS spot_minutes
+FROM (""" + _SPOT_DAYS.replace("{ids_clause}", "") + """)
+GROUP BY device_id, g, cy, cx
+HAVING days >= {min_days:UInt32} AND last_seen_hour >= {window_start:DateTime('UTC')}
+"""
+
+SPOT_HISTORY = """
+SELECT device_id, g, cy, cx, day FROM (""" + _SPOT_DAYS.replace(
+    "{ids_clause}", "AND device_id IN {ids:Array(String)}") + """)
+"""
+
+MOVING_SENSORS = """
+SELECT toString(sensor_id) AS sensor_id,
+       greatCircleDistance(min(lon), min(lat), max(lon), max(lat)) AS extent_m
+FROM santi.way_data
+WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+GROUP BY sensor_id
+HAVING extent_m >= {distance:Float64}
+"""
+
+# Per (device, moving sensor, slot): where the sensor saw the device.
+CO_SLOTS = """
+SELECT device_id, toString(sensor_id) AS sensor_id,
+       intDiv(toUInt32(toDateTime(ts)), {slot:UInt32}) * {slot:UInt32} AS s,
+       avg(lat) AS lat, avg(lon) AS lon, avg(rssi) AS rssi, count() AS n, toString(any(folder)) AS folder,
+       toString(any(vendor)) AS vendor, toString(any(network_type)) AS network_type,
+       max(is_randomized) AS is_randomized
+FROM santi.way_data
+WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+  AND sensor_id IN {sensors:Array(String)}
+GROUP BY device_id, sensor_id, s
+ORDER BY sensor_id, device_id, s
+"""
+
+# Days on which each candidate device was seen by each of the given sensors (companions).
+SENSOR_DAYS = """
+SELECT device_id, sensor, uniqExact(day) AS days
+FROM
+(
+    SELECT device_id, toDate(hour) AS day, groupUniqArrayMerge(sensor_list) AS sl
+    FROM anomaly_ml.hourly_features
+    WHERE device_id IN {ids:Array(String)}
+      AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+    GROUP BY device_id, hour
+)
+ARRAY JOIN sl AS sensor
+WHERE sensor IN {sensors:Array(String)}
+GROUP BY device_id, sensor
+"""

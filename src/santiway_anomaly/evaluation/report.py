@@ -1,0 +1,129 @@
+"""The evaluation report: an ordered list of sections, written as Markdown and JSON.
+
+Each part of the product contributes sections through `register_section(builder)`: a builder takes
+the `EvalContext` and returns a `Section` (or None to stay out of this report). The rule detectors'
+section (per-type precision / recall / F1) is registered here; the ML part registers its own (for
+example ROC-AUC against a baseline) from its module, which `santiway-anomaly evaluate` imports when
+present (`OPTIONAL_SECTION_MODULES`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.evaluation.matching import MatchingRule, TypeScore, evaluate
+from santiway_anomaly.evaluation.truth import TruthEvent
+
+# Modules imported (if importable) before a report is built, so that they can register sections.
+OPTIONAL_SECTION_MODULES = ("santiway_anomaly.evaluation.ml_section",)
+
+
+@dataclass
+class EvalContext:
+    store: Any
+    settings: Settings
+    truth: list[TruthEvent]
+    truth_path: Path | None = None
+    rule: MatchingRule = field(default_factory=MatchingRule)
+    since: datetime | None = None
+    until: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Section:
+    key: str  # the section's key in the JSON report
+    title: str
+    markdown: str
+    data: dict[str, Any]
+
+
+SectionBuilder = Callable[[EvalContext], Section | None]
+SECTIONS: list[SectionBuilder] = []
+
+
+def register_section(builder: SectionBuilder) -> SectionBuilder:
+    if builder not in SECTIONS:
+        SECTIONS.append(builder)
+    return builder
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def rule_detectors_section(ctx: EvalContext) -> Section:
+    scores = evaluate(ctx.store, ctx.truth, ctx.rule, ctx.since, ctx.until,
+                      types=("density_spike", "night_activity", "stationary_surveillance"))
+    scores.pop("ml_behavior", None)  # the ML section reports its own type
+    lines = [f"Matching rule: {ctx.rule.describe()}.", "",
+             "| type | detections | correct | truth events | found | precision | recall | F1 |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s in scores.values():
+        lines.append(f"| {s.anomaly_type} | {s.detections} | {s.true_positives} | {s.truth_events} | {s.found} | "
+                     f"{_fmt(s.precision)} | {_fmt(s.recall)} | {_fmt(s.f1)} |")
+    for s in scores.values():
+        if s.false_positives or s.missed:
+            lines += ["", f"**{s.anomaly_type}**: {len(s.false_positives)} false positive(s), "
+                          f"{len(s.missed)} missed event(s)."]
+            for fp in s.false_positives[:5]:
+                lines.append(f"- false positive: {fp['subject']} at {fp['window_start']} (score {fp['score']:.3f})")
+            for m in s.missed[:5]:
+                lines.append(f"- missed: {m['subject']} {m['scenario']} {m['window_start']} .. {m['window_end']}")
+    data = {"rule": ctx.rule.describe(), "tolerance_minutes": ctx.rule.tolerance.total_seconds() / 60,
+            "types": {k: v.to_dict() for k, v in scores.items()}}
+    return Section("rule_detectors", "Rule detectors: precision, recall, F1 per type", "\n".join(lines), data)
+
+
+register_section(rule_detectors_section)
+
+
+def type_scores(section: Section) -> dict[str, TypeScore]:
+    """Re-read the per-type scores of the rule-detector section (for callers that want objects)."""
+    out: dict[str, TypeScore] = {}
+    for name, d in section.data["types"].items():
+        out[name] = TypeScore(name, d["detections"], d["true_positives"], d["truth_events"], d["found"])
+    return out
+
+
+def build_report(ctx: EvalContext) -> list[Section]:
+    import importlib
+
+    for module in OPTIONAL_SECTION_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+    sections = []
+    for builder in SECTIONS:
+        section = builder(ctx)
+        if section is not None:
+            sections.append(section)
+    return sections
+
+
+def write_report(sections: list[Section], out_dir: Path, ctx: EvalContext,
+                 name: str = "evaluation") -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    header = [f"# Evaluation report ({created})", "",
+              f"Truth: `{ctx.truth_path}` ({len(ctx.truth)} events)" if ctx.truth_path else "",
+              f"Window: {ctx.since.isoformat() if ctx.since else 'all'} .. "
+              f"{ctx.until.isoformat() if ctx.until else 'all'}", ""]
+    body = [f"## {s.title}\n\n{s.markdown}\n" for s in sections]
+    md = out_dir / f"{name}.md"
+    js = out_dir / f"{name}.json"
+    md.write_text("\n".join(header + body), encoding="utf-8")
+    js.write_text(json.dumps({"created": created, "truth": str(ctx.truth_path) if ctx.truth_path else None,
+                              "truth_events": len(ctx.truth),
+                              "since": ctx.since.isoformat() if ctx.since else None,
+                              "until": ctx.until.isoformat() if ctx.until else None,
+                              "sections": {s.key: {"title": s.title, **s.data} for s in sections}},
+                             indent=2, default=str), encoding="utf-8")
+    return md, js
