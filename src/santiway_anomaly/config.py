@@ -189,6 +189,31 @@ class Settings(BaseSettings):
     fixture_hour_coverage: float = Field(default=0.8, gt=0, le=1)
     # --- end Detectors -------------------------------------------------------------------
 
+    # --- Notifications (issue 6) ---------------------------------------------------------
+    # (DJANGO_URL, DETECT_INTERVAL and NOTIFY_LANGUAGE are above.) Continuous detection looks back this
+    # many hours on every run: the specification's detect-and-notify default, hours=24.
+    detect_window_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    # Per subject and anomaly type: after a notification, the same subject and type stays quiet this
+    # long unless the severity rises (ours: 15 min = three 5-minute sensor slots of a flapping device).
+    notify_cooldown_s: float = Field(default=900.0, ge=0)
+    # WebSocket hub: messages queued per client before a slow client is disconnected (ours: ~1 min of a
+    # detection burst), idle seconds between heartbeats (below the 30-60 s idle timeout of common
+    # proxies), most missed notifications replayed on reconnect, most clients at once.
+    notify_ws_queue: int = Field(default=256, ge=1, le=100_000)
+    notify_ws_heartbeat_s: float = Field(default=20.0, gt=0, le=3600)
+    notify_ws_replay_max: int = Field(default=1000, ge=0, le=100_000)
+    notify_ws_max_clients: int = Field(default=1000, ge=1, le=100_000)
+    # Webhook (SEED.md retry table, "HTTP to Django": 3 tries, 1 s -> 10 s, on HTTPError/Timeout).
+    notify_webhook_tries: int = Field(default=3, ge=1, le=20)
+    notify_webhook_wait_min_s: float = Field(default=1.0, ge=0)
+    notify_webhook_wait_max_s: float = Field(default=10.0, ge=0)
+    notify_webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Sent as X-API-Key to the host application when set (its own key, not one of VALID_API_KEYS).
+    notify_webhook_api_key: str = ""
+    # After a delivery pass fails (receiver down), the outbox tries again this many seconds later (ours).
+    notify_outbox_retry_s: float = Field(default=30.0, gt=0)
+    # --- end Notifications ---------------------------------------------------------------
+
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("allowed_origins", "valid_api_keys", mode="before")
