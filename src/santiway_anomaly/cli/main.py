@@ -21,6 +21,9 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(config_cmd.app, name="config")
 
 # Commands register below, one line per module (keep one line each: several people edit this list).
+from santiway_anomaly.cli import demo as _demo  # noqa: E402
+
+_demo.register(app)
 from santiway_anomaly.cli import detect as _detect  # noqa: E402
 
 _detect.register(app)
