@@ -27,6 +27,9 @@ _demo.register(app)
 from santiway_anomaly.cli import detect as _detect  # noqa: E402
 
 _detect.register(app)
+from santiway_anomaly.cli import dashboard as _dashboard  # noqa: E402
+
+_dashboard.register(app)
 from santiway_anomaly.cli import evaluate as _evaluate  # noqa: E402
 
 _evaluate.register(app)
