@@ -214,6 +214,22 @@ class Settings(BaseSettings):
     notify_outbox_retry_s: float = Field(default=30.0, gt=0)
     # --- end Notifications ---------------------------------------------------------------
 
+    # --- Dashboard (issue 7) -------------------------------------------------------------
+    # SEED.md "Frontend: http://localhost:8501".
+    dashboard_host: str = "0.0.0.0"
+    dashboard_port: int = Field(default=8501, ge=1, le=65535)
+    # The service the dashboard talks to (never the store): the backend's port 8001 from SEED.md.
+    # In docker-compose this is http://backend:8001.
+    dashboard_api_url: str = Field(default="http://127.0.0.1:8001", pattern=r"^https?://")
+    # Key sent as X-API-Key; empty = the first of VALID_API_KEYS (none in development mode).
+    dashboard_api_key: str = ""
+    # Seconds one API call may take before the page says the service is not answering (ours:
+    # device analysis on 30 days of data takes a few seconds on two cores).
+    dashboard_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # Seconds between refreshes of the live and overview pages (ours: an operator glance).
+    dashboard_refresh_s: float = Field(default=3.0, ge=1, le=3600)
+    # --- end Dashboard -------------------------------------------------------------------
+
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("allowed_origins", "valid_api_keys", mode="before")

@@ -1,0 +1,30 @@
+"""The dashboard's entry script: `streamlit run .../dashboard/app.py` (or `santiway-anomaly dashboard`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from santiway_anomaly.dashboard import ui
+from santiway_anomaly.dashboard.pages import anomalies, compare, device, folders, live, model, overview
+
+PAGES = [
+    (overview.render, "Overview", "overview", ":material/dashboard:"),
+    (anomalies.render, "Anomalies", "anomalies", ":material/warning:"),
+    (device.render, "Device", "device", ":material/smartphone:"),
+    (compare.render, "Compare", "compare", ":material/compare_arrows:"),
+    (folders.render, "Folders", "folders", ":material/folder:"),
+    (model.render, "Model", "model", ":material/model_training:"),
+    (live.render, "Live", "live", ":material/notifications_active:"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="SantiWay anomalies", page_icon=":material/radar:", layout="wide")
+    pages = [st.Page(fn, title=title, url_path=path, icon=icon, default=i == 0)
+             for i, (fn, title, path, icon) in enumerate(PAGES)]
+    page = st.navigation(pages)
+    ui.sidebar_status()
+    page.run()
+
+
+main()

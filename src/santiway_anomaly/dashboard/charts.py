@@ -1,0 +1,231 @@
+"""Plotly figures for the pages: pure functions from API answers (or frames made of them) to figures.
+
+Maps are drawn as plain longitude/latitude scatter plots with an equal-distance aspect ratio, not
+on map tiles: tile servers (OpenStreetMap, Carto, Mapbox) are on the internet, and the dashboard
+must work on an isolated network. Folders and sensors are labelled on the points instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
+SEVERITY_ORDER = ["critical", "warning", "info"]
+TYPE_LABELS = {
+    "density_spike": "Device crowd (density)",
+    "night_activity": "Night activity",
+    "stationary_surveillance": "Stationary surveillance",
+    "ml_behavior": "Unusual behaviour (ML)",
+}
+P95_COLOR, P99_COLOR = "#ff7f0e", "#d62728"
+LAYOUT: dict[str, Any] = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "height": 320}
+
+
+def _fig(title: str, **layout: Any) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, **{**LAYOUT, **layout})
+    return fig
+
+
+def type_label(anomaly_type: str) -> str:
+    return TYPE_LABELS.get(anomaly_type, anomaly_type)
+
+
+def type_severity_bars(frame: pd.DataFrame, title: str = "Anomalies by type and severity") -> go.Figure:
+    """Stacked horizontal bars: one per anomaly type, split by severity. `frame`: type, severity, count."""
+    fig = _fig(title, barmode="stack", legend_title_text="severity")
+    for severity in SEVERITY_ORDER:
+        part = frame[frame["severity"] == severity]
+        if len(part):
+            fig.add_bar(y=[type_label(t) for t in part["type"]], x=part["count"], orientation="h",
+                        name=severity, marker_color=SEVERITY_COLORS[severity])
+    fig.update_xaxes(title="anomalies")
+    return fig
+
+
+def counts_bar(keys: Sequence[str], counts: Sequence[int], title: str,
+               colors: Sequence[str] | None = None) -> go.Figure:
+    fig = _fig(title)
+    fig.add_bar(x=list(keys), y=list(counts), marker_color=list(colors) if colors else None)
+    fig.update_yaxes(title="anomalies")
+    return fig
+
+
+def over_time(frame: pd.DataFrame, title: str = "Anomalies per hour (UTC)") -> go.Figure:
+    """Stacked bars per hour by severity. `frame`: hour, severity, count."""
+    fig = _fig(title, barmode="stack", legend_title_text="severity")
+    for severity in SEVERITY_ORDER:
+        part = frame[frame["severity"] == severity]
+        if len(part):
+            fig.add_bar(x=part["hour"], y=part["count"], name=severity, marker_color=SEVERITY_COLORS[severity])
+    fig.update_yaxes(title="anomalies")
+    return fig
+
+
+def _equal_aspect(fig: go.Figure, lats: Sequence[float]) -> None:
+    # One degree of latitude is 1/cos(lat) times longer on the ground than one of longitude.
+    mean_lat = sum(lats) / len(lats) if lats else 0.0
+    ratio = 1.0 / max(math.cos(math.radians(mean_lat)), 0.05)
+    fig.update_yaxes(title="latitude", scaleanchor="x", scaleratio=ratio)
+    fig.update_xaxes(title="longitude")
+
+
+def anomaly_map(frame: pd.DataFrame, title: str = "Where (no map tiles: longitude / latitude)") -> go.Figure:
+    """Points of anomalies coloured by severity, sized by score. `frame`: lat, lon, severity, score, label."""
+    fig = _fig(title, height=420, legend_title_text="severity")
+    located = frame[(frame["lat"] != 0) | (frame["lon"] != 0)]
+    for severity in SEVERITY_ORDER:
+        part = located[located["severity"] == severity]
+        if len(part):
+            fig.add_scatter(x=part["lon"], y=part["lat"], mode="markers", name=severity,
+                            marker={"color": SEVERITY_COLORS[severity], "size": 8 + 14 * part["score"],
+                                    "opacity": 0.7, "line": {"width": 1, "color": "white"}},
+                            text=part["label"], hovertemplate="%{text}<extra></extra>")
+    _equal_aspect(fig, list(located["lat"]))
+    return fig
+
+
+def places_map(frame: pd.DataFrame, title: str = "Places (no map tiles: longitude / latitude)") -> go.Figure:
+    """A device's places sized by dwell minutes. `frame`: lat, lon, folder, dwell_minutes, sightings."""
+    fig = _fig(title, height=380)
+    size = 10 + 30 * frame["dwell_minutes"] / max(float(frame["dwell_minutes"].max()), 1.0)
+    fig.add_scatter(x=frame["lon"], y=frame["lat"], mode="markers+text", text=frame["folder"],
+                    textposition="top center", marker={"size": size, "color": "#1f77b4", "opacity": 0.6},
+                    customdata=frame[["dwell_minutes", "sightings"]],
+                    hovertemplate="%{text}<br>%{customdata[0]} min, %{customdata[1]} sightings<extra></extra>")
+    _equal_aspect(fig, list(frame["lat"]))
+    return fig
+
+
+def activity_by_hour(frame: pd.DataFrame) -> go.Figure:
+    """Sightings (bars) and active minutes (line) per hour. `frame`: hour, events, active_minutes."""
+    fig = _fig("Activity by hour (UTC)", legend={"orientation": "h", "y": -0.2})
+    fig.add_bar(x=frame["hour"], y=frame["events"], name="sightings", marker_color="#1f77b4")
+    fig.add_scatter(x=frame["hour"], y=frame["active_minutes"], name="active minutes", yaxis="y2",
+                    mode="lines+markers", line={"color": "#2ca02c"})
+    fig.update_layout(yaxis={"title": "sightings"},
+                      yaxis2={"title": "active minutes", "overlaying": "y", "side": "right", "range": [0, 61]})
+    return fig
+
+
+def signal_over_time(frame: pd.DataFrame) -> go.Figure:
+    """Mean RSSI per hour. `frame`: hour, rssi_mean."""
+    fig = _fig("Signal over time (mean RSSI per hour)")
+    fig.add_scatter(x=frame["hour"], y=frame["rssi_mean"], mode="lines+markers", line={"color": "#9467bd"},
+                    name="RSSI")
+    fig.update_yaxes(title="dBm")
+    return fig
+
+
+def ml_score(score: float, p95: float | None, p99: float | None) -> go.Figure:
+    """The device's reconstruction error as a bar against the model's p95 and p99 thresholds."""
+    fig = _fig("ML score against the model's thresholds", height=200)
+    color = "#2ca02c"
+    if p99 is not None and score > p99:
+        color = P99_COLOR
+    elif p95 is not None and score > p95:
+        color = P95_COLOR
+    fig.add_bar(x=[score], y=["score"], orientation="h", marker_color=color, name="score",
+                text=[f"{score:.4g}"], textposition="outside")
+    for value, name, line_color in ((p95, "p95", P95_COLOR), (p99, "p99", P99_COLOR)):
+        if value is not None:
+            fig.add_vline(x=value, line={"color": line_color, "dash": "dash"}, annotation_text=name)
+    top = max([score, p95 or 0.0, p99 or 0.0]) * 1.25
+    fig.update_xaxes(range=[0, top or 1.0], title="reconstruction error")
+    return fig
+
+
+def attributions(frame: pd.DataFrame) -> go.Figure:
+    """Feature attributions, largest on top. `frame`: feature, attribution, description."""
+    ordered = frame.iloc[::-1]
+    colors = [P99_COLOR if a > 0 else "#1f77b4" for a in ordered["attribution"]]
+    fig = _fig("What drove the ML score (feature attributions)", height=max(260, 22 * len(frame) + 80))
+    fig.add_bar(x=ordered["attribution"], y=ordered["feature"], orientation="h", marker_color=colors,
+                text=ordered["description"], hovertemplate="%{y}: %{x:.4g}<br>%{text}<extra></extra>")
+    fig.update_xaxes(title="attribution (towards a higher score > 0)")
+    return fig
+
+
+def colocation_timeline(frame: pd.DataFrame) -> go.Figure:
+    """Where each device was, hour by hour: one row per device, one colour per folder; the same colour in
+    the same column on two rows means both were in that folder that hour. `frame`: device, hour, folder, events."""
+    fig = _fig("Co-location timeline (folder per device per hour, UTC)", height=140 + 40 * frame["device"].nunique(),
+               legend_title_text="folder")
+    for folder, part in frame.groupby("folder", sort=True):
+        fig.add_scatter(x=part["hour"], y=part["device"], mode="markers", name=str(folder),
+                        marker={"symbol": "square", "size": 14}, customdata=part[["events"]],
+                        hovertemplate="%{y}<br>%{x}<br>" + str(folder) + ": %{customdata[0]} sightings<extra></extra>")
+    fig.update_yaxes(type="category", title="")
+    return fig
+
+
+def pair_heatmap(devices: Sequence[str], values: dict[tuple[str, str], float], title: str) -> go.Figure:
+    """A symmetric device x device matrix (co-located minutes, similarity)."""
+    z = [[values.get((a, b), values.get((b, a), float("nan"))) if a != b else float("nan") for b in devices]
+         for a in devices]
+    fig = _fig(title, height=120 + 45 * len(devices))
+    fig.add_heatmap(z=z, x=list(devices), y=list(devices), colorscale="Reds", texttemplate="%{z:.2f}")
+    return fig
+
+
+def hourly_profiles(frame: pd.DataFrame) -> go.Figure:
+    """Sightings by local hour of day per device. `frame`: device, hour_of_day, sightings."""
+    fig = _fig("Hour-of-day profile (local time)", legend_title_text="device")
+    for device, part in frame.groupby("device", sort=False):
+        fig.add_scatter(x=part["hour_of_day"], y=part["sightings"], mode="lines+markers", name=str(device))
+    fig.update_xaxes(title="hour of day", dtick=2)
+    fig.update_yaxes(title="sightings")
+    return fig
+
+
+def folder_density(frame: pd.DataFrame, folder: str) -> go.Figure:
+    """Distinct devices in the hours that fired against the p95 baseline. `frame`: hour, unique_devices,
+    p95_baseline, severity."""
+    fig = _fig(f"{folder}: distinct devices vs p95 baseline", legend={"orientation": "h", "y": -0.25})
+    fig.add_scatter(x=frame["hour"], y=frame["p95_baseline"], mode="lines+markers", name="p95 baseline",
+                    line={"color": "#7f7f7f", "dash": "dash"}, fill="tozeroy", fillcolor="rgba(127,127,127,0.15)")
+    fig.add_scatter(x=frame["hour"], y=frame["unique_devices"], mode="markers", name="distinct devices",
+                    marker={"size": 11, "color": [SEVERITY_COLORS.get(s, "#1f77b4") for s in frame["severity"]]})
+    fig.update_yaxes(title="devices per hour", rangemode="tozero")
+    return fig
+
+
+def training_curve(history: Sequence[dict[str, Any]], best_epoch: int | None) -> go.Figure:
+    fig = _fig("Training curve", legend={"orientation": "h", "y": -0.25})
+    frame = pd.DataFrame(list(history))
+    x = frame["epoch"] if "epoch" in frame else pd.Series(range(1, len(frame) + 1))
+    for column, color in (("train_loss", "#1f77b4"), ("val_loss", "#ff7f0e")):
+        if column in frame:
+            fig.add_scatter(x=x, y=frame[column], mode="lines+markers", name=column.replace("_", " "),
+                            line={"color": color})
+    if best_epoch is not None:
+        fig.add_vline(x=best_epoch, line={"color": "#2ca02c", "dash": "dot"}, annotation_text="best")
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="loss", type="log")
+    return fig
+
+
+def score_histogram(scores: Sequence[float], thresholds: dict[str, float], title: str) -> go.Figure:
+    fig = _fig(title)
+    fig.add_histogram(x=list(scores), nbinsx=30, marker_color="#9467bd", name="scores")
+    for name, color in (("p50", "#2ca02c"), ("p95", P95_COLOR), ("p99", P99_COLOR)):
+        if name in thresholds:
+            fig.add_vline(x=thresholds[name], line={"color": color, "dash": "dash"}, annotation_text=name)
+    fig.update_xaxes(title="reconstruction error")
+    fig.update_yaxes(title="count")
+    return fig
+
+
+def arrivals(frame: pd.DataFrame) -> go.Figure:
+    """Notifications per minute by severity. `frame`: minute, severity, count."""
+    fig = _fig("Notifications received per minute", barmode="stack", height=260, legend_title_text="severity")
+    for severity in SEVERITY_ORDER:
+        part = frame[frame["severity"] == severity]
+        if len(part):
+            fig.add_bar(x=part["minute"], y=part["count"], name=severity, marker_color=SEVERITY_COLORS[severity])
+    return fig

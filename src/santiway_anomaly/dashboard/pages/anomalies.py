@@ -1,0 +1,144 @@
+"""Anomalies: a filterable, sortable list; one anomaly in detail with its reasons and feedback buttons."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import streamlit as st
+
+from santiway_anomaly.dashboard import charts, ui
+from santiway_anomaly.dashboard.client import ApiError
+
+TYPES = ["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
+PAGE_SIZES = [50, 100, 250, 1000]
+
+
+def _filters() -> dict[str, Any]:
+    cols = st.columns([2, 2, 2, 3, 2, 1])
+    hours = ui.hours_picker(key="anom_hours")
+    with cols[0]:
+        anomaly_type = st.selectbox("Type", ["all", *TYPES], format_func=lambda t: "all" if t == "all"
+                                    else charts.type_label(t), key="anom_type")
+    with cols[1]:
+        severity = st.selectbox("Severity", ["all", *charts.SEVERITY_ORDER], key="anom_severity")
+    with cols[2]:
+        min_score = st.slider("Minimum score", 0.0, 1.0, 0.0, 0.05, key="anom_min_score")
+    with cols[3]:
+        device = st.text_input("Device (MAC)", key="anom_device", placeholder="AA:BB:CC:DD:EE:FF")
+    with cols[4]:
+        folder = st.text_input("Folder", key="anom_folder")
+    with cols[5]:
+        limit = st.selectbox("Rows", PAGE_SIZES, index=1, key="anom_limit")
+    return {
+        "anomaly_type": None if anomaly_type == "all" else anomaly_type,
+        "severity": None if severity == "all" else severity,
+        "min_score": min_score or None,
+        "device_id": device.strip() or None,
+        "folder": folder.strip() or None,
+        "since": datetime.now(UTC) - timedelta(hours=hours),
+        "limit": int(limit),
+    }
+
+
+def _reasons(details: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in ("reasons", "reason", "against"):
+        value = details.get(key)
+        if isinstance(value, list):
+            out.extend(str(v) for v in value)
+        elif value:
+            out.append(str(value))
+    return out
+
+
+def _feedback(anomaly: Any) -> None:
+    api = ui.client()
+    st.markdown("**Feedback**")
+    note = st.text_input("Note (optional)", key=f"note_{anomaly.anomaly_id}")
+    cols = st.columns(3)
+    result: dict[str, Any] | ApiError | None = None
+    if cols[0].button(":material/thumb_down: False alarm", key=f"fa_{anomaly.anomaly_id}"):
+        result = ui.try_call(api.feedback, anomaly.anomaly_id, "false_alarm", note)
+    if cols[1].button(":material/thumb_up: Confirmed", key=f"ok_{anomaly.anomaly_id}"):
+        result = ui.try_call(api.feedback, anomaly.anomaly_id, "confirmed", note)
+    if anomaly.device_id:
+        reason = cols[2].selectbox("Exempt from", [anomaly.anomaly_type, "all"], key=f"kr_{anomaly.anomaly_id}",
+                                   format_func=lambda r: "all anomaly types" if r == "all" else charts.type_label(r))
+        if cols[2].button(":material/verified: Mark device as known", key=f"known_{anomaly.anomaly_id}"):
+            result = ui.try_call(api.mark_known, anomaly.device_id, str(reason), note)
+    if isinstance(result, ApiError):
+        ui.show_error(result)
+    elif result is not None:
+        st.success("Saved. " + ", ".join(f"{k}: {v}" for k, v in result.items() if not isinstance(v, dict | list)))
+
+
+def _detail(anomaly: Any) -> None:
+    st.subheader(f"{ui.SEVERITY_ICONS.get(anomaly.severity, '')} {charts.type_label(anomaly.anomaly_type)}")
+    cols = st.columns(4)
+    cols[0].metric("Score", f"{anomaly.score:.2f}")
+    cols[1].metric("Severity", anomaly.severity)
+    cols[2].metric("Folder", anomaly.folder or "—")
+    cols[3].metric("Device", anomaly.device_id or "folder-level")
+    st.caption(f"Window {ui.when(anomaly.window_start)} → {ui.when(anomaly.window_end)} · detected "
+               f"{ui.when(anomaly.detected_at)} · id `{anomaly.anomaly_id}`"
+               + (f" · model {anomaly.model_version}" if anomaly.model_version else ""))
+    reasons = _reasons(anomaly.details)
+    if reasons:
+        st.markdown("**Why it fired**\n\n" + "\n".join(f"- {r}" for r in reasons))
+    if anomaly.device_id:
+        st.markdown(f"[Open the analysis of device {anomaly.device_id}](device?device={anomaly.device_id})")
+    with st.expander("All details (JSON)"):
+        st.code(json.dumps(anomaly.details, indent=2, ensure_ascii=False, default=str), language="json")
+    _feedback(anomaly)
+
+
+def render() -> None:
+    st.title("Anomalies")
+    api = ui.client()
+    filters = _filters()
+    signature = repr({k: v for k, v in filters.items() if k != "since"})
+    if st.session_state.get("anom_signature") != signature:  # new filters start at the first page
+        st.session_state["anom_signature"] = signature
+        st.session_state["anom_page"] = 0
+    page_no = int(st.session_state.get("anom_page", 0))
+    page = ui.call(api.anomalies, offset=page_no * filters["limit"], **filters)
+    frame = ui.anomalies_frame(page.data)
+    first = page.offset + 1 if page.data else 0
+    st.caption(f"{page.count} anomalies match · showing {first}–{page.offset + len(page.data)} · "
+               "click a column header to sort, a row to open it")
+    if not page.data:
+        st.info("No anomalies match these filters.")
+        return
+    event = st.dataframe(
+        frame[["severity", "type", "score", "device_id", "folder", "vendor", "window_start", "detected_at"]],
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="anom_table",
+        column_config={
+            "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
+            "window_start": st.column_config.DatetimeColumn("window (UTC)", format="YYYY-MM-DD HH:mm"),
+            "detected_at": st.column_config.DatetimeColumn("detected (UTC)", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+    nav = st.columns([1, 1, 6])
+    if page_no > 0 and nav[0].button(":material/chevron_left: Previous"):
+        st.session_state["anom_page"] = page_no - 1
+        st.rerun()
+    if page.next_offset is not None and nav[1].button("Next :material/chevron_right:"):
+        st.session_state["anom_page"] = page_no + 1
+        st.rerun()
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    ids = list(frame["anomaly_id"])
+    # A newly clicked row drives the picker; afterwards the picker can be changed on its own.
+    if rows and rows != st.session_state.get("anom_rows_applied"):
+        st.session_state["anom_pick"] = ids[rows[0]]
+    st.session_state["anom_rows_applied"] = rows
+    if st.session_state.get("anom_pick") not in ids:
+        st.session_state["anom_pick"] = ids[0]
+    picked = st.selectbox("Anomaly", ids, key="anom_pick",
+                          format_func=lambda i: frame.loc[frame["anomaly_id"] == i, "label"].iloc[0])
+    st.divider()
+    _detail(next(a for a in page.data if a.anomaly_id == picked))

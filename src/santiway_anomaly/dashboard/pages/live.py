@@ -1,0 +1,88 @@
+"""Live: notifications from the service's WebSocket as they arrive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from santiway_anomaly.dashboard import charts, ui
+from santiway_anomaly.dashboard.client import ApiError
+from santiway_anomaly.dashboard.feed import FeedState, NotificationFeed
+
+SHOWN = 50
+STATUS_TEXT = {
+    "connected": ":green[:material/check_circle:] connected",
+    "connecting": ":orange[:material/sync:] connecting…",
+    "refused": ":red[:material/key_off:] refused",
+    "unreachable": ":red[:material/cloud_off:] not reachable",
+    "unavailable": ":orange[:material/notifications_off:] not available",
+    "stopped": ":gray[:material/stop_circle:] stopped",
+}
+
+
+def feed() -> NotificationFeed:
+    """This browser session's feed; a new one when the URL or key changed or the old one died."""
+    url = ui.client().ws_url()
+    current: NotificationFeed | None = st.session_state.get("live_feed")
+    if current is None or current.url != url or not current.alive:
+        if current is not None:
+            current.stop()
+        current = NotificationFeed(url).start()
+        st.session_state["live_feed"] = current
+    return current
+
+
+def _show(state: FeedState) -> None:
+    since = f" since {ui.when(state.connected_since)}" if state.connected_since else ""
+    st.markdown(f"WebSocket: **{STATUS_TEXT.get(state.status, state.status)}**{since} · "
+                f"{len(state.messages)} notifications received")
+    if state.status == "refused":
+        st.error(f"**Wrong or missing API key.** {state.error}. Set DASHBOARD_API_KEY to one of the service's "
+                 "VALID_API_KEYS.", icon=":material/key_off:")
+    elif state.status == "unavailable":
+        st.warning(f"**Notifications are not available from the API.** {state.error}",
+                   icon=":material/notifications_off:")
+    elif state.status == "unreachable":
+        st.error(f"**The notification WebSocket is not reachable.** {state.error}", icon=":material/cloud_off:")
+    if not state.messages:
+        st.info("Waiting for notifications. They appear here the moment the service detects a new anomaly.")
+        return
+    rows: list[dict[str, Any]] = [
+        {"received": r.received_at, "severity": str(r.message.get("severity", "")),
+         "title": str(r.message.get("title", "")), "text": str(r.message.get("text", "")),
+         "device_id": str(r.anomaly.get("device_id", "")), "folder": str(r.anomaly.get("folder", "")),
+         "score": float(r.anomaly.get("score", 0.0) or 0.0)}
+        for r in reversed(state.messages)
+    ]
+    frame = pd.DataFrame(rows)
+    newest = rows[0]
+    icon = ui.SEVERITY_ICONS.get(newest["severity"], "")
+    st.markdown(f"### {icon} {newest['title']}\n{newest['text']} · received {ui.when(newest['received'])}")
+    per_minute = (frame.assign(minute=pd.to_datetime(frame["received"]).dt.floor("min"))
+                  .groupby(["minute", "severity"]).size().reset_index(name="count"))
+    st.plotly_chart(charts.arrivals(per_minute), key="arrivals")
+    st.dataframe(frame.head(SHOWN), hide_index=True, column_config={
+        "received": st.column_config.DatetimeColumn("received (UTC)", format="HH:mm:ss"),
+        "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
+    })
+
+
+def render() -> None:
+    st.title("Live notifications")
+    s = ui.settings()
+    live = feed()
+    cols = st.columns([2, 5])
+    if cols[0].button("Run detection now", help="POST /anomalies/detect-and-notify over the last 24 hours"):
+        run = ui.try_call(ui.client().detect, 24.0)
+        if isinstance(run, ApiError):
+            ui.show_error(run)
+        else:
+            cols[1].success(f"Detection found {run.detected} anomalies, {run.new} new (notified).")
+
+    @st.fragment(run_every=s.dashboard_refresh_s)
+    def updates() -> None:
+        _show(live.snapshot())
+
+    updates()
