@@ -226,8 +226,9 @@ class LiveFeed:
         devs = self._new(CROWD, rng, members, rng.random(members) < 0.6)
         folder = self.world.folders[f]
         r, a = folder.radius_m * np.sqrt(rng.random(members)), rng.random(members) * 2 * np.pi
-        hour0 = math.floor(t / 3600) * 3600  # whole clock hours, as the density detector counts
-        t1 = hour0 + 3600 * int(rng.integers(1, 3))
+        # Whole clock hours, as the density detector counts; a late start runs into the next hour too.
+        hour0 = math.floor(t / 3600) * 3600
+        t1 = hour0 + 3600 * (int(rng.integers(1, 3)) + (1 if t - hour0 > 1200 else 0))
         self.injected.append(make_presences(self.pop, self.rate, devs, np.array([f]), folder.x + r * np.cos(a),
                                             folder.y + r * np.sin(a), np.full(members, t),
                                             np.full(members, t1 - 60.0), "roaming"))

@@ -1,0 +1,113 @@
+"""The live feed: time-ordered slices, injected anomalies that show up, and both sinks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.simulate.live import ApiSink, LiveFeed, StoreSink, run_live
+from santiway_anomaly.simulate.options import SimOptions
+from santiway_anomaly.storage import Store
+
+NOW = 1_795_000_000.0  # a Tuesday, 10:26 UTC
+
+
+def feed(**kw: Any) -> LiveFeed:
+    return LiveFeed(SimOptions(devices=kw.pop("devices", 200), folders=6, seed=3, **kw), now=NOW)
+
+
+def test_slices_are_time_ordered_and_do_not_overlap() -> None:
+    f = feed()
+    a, b = f.slice(NOW, NOW + 600), f.slice(NOW + 600, NOW + 1200)
+    for t, lo, hi in ((a, NOW, NOW + 600), (b, NOW + 600, NOW + 1200)):
+        ts = pc.cast(t.column("ts"), pa.int64()).to_numpy() / 1000
+        assert t.num_rows > 100
+        assert (ts[1:] >= ts[:-1]).all() and ts.min() >= lo and ts.max() < hi
+    assert a.schema.names[:3] == ["ts", "device_id", "sensor_id"]
+
+
+def test_injected_subjects_appear_in_the_following_slices() -> None:
+    f = feed()
+    f.slice(NOW, NOW + 60)
+    records = [f.inject(NOW + 60) for _ in range(3)]
+    assert {r["scenario"] for r in records if r} == {"crowd", "lingering", "following"}
+    seen = f.slice(NOW + 60, NOW + 60 + 3 * 3600)
+    devices = set(seen.column("device_id").to_pylist())
+    folders = seen.column("folder").to_pylist()
+    for r in records:
+        assert r is not None
+        if r["anomaly_type"] == "density_spike":
+            assert folders.count(r["folder"]) > 100
+        else:
+            assert r["subject"] in devices
+    # Night intruders only at night: at 10:27 the scenario is skipped, not faked.
+    assert all(r["scenario"] != "night_intruder" for r in records if r)
+
+
+def test_run_live_into_the_store(empty_store: Store, settings: Settings, tmp_path: Path) -> None:
+    truth = tmp_path / "truth.jsonl"
+    totals = run_live(feed(devices=150), StoreSink(empty_store, settings), truth, speed=1200, inject_every=0.5,
+                      batch_seconds=0.3, duration=2.5)
+    stored = empty_store.scalar("SELECT count() FROM santi.way_data")
+    assert totals["sightings"] > 0 and stored == totals["accepted"] == totals["sightings"]
+    lines = [json.loads(x) for x in truth.read_text().splitlines()]
+    assert lines and all(x["anomaly_type"] in ("density_spike", "stationary_surveillance") for x in lines)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    calls: list[tuple[str, str, bytes]] = []
+    fail_first = True
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).calls.append((self.path, self.headers.get("X-API-Key", ""), body))
+        if type(self).fail_first:
+            type(self).fail_first = False
+            self.send_response(503)
+            self.end_headers()
+            return
+        payload = json.dumps({"accepted": body.count(b"\n"), "rejected": 0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture()
+def server() -> Iterator[str]:
+    _Recorder.calls = []
+    _Recorder.fail_first = True
+    httpd = HTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_api_sink_posts_ndjson_with_the_key_and_keeps_batches_until_accepted(server: str) -> None:
+    f = feed(devices=100)
+    table = f.slice(NOW, NOW + 300)
+    sink = ApiSink(server, "k" * 12)
+    assert sink.send(table) == 0 and len(sink.pending) == 1  # 503: kept for later
+    sink._backoff_until = 0.0  # skip the back-off wait in the test
+    assert sink.send(f.slice(NOW + 300, NOW + 600)) > table.num_rows
+    assert not sink.pending
+    sink.close()
+    path, key, body = _Recorder.calls[1]
+    assert path == "/ingest" and key == "k" * 12
+    first = json.loads(body.splitlines()[0])
+    assert set(first) == {"ts", "device_id", "sensor_id", "folder", "network_type", "rssi", "lat", "lon", "vendor"}
+    assert first["ts"].endswith("Z")
