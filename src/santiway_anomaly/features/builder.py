@@ -122,11 +122,23 @@ def active_devices(store: Store, start: datetime, end: datetime, min_events: int
 
 def latest_hour(store: Store) -> datetime | None:
     """The last hour that holds data (the natural "now" for a historical data set)."""
-    value = store.scalar("SELECT max(hour) FROM anomaly_ml.hourly_features")
-    if value is None or pd.Timestamp(value).year < 1980:
+    return _hour_value(store.scalar("SELECT max(hour) FROM anomaly_ml.hourly_features"))
+
+
+def first_hour(store: Store) -> datetime | None:
+    """The first hour that holds data."""
+    return _hour_value(store.scalar("SELECT min(hour) FROM anomaly_ml.hourly_features"))
+
+
+def _hour_value(value: object) -> datetime | None:
+    if value is None:
         return None
-    return pd.Timestamp(value).tz_localize("UTC").to_pydatetime() if pd.Timestamp(value).tzinfo is None \
-        else pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    if ts.year < 1980:  # min()/max() of an empty table is the epoch
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    out: datetime = ts.to_pydatetime()
+    return out
 
 
 def build_features(
@@ -165,6 +177,8 @@ def build_features(
         hourly = _densify(rows, chunk, all_hours, vendor_hours, vendor_totals, local_hour, hist)
         parts.append(compute_features(hourly)[:, hist:, :])
     info = store.query_df(_DEVICE_INFO_SQL, {"start": start, "end": end, "devices": devices})
+    if "device_id" not in info:  # no rows come back without columns
+        info = _empty_info().assign(device_id=[])
     info = info.set_index("device_id").reindex(devices)
     logger.debug("features: {} devices x {} hours from {}", len(devices), len(out_hours), start)
     return FeatureFrame(np.array(devices, dtype=object), out_hours, np.concatenate(parts, axis=0), names, info)
@@ -197,7 +211,8 @@ def _densify(
         return out
 
     # Vendor statistics per (vendor, hour), looked up for each device-hour row.
-    total_by_vendor = dict(zip(vendor_totals["vendor"], vendor_totals["devices"], strict=True))
+    total_by_vendor = (dict(zip(vendor_totals["vendor"], vendor_totals["devices"], strict=True))
+                       if len(vendor_totals) else {})
     all_devices = max(sum(total_by_vendor.values()), 1)
     vh = vendor_hours.set_index(["vendor", "hour"]) if len(vendor_hours) else None
     if len(rows) and vh is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from loguru import logger
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.features.builder import FeatureFrame, build_features, latest_hour
+from santiway_anomaly.features.builder import FeatureFrame, build_features, first_hour, latest_hour
 from santiway_anomaly.features.catalog import feature_set
 from santiway_anomaly.ml.errors import NotEnoughDataError
 from santiway_anomaly.ml.model_files import MAX_MODEL_BYTES, ModelPaths, install
@@ -96,6 +96,21 @@ def split_by_time(ws: WindowSet, validation_fraction: float) -> tuple[WindowSet,
     return part[0], part[1], datetime.fromtimestamp(split.astype("datetime64[s]").astype(int), UTC)
 
 
+def with_full_history(ws: WindowSet, data_start: datetime | None, settings: Settings) -> WindowSet:
+    """Drop windows whose profile features could not see FEATURE_HISTORY_HOURS of history, if enough
+    windows (half of them) remain: partial-history windows look unlike the ones scored later."""
+    if data_start is None or len(ws.end) == 0:
+        return ws
+    earliest = np.datetime64(data_start.replace(tzinfo=None), "ns") + np.timedelta64(
+        settings.feature_history_hours + settings.window_size, "h")
+    keep = ws.end >= earliest
+    if keep.sum() < max(len(ws.end) // 2, 1) or len(np.unique(ws.end[keep])) < 2:
+        logger.warning("less than {} h of history before most windows: training on partial history",
+                       settings.feature_history_hours)
+        return ws
+    return WindowSet(ws.X[keep], ws.end[keep], ws.device[keep])
+
+
 def library_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("torch", "numpy", "santiway-anomaly", "clickhouse-connect", "chdb"):
@@ -122,6 +137,7 @@ def train(store: Store, settings: Settings, cfg: TrainConfig) -> dict[str, Any]:
     ws = cut_windows(frame, names, settings.window_size, settings.train_window_stride, settings.ml_min_events)
     feature_seconds = time.monotonic() - t0
     del frame
+    ws = with_full_history(ws, first_hour(store), settings)
     train_ws, val_ws, split = split_by_time(ws, settings.train_validation_fraction)
     logger.info("training on {} windows ({} devices), validating on {} windows after {:%Y-%m-%d %H:%M}",
                 len(train_ws.X), len(np.unique(train_ws.device)), len(val_ws.X), split)
