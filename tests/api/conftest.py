@@ -55,17 +55,31 @@ def seeded_dir(shared: SharedStore, path: Path) -> World:
         return seed(store)
 
 
-def start_server(data_dir: Path, world: World, env: dict[str, str], *,
-                 target: str = "santiway_anomaly.api.main:app") -> Server:
+def start_server(
+    data_dir: Path, world: World, env: dict[str, str], *, target: str = "santiway_anomaly.api.main:app"
+) -> Server:
     port = free_port()
     log = data_dir / "server.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("VALID_API_KEYS", "RATE_LIMIT"))}
     full_env.update({"DATA_DIR": str(data_dir), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **env})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-             "--app-dir", str(REPO)],
-            cwd=data_dir, env=full_env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                target,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--app-dir",
+                str(REPO),
+            ],
+            cwd=data_dir,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -102,11 +116,24 @@ def prod_server(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def dev_server(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Development mode, started with the specification's `uvicorn backend.main:app`, limits raised
-    so that a generated test run explores the handlers instead of the 429 answer."""
+    """Development mode (no keys), started with the specification's `uvicorn backend.main:app`."""
     path = tmp_path_factory.mktemp("api-dev")
-    env = {"VALID_API_KEYS": "", "RATE_LIMIT_LIST": "100000/minute", "RATE_LIMIT_DETECT": "100000/minute",
-           "RATE_LIMIT_DEFAULT": "100000/minute"}
-    server = start_server(path, seeded_dir(shared_store, path), env, target="backend.main:app")
+    server = start_server(path, seeded_dir(shared_store, path), {"VALID_API_KEYS": ""}, target="backend.main:app")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Production mode with limits raised, so a generated test run explores the handlers rather
+    than the 429 answer (which the rate-limit tests cover)."""
+    path = tmp_path_factory.mktemp("api-fuzz")
+    env = {
+        "VALID_API_KEYS": KEYS[0],
+        "RATE_LIMIT_LIST": "100000/minute",
+        "RATE_LIMIT_DETECT": "100000/minute",
+        "RATE_LIMIT_DEFAULT": "100000/minute",
+    }
+    server = start_server(path, seeded_dir(shared_store, path), env)
     yield server
     stop_server(server)

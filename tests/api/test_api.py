@@ -36,8 +36,11 @@ def test_health_is_open_and_reports_store_schema_model_and_freshness(prod_server
         assert body["data_stale"] is False
 
 
-def test_dev_mode_is_announced(dev_server: Server) -> None:
-    body = dev_server.client().get("/health").json()
+def test_dev_mode_is_announced_and_checks_no_key(dev_server: Server) -> None:
+    with dev_server.client() as c:
+        body = c.get("/health").json()
+        assert c.get("/anomalies", params={"limit": 1}).json()["count"] == N_ANOMALIES
+        assert c.get("/anomalies", params={"api_key": "whatever-key"}).status_code == 400  # still refused
     assert body["dev_mode"] is True
     assert any("development mode" in w for w in body["warnings"])
     assert "DEVELOPMENT MODE" in dev_server.log_text()
@@ -48,9 +51,19 @@ def test_docs_and_openapi_load(prod_server: Server) -> None:
         docs = c.get("/docs")
         assert docs.status_code == 200 and "swagger-ui" in docs.text
         spec = c.get("/openapi.json").json()
-    for path in ("/health", "/metrics", "/anomalies", "/anomalies/stats", "/anomalies/detect-and-notify",
-                 "/analyze/device/{device_id}", "/comparison/compare", "/explain/device", "/ingest",
-                 "/models/current", "/anomalies/health"):
+    for path in (
+        "/health",
+        "/metrics",
+        "/anomalies",
+        "/anomalies/stats",
+        "/anomalies/detect-and-notify",
+        "/analyze/device/{device_id}",
+        "/comparison/compare",
+        "/explain/device",
+        "/ingest",
+        "/models/current",
+        "/anomalies/health",
+    ):
         assert path in spec["paths"], path
     listing = spec["paths"]["/anomalies"]["get"]
     assert listing["description"] and {"401", "422", "429"} <= set(listing["responses"])
@@ -65,18 +78,28 @@ def test_metrics_count_requests_by_route_and_status(prod_server: Server) -> None
     assert 'anomaly_detection_requests_total{method="GET",route="/anomalies",status="200"}' in text
     assert 'anomaly_detection_requests_total{method="GET",route="/anomalies",status="422"}' in text
     assert 'anomaly_detection_request_duration_seconds_bucket{le="0.05",route="/anomalies",status="200"}' in text
-    for name in ("anomaly_detection_store_retries_total", "anomaly_detection_notifications_total",
-                 "anomaly_detection_last_run_duration_seconds", "anomaly_detection_anomalies_detected_total"):
+    for name in (
+        "anomaly_detection_store_retries_total",
+        "anomaly_detection_notifications_total",
+        "anomaly_detection_last_run_duration_seconds",
+        "anomaly_detection_anomalies_detected_total",
+    ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
 
 
 # ---- security -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/anomalies"), ("GET", "/anomalies/stats"), ("POST", "/anomalies/detect-and-notify?hours=24"),
-    ("POST", f"/analyze/device/{DEVICE_A}"), ("GET", "/models/current"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/anomalies"),
+        ("GET", "/anomalies/stats"),
+        ("POST", "/anomalies/detect-and-notify?hours=24"),
+        ("POST", f"/analyze/device/{DEVICE_A}"),
+        ("GET", "/models/current"),
+    ],
+)
 def test_production_mode_needs_a_valid_key(prod_server: Server, method: str, path: str) -> None:
     missing = prod_server.client().request(method, path)
     assert missing.status_code == 401 and missing.json() == {"detail": MISSING_KEY}
@@ -158,20 +181,25 @@ def test_list_filters_and_pagination(prod_server: Server) -> None:
         since = prod_server.world.now - timedelta(hours=6)
         assert count(since=since.isoformat()) == sum(a.window_end > since for a in world)
         both = count(anomaly_type="ml_behavior", min_score=0.7, device_id=DEVICE_C)
-        assert both == sum(a.anomaly_type == "ml_behavior" and a.score >= 0.7 and a.device_id == DEVICE_C
-                           for a in world)
+        assert both == sum(
+            a.anomaly_type == "ml_behavior" and a.score >= 0.7 and a.device_id == DEVICE_C for a in world
+        )
 
 
-@pytest.mark.parametrize(("params", "needle"), [
-    ({"limit": 0}, "greater than or equal to 1"),
-    ({"limit": 100000}, "between 1 and 1000"),
-    ({"anomaly_type": "bogus"}, "density_spike"),
-    ({"severity": "huge"}, "critical"),
-    ({"min_score": 2}, "less than or equal to 1"),
-    ({"device_id": "xyz"}, "MAC address such as AA:BB:CC:DD:EE:FF"),
-    ({"since": "yesterday"}, "datetime"),
-    ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "earlier than until"),
-])
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"limit": 0}, "greater than or equal to 1"),
+        ({"limit": 100000}, "between 1 and 1000"),
+        ({"anomaly_type": "bogus"}, "density_spike"),
+        ({"severity": "huge"}, "critical"),
+        ({"min_score": 2}, "less than or equal to 1"),
+        ({"device_id": "xyz"}, "MAC address such as AA:BB:CC:DD:EE:FF"),
+        ({"since": "yesterday"}, "ISO 8601 date-time"),
+        ({"until": "0.5"}, "ISO 8601"),
+        ({"until": "1700000000"}, "ISO 8601"),
+    ],
+)
 def test_bad_parameters_say_what_is_allowed(prod_server: Server, params: dict[str, object], needle: str) -> None:
     r = prod_server.client(K1).get("/anomalies", params=params)
     assert r.status_code == 422
@@ -217,7 +245,7 @@ def test_detect_and_notify_runs_the_detectors(prod_server: Server) -> None:
         assert again["new"] == 0  # idempotent: the same anomalies are not stored or notified twice
         assert c.post("/anomalies/detect-and-notify", params={"detectors": "nope"}).status_code == 422
         metrics = c.get("/metrics").text
-    assert 'anomaly_detection_runs_total{outcome=' in metrics
+    assert "anomaly_detection_runs_total{outcome=" in metrics
     assert "anomaly_detection_last_run_duration_seconds " in metrics
 
 
@@ -265,8 +293,11 @@ def test_analyze_device_profile(prod_server: Server) -> None:
     assert p["places"][0]["folder"] == "office"
     since = datetime.fromisoformat(p["since"])
     seeded = sum(a.device_id == DEVICE_B and a.window_end > since for a in prod_server.world.anomalies)
-    listed = prod_server.client(K1).get("/anomalies", params={"device_id": DEVICE_B, "since": p["since"],
-                                                               "until": p["until"], "limit": 1000}).json()
+    listed = (
+        prod_server.client(K1)
+        .get("/anomalies", params={"device_id": DEVICE_B, "since": p["since"], "until": p["until"], "limit": 1000})
+        .json()
+    )
     # The seeded ones, plus any a detection run in an earlier test found for B (it follows A).
     assert {a["anomaly_id"] for a in p["anomalies"]} == {a["anomaly_id"] for a in listed["data"]}
     assert len(p["anomalies"]) >= seeded > 0
@@ -281,8 +312,7 @@ def test_comparison_finds_the_follower(prod_server: Server) -> None:
         assert c.post("/comparison/compare", json={"device_ids": [DEVICE_A]}).status_code == 422
         assert c.post("/comparison/compare", json={"device_ids": [DEVICE_A, DEVICE_A]}).status_code == 422
         assert c.post("/comparison/compare", json={"device_ids": [DEVICE_A, "bad"]}).status_code == 422
-        assert c.post("/comparison/compare",
-                      json={"device_ids": [DEVICE_A, "00:00:5E:00:53:FF"]}).status_code == 404
+        assert c.post("/comparison/compare", json={"device_ids": [DEVICE_A, "00:00:5E:00:53:FF"]}).status_code == 404
     pairs = {(p["device_a"], p["device_b"]): p for p in result["pairs"]}
     follower = pairs[tuple(sorted((DEVICE_A, DEVICE_B)))]
     assert follower["co_located_minutes"] == 120 and follower["co_location_ratio"] == 1.0
@@ -290,8 +320,7 @@ def test_comparison_finds_the_follower(prod_server: Server) -> None:
     stranger = pairs[tuple(sorted((DEVICE_A, DEVICE_C)))]
     assert stranger["co_located_minutes"] == 0 and stranger["shared_minutes"] == 60  # C: every 2nd minute
     assert follower["similarity"] > stranger["similarity"]
-    assert {d["device_id"]: d["sightings"] for d in result["devices"]} == {DEVICE_A: 120, DEVICE_B: 150,
-                                                                           DEVICE_C: 60}
+    assert {d["device_id"]: d["sightings"] for d in result["devices"]} == {DEVICE_A: 120, DEVICE_B: 150, DEVICE_C: 60}
 
 
 def test_explain_and_model_without_a_trained_model(prod_server: Server) -> None:
@@ -316,8 +345,16 @@ def test_explain_and_model_without_a_trained_model(prod_server: Server) -> None:
 def test_ingest_json_and_ndjson_report_rejects(prod_server: Server) -> None:
     pytest.importorskip("santiway_anomaly.ingest.pipeline")
     ts = (prod_server.world.now - timedelta(minutes=5)).isoformat()
-    good = {"ts": ts, "device_id": "aa-bb-cc-77-77-77", "sensor_id": "s-9", "folder": "lab",
-            "network_type": "ble", "rssi": -40, "lat": 55.0, "lon": 37.0}
+    good = {
+        "ts": ts,
+        "device_id": "aa-bb-cc-77-77-77",
+        "sensor_id": "s-9",
+        "folder": "lab",
+        "network_type": "ble",
+        "rssi": -40,
+        "lat": 55.0,
+        "lon": 37.0,
+    }
     with prod_server.client(K1) as c:
         r = c.post("/ingest", json=[good, {**good, "sensor_id": "s-10"}, {**good, "rssi": 7}, "junk"])
         assert r.status_code == 200, r.text

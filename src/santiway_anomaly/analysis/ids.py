@@ -12,6 +12,6 @@ MAC_HELP = "a MAC address such as AA:BB:CC:DD:EE:FF (also AA-BB-..., AABB.CCDD.E
 def normalise_device_id(text: str) -> str:
     """`AA:BB:CC:DD:EE:FF` for a MAC in any common notation; ValueError naming what is allowed."""
     arr = pa.array([text], type=pa.string())
-    if len(text) > 64 or not valid_mac(arr)[0].as_py():
+    if len(text) > 64 or text != text.strip() or not valid_mac(arr)[0].as_py():
         raise ValueError(f"device_id must be {MAC_HELP}, got {text[:64]!r}")
     return str(normalise_mac(arr)[0].as_py())

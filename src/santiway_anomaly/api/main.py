@@ -20,7 +20,7 @@ from prometheus_client import disable_created_metrics
 from slowapi.errors import RateLimitExceeded
 
 from santiway_anomaly import __version__
-from santiway_anomaly.api import ratelimit
+from santiway_anomaly.api import openapi, ratelimit
 from santiway_anomaly.api.cache import AnswerCache
 from santiway_anomaly.api.deps import StoreRunner
 from santiway_anomaly.api.errors import store_failure, unhandled
@@ -38,7 +38,7 @@ from santiway_anomaly.api.routes import (
 from santiway_anomaly.api.security import DEV_MODE_BANNER, KeyRing, RefuseKeyInQuery, protect_access_log
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.notify.dispatcher import Dispatcher, default_dispatcher
-from santiway_anomaly.storage import Store, StoreError, StoreLockedError
+from santiway_anomaly.storage import Store, StoreError
 
 # How often a service without a store tries to open it again.
 REOPEN_INTERVAL_S = 10.0
@@ -67,8 +67,8 @@ async def _open_in_pool(app: FastAPI, settings: Settings, executor: ThreadPoolEx
         runner.store = await loop.run_in_executor(executor, _open_store, settings)
         runner.error = None
         logger.info("store open: {}", runner.store.target)
-    except (StoreLockedError, StoreError, ClickHouseError, OSError) as exc:
-        runner.error = str(exc)
+    except Exception as exc:  # locked, unreachable, a refused migration: answer 503 and say why
+        runner.error = f"{type(exc).__name__}: {exc}"
         logger.error("store unavailable, the service answers 503 until it opens: {}", exc)
 
 
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.add_exception_handler(ClickHouseError, store_failure)
     app.add_exception_handler(Exception, unhandled)
 
+    openapi.install(app, settings)
     for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models):
         app.include_router(module.router)
 

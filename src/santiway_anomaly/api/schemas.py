@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from santiway_anomaly.api.fields import IsoDateTime
+
 MAC_EXAMPLE = "AA:BB:CC:DD:EE:FF"
 
 
@@ -297,8 +299,8 @@ class CompareRequest(BaseModel):
     )
 
     device_ids: list[str] = Field(min_length=2, description="Two or more MACs, any common notation")
-    hours: float = Field(default=24.0, gt=0, description="Look-back window in hours")
-    until: datetime | None = Field(default=None, description="End of the window (default: now)")
+    hours: float = Field(default=24.0, ge=0.1, description="Look-back window in hours")
+    until: IsoDateTime | None = Field(default=None, description="End of the window (default: now)")
 
 
 class DeviceFeatures(BaseModel):
@@ -344,7 +346,7 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"device_id": MAC_EXAMPLE, "hours": 24}]})
 
     device_id: str = Field(description="MAC, any common notation")
-    hours: float = Field(default=24.0, gt=0)
+    hours: float = Field(default=24.0, ge=0.1, description="Look-back window in hours")
     top: int = Field(default=20, ge=1, le=98, description="How many features to return")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -11,9 +10,10 @@ from santiway_anomaly.analysis.device import UnknownDeviceError, device_profile
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, NOT_FOUND, invalid
+from santiway_anomaly.api.fields import IsoDateTime
 from santiway_anomaly.api.model import device_score
+from santiway_anomaly.api.params import MIN_HOURS, window
 from santiway_anomaly.api.ratelimit import default_limit, limiter
-from santiway_anomaly.api.routes.anomalies import window
 from santiway_anomaly.api.schemas import DeviceProfilePublic
 from santiway_anomaly.api.security import require_api_key
 
@@ -32,8 +32,8 @@ async def analyze_device(
     runner: StoreDep,
     settings: SettingsDep,
     device_id: Annotated[str, Path(max_length=64, description=MAC_HELP)],
-    hours: Annotated[float, Query(gt=0, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
-    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+    hours: Annotated[float, Query(ge=MIN_HOURS, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
 ) -> DeviceProfilePublic:
     """Activity by hour, folders and places with dwell times, signal statistics, movement, the
     device's anomalies in the window, and its current ML score against the p95/p99 thresholds.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -16,12 +16,14 @@ from santiway_anomaly.analysis.stats import anomaly_stats
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.api.deps import CacheDep, DispatcherDep, SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
+from santiway_anomaly.api.fields import DETECTORS_PATTERN, IsoDateTime
 from santiway_anomaly.api.metrics import (
     ANOMALIES_DETECTED,
     DETECTION_RUNS,
     LAST_RUN_DURATION,
     LAST_RUN_FINISHED,
 )
+from santiway_anomaly.api.params import MIN_HOURS, check_hours, utc, window
 from santiway_anomaly.api.ratelimit import default_limit, detect_limit, limiter, list_limit
 from santiway_anomaly.api.schemas import AnomaliesPublic, DetectRunPublic, StatsPublic
 from santiway_anomaly.api.security import require_api_key
@@ -38,26 +40,6 @@ router = APIRouter(
 
 AnomalyTypeQ = Literal["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
 SeverityQ = Literal["info", "warning", "critical"]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def check_hours(hours: float, settings: Settings) -> None:
-    if not 0 < hours <= settings.api_max_hours:
-        invalid("query", "hours", f"hours must be > 0 and <= {settings.api_max_hours:g} (API_MAX_HOURS)", hours)
-
-
-def window(hours: float, until: datetime | None, settings: Settings) -> tuple[datetime, datetime]:
-    check_hours(hours, settings)
-    end = _utc(until) or datetime.now(UTC)
-    try:
-        return end - timedelta(hours=hours), end
-    except OverflowError:
-        invalid("query", "until", "until minus hours must be a representable date", str(until))
 
 
 def _page(store: Store, flt: AnomalyFilter) -> bytes:
@@ -84,8 +66,8 @@ async def list_route(
     min_score: Annotated[float | None, Query(ge=0.0, le=1.0, description="Calibrated score at least")] = None,
     device_id: Annotated[str | None, Query(max_length=64, description=f"Only this device: {MAC_HELP}")] = None,
     folder: Annotated[str | None, Query(max_length=256, description="Only this folder")] = None,
-    since: Annotated[datetime | None, Query(description="Window ends after this time (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Window starts before this time (ISO 8601)")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Window ends after this time (ISO 8601)")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Window starts before this time (ISO 8601)")] = None,
 ) -> Response:
     """Anomalies, newest window first, filtered and paginated (`offset`, `next_offset`).
     Rate limit: RATE_LIMIT_LIST (100/minute) per API key or client address."""
@@ -97,9 +79,7 @@ async def list_route(
             device = normalise_device_id(device_id)
         except ValueError as exc:
             invalid("query", "device_id", str(exc), device_id)
-    since, until = _utc(since), _utc(until)
-    if since and until and since >= until:
-        invalid("query", "since", "since must be earlier than until", str(since))
+    since, until = utc(since), utc(until)
     flt = AnomalyFilter(
         anomaly_type=anomaly_type,
         severity=severity,
@@ -126,13 +106,13 @@ async def stats_route(
     runner: StoreDep,
     cache: CacheDep,
     settings: SettingsDep,
-    hours: Annotated[float, Query(gt=0, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
-    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+    hours: Annotated[float, Query(ge=MIN_HOURS, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
 ) -> Response:
     """Counts over the last `hours` (default 24): by type, severity, folder and hour; top devices
     and folders by number of anomalies."""
     check_hours(hours, settings)
-    end = _utc(until)
+    end = utc(until)
     # "now" windows share one cache entry per second, so a burst of dashboards costs one query.
     key = ("stats", generation(), hours, end or int(time.time()))
 
@@ -158,13 +138,13 @@ async def detect_and_notify(
     cache: CacheDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
-    hours: Annotated[float, Query(gt=0, description="Detection window in hours, up to API_MAX_HOURS")] = 24.0,
-    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+    hours: Annotated[float, Query(ge=MIN_HOURS, description="Detection window in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
     detectors: Annotated[
         str | None,
         Query(
             max_length=200,
-            pattern=r"^[a-z_]+(,[a-z_]+)*$",
+            pattern=DETECTORS_PATTERN,
             description="Comma-separated detector names (default: all)",
         ),
     ] = None,

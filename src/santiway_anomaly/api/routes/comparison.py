@@ -9,8 +9,8 @@ from santiway_anomaly.analysis.device import UnknownDeviceError
 from santiway_anomaly.analysis.ids import normalise_device_id
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, NOT_FOUND, invalid
+from santiway_anomaly.api.params import window
 from santiway_anomaly.api.ratelimit import default_limit, limiter
-from santiway_anomaly.api.routes.anomalies import window
 from santiway_anomaly.api.schemas import CompareRequest, ComparisonPublic
 from santiway_anomaly.api.security import require_api_key
 

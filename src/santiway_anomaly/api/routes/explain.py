@@ -11,8 +11,8 @@ from santiway_anomaly.analysis.ids import normalise_device_id
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, NOT_FOUND, invalid
 from santiway_anomaly.api.model import ModelUnavailableError, explain
+from santiway_anomaly.api.params import check_hours
 from santiway_anomaly.api.ratelimit import default_limit, limiter
-from santiway_anomaly.api.routes.anomalies import check_hours
 from santiway_anomaly.api.schemas import ExplainPublic, ExplainRequest
 from santiway_anomaly.api.security import require_api_key
 from santiway_anomaly.storage.store import Store

@@ -24,27 +24,31 @@ router = APIRouter(
         **AUTH_RESPONSES,
         **LIMIT_RESPONSES,
         **COMMON_RESPONSES,
+        422: {
+            "description": "Body is not UTF-8 JSON / NDJSON, or empty",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+        },
         413: {"model": ErrorPublic, "description": "Body larger than API_MAX_INGEST_BYTES"},
     },
 )
 
+# Documented, not enforced by the schema: every row is checked by the ingest validation, and a
+# row that breaks a rule is reported (line, field, reason) while the good rows are stored.
+_FIELD_DOCS = {
+    "ts": "required: ISO 8601 (UTC unless an offset is given) or Unix seconds",
+    "device_id": "required: MAC in any common notation",
+    "sensor_id": "required: the scanner that saw it",
+    "folder": "required: the named place",
+    "network_type": "wifi, ble, ... (lower case)",
+    "rssi": "required: integer dBm, -120..0",
+    "lat": "required: WGS84 latitude, -90..90",
+    "lon": "required: WGS84 longitude, -180..180",
+    "vendor": "optional; filled from the OUI when empty",
+}
 _SIGHTING = {
     "type": "object",
-    "required": ["ts", "device_id", "sensor_id", "folder", "rssi", "lat", "lon"],
-    "properties": {
-        "ts": {
-            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
-            "description": "ISO 8601 (UTC unless an offset is given) or Unix seconds",
-        },
-        "device_id": {"type": "string", "description": "MAC in any common notation"},
-        "sensor_id": {"type": "string"},
-        "folder": {"type": "string"},
-        "network_type": {"type": "string", "description": "wifi, ble, ... (lower case)"},
-        "rssi": {"type": "integer", "minimum": -120, "maximum": 0},
-        "lat": {"type": "number", "minimum": -90, "maximum": 90},
-        "lon": {"type": "number", "minimum": -180, "maximum": 180},
-        "vendor": {"type": "string", "description": "optional; filled from the OUI when empty"},
-    },
+    "description": "A sighting (DESIGN.md). Rows breaking a rule are rejected one by one, with the reason.",
+    "properties": {name: {"description": doc} for name, doc in _FIELD_DOCS.items()},
     "example": {
         "ts": "2026-01-15T10:00:00Z",
         "device_id": "AA:BB:CC:DD:EE:FF",
@@ -56,10 +60,12 @@ _SIGHTING = {
         "lon": 37.6173,
     },
 }
+_ANY_ROW = {"description": "anything else: stored as a reject of its row, with the reason"}
 _BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": {"type": "array", "items": _SIGHTING}},
+        # Any item is accepted into the batch; one that is not a valid sighting becomes a reject.
+        "application/json": {"schema": {"type": "array", "items": {"anyOf": [_SIGHTING, _ANY_ROW]}}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one sighting object per line"}},
     },
 }
@@ -76,10 +82,20 @@ async def _read_body(request: Request, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_batch(body: bytes) -> tuple[list[dict[str, Any]], list[int], list[Any]]:
+NDJSON_TYPES = {
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "text/plain",
+}
+
+
+def parse_batch(body: bytes, media_type: str = "") -> tuple[list[dict[str, Any]], list[int], list[Any]]:
     """Records with their 1-based line/index, and rejects for rows that are not JSON objects.
 
-    A body starting with `[` is a JSON array (index = position); anything else is NDJSON (line).
+    `application/json` must be an array (index = position); the NDJSON types are read line by line;
+    without a known type, a body starting with `[` is an array and anything else NDJSON.
     """
     from santiway_anomaly.ingest.readers import parse_ndjson_lines
     from santiway_anomaly.ingest.validate import Reject
@@ -90,7 +106,16 @@ def parse_batch(body: bytes) -> tuple[list[dict[str, Any]], list[int], list[Any]
         invalid("body", "body", f"the body must be UTF-8 text (bad byte at offset {exc.start})", None)
     if not text.strip():
         invalid("body", "body", "the body is empty: send a JSON array of sightings or NDJSON lines", None)
-    if text.lstrip().startswith("["):
+    is_array = text.lstrip().startswith("[")
+    if media_type == "application/json" and not is_array:
+        invalid(
+            "body",
+            "body",
+            "an application/json body must be an array of sighting objects "
+            "(send one object per line as application/x-ndjson)",
+            None,
+        )
+    if is_array and media_type not in NDJSON_TYPES:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -112,14 +137,14 @@ def parse_batch(body: bytes) -> tuple[list[dict[str, Any]], list[int], list[Any]
     return records, lines, list(ndjson_rejects)
 
 
-def _ingest(store: Store, settings: Settings, body: bytes, source: str) -> dict[str, Any]:
+def _ingest(store: Store, settings: Settings, body: bytes, media_type: str, source: str) -> dict[str, Any]:
     import pyarrow as pa
 
     from santiway_anomaly.ingest.pipeline import ingest_table
     from santiway_anomaly.ingest.readers import records_table
     from santiway_anomaly.sightings import REQUIRED_FIELDS
 
-    records, lines, parse_rejects = parse_batch(body)
+    records, lines, parse_rejects = parse_batch(body, media_type)
     accepted, rejects, rejected = 0, list(parse_rejects), len(parse_rejects)
     if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
         now = datetime.now(UTC)
@@ -154,5 +179,6 @@ async def ingest(request: Request, runner: StoreDep, settings: SettingsDep) -> I
     the OUI, ranges checked), stores the good rows, and lists each rejected row with its 1-based
     index (JSON array) or line (NDJSON) and the reason. Re-sending the same body stores nothing twice."""
     body = await _read_body(request, settings.api_max_ingest_bytes)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     source = "api:" + hashlib.sha256(body).hexdigest()[:16]
-    return IngestPublic.model_validate(await runner(_ingest, settings, body, source))
+    return IngestPublic.model_validate(await runner(_ingest, settings, body, media_type, source))
