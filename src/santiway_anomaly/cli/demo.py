@@ -55,7 +55,8 @@ def prepare(settings: Settings, env: dict[str, str], *, devices: int, days: int,
                "--anomaly-days", "2", "--out", str(sim_dir)], env)
         _step("Ingesting the simulated history", ["ingest", str(sim_dir / "sightings.parquet"), "--no-progress"],
               env, ok_codes=(0, 1))
-        _step("Running the detectors over the last day", ["detect", "--hours", "24"], env)
+        # The simulated days end at today 00:00 UTC; three days back cover the injected anomalies.
+        _step("Running the detectors over the last three days", ["detect", "--hours", "72"], env)
     else:
         typer.secho(f"==> Store at {settings.chdb_path} already has data: keeping it", fg=typer.colors.CYAN)
     model = Path(env.get("MODEL_PATH", str(settings.model_path)))
