@@ -69,6 +69,8 @@ class Injected:
     seen_min: float = math.inf
     seen_max: float = -math.inf
     sightings: int = 0
+    rssi_sum: float = 0.0
+    rssi_sq: float = 0.0
 
 
 class Injector:
@@ -147,7 +149,7 @@ class Injector:
                               params={"start_h": start, "end_h": end})
 
                 f = int(rng.choice(staffed_places))
-                spot = self._spot_near_sensor(f, rng, 2.0, 5.0)
+                spot = self._spot_near_sensor(f, rng, 2.0, 6.0, outward=True)
                 start = float(rng.uniform(8.0, 12.5))
                 self._add("stationary_surveillance", "lingering", (d,), folder=f,
                           device=self._new_device(LINGERER, rng, "phone" if rng.random() < 0.6 else "laptop"),
@@ -178,10 +180,16 @@ class Injector:
                               "rate_factor": float(rng.choice([4.0, 0.2]))},
                       window=(w.day_start(self.first_day), w.period_end))
 
-    def _spot_near_sensor(self, f: int, rng: np.random.Generator, lo: float, hi: float) -> tuple[float, float]:
+    def _spot_near_sensor(self, f: int, rng: np.random.Generator, lo: float, hi: float,
+                          *, outward: bool = False) -> tuple[float, float]:
+        """A point `lo`-`hi` m from one of the folder's sensors; `outward`: on the far side of the
+        sensor from the folder centre (a car at the kerb, a device left by the entrance)."""
         sensors = [s for s in self.world.sensors[: self.world.n_fixed_sensors] if s.folder == f]
         s = sensors[int(rng.integers(len(sensors)))]
         r, a = float(rng.uniform(lo, hi)), float(rng.random() * 2 * math.pi)
+        if outward:
+            folder = self.world.folders[f]
+            a = math.atan2(s.y - folder.y, s.x - folder.x) + float(rng.uniform(-0.6, 0.6))
         return s.x + r * math.cos(a), s.y + r * math.sin(a)
 
     def _plan_following(self, d: int, rng: np.random.Generator) -> None:
@@ -340,13 +348,20 @@ class Injector:
         sel = b.tag >= 0
         if not sel.any():
             return
-        tags, ts = b.tag[sel], b.ts_ms[sel] / 1000.0
-        for t in np.unique(tags):
-            m = ts[tags == t]
-            it = self.items[int(t)]
-            it.seen_min = min(it.seen_min, float(m.min()))
-            it.seen_max = max(it.seen_max, float(m.max()))
-            it.sightings += len(m)
+        tags, ts, rssi = b.tag[sel], b.ts_ms[sel] / 1000.0, b.rssi[sel].astype(np.float64)
+        order = np.argsort(tags, kind="stable")
+        tags, ts, rssi = tags[order], ts[order], rssi[order]
+        uniq, first, counts = np.unique(tags, return_index=True, return_counts=True)
+        lows, highs = np.minimum.reduceat(ts, first), np.maximum.reduceat(ts, first)
+        sums, squares = np.add.reduceat(rssi, first), np.add.reduceat(rssi * rssi, first)
+        for t, lo, hi, n, s1, s2 in zip(uniq.tolist(), lows.tolist(), highs.tolist(), counts.tolist(),
+                                        sums.tolist(), squares.tolist(), strict=True):
+            it = self.items[t]
+            it.seen_min = min(it.seen_min, lo)
+            it.seen_max = max(it.seen_max, hi)
+            it.sightings += n
+            it.rssi_sum += s1
+            it.rssi_sq += s2
 
     def finish(self, counter: HourlyCounter) -> None:
         for it in self.items:
@@ -367,10 +382,15 @@ class Injector:
                 continue  # never heard by any sensor: nothing to detect
             mac = mac_of.get(it.device, "") if it.device >= 0 else ""
             folder = self.world.folders[it.folder].name if it.folder >= 0 else ""
-            details = {**it.details, "sightings": it.sightings}
-            for k in ("kinds",):
-                if k in it.params:
-                    details["changes"] = it.params[k]
+            details = {**it.details, "sightings": it.sightings, "hours": round((end - start) / 3600, 2)}
+            if it.sightings and it.anomaly_type != "density_spike":
+                mean = it.rssi_sum / it.sightings
+                details["rssi_mean"] = round(mean, 1)
+                details["rssi_std"] = round(math.sqrt(max(0.0, it.rssi_sq / it.sightings - mean * mean)), 1)
+            if it.scenario == "returning":
+                details["days"] = len(it.days)
+            if "kinds" in it.params:
+                details["changes"] = it.params["kinds"]
             out.append({
                 "anomaly_type": it.anomaly_type,
                 "subject": mac if it.anomaly_type != "density_spike" else f"folder:{folder}",

@@ -6,6 +6,7 @@ import csv
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,9 +159,16 @@ def run(opts: SimOptions, out_dir: Path, fmt: str = "parquet",
     logger.info("simulating {} devices x {} days in {} folders ({} sensors, {} mobile) from {}",
                 opts.devices, opts.days, len(sim.world.folders), len(sim.world.sensors), len(sim.world.units),
                 opts.start_date.isoformat())
-    with SightingWriter(out_dir, fmt) as writer:
+    # Compression runs in a second thread (pyarrow releases the GIL) while the next batch is drawn;
+    # at most two batches are alive at once, so memory stays bounded.
+    with SightingWriter(out_dir, fmt) as writer, ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[None] | None = None
         for table in sim.tables(progress):
-            writer.write(table)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(writer.write, table)
+        if pending is not None:
+            pending.result()
     truth = sim.truth()
     write_jsonl(out_dir / "truth.jsonl", truth)
     (out_dir / "world.json").write_text(json.dumps(sim.describe(), indent=1, ensure_ascii=False) + "\n",

@@ -17,6 +17,7 @@ from santiway_anomaly.simulate.engine import SIGHTING_SCHEMA
 
 FORMATS = ("parquet", "csv", "both")
 ROW_GROUP_ROWS = 1_000_000  # ~10-20 MB compressed: readers can skip, writers stay small
+DICTIONARY_COLUMNS = ["device_id", "sensor_id", "folder", "network_type", "vendor"]
 
 
 class SightingWriter:
@@ -30,7 +31,10 @@ class SightingWriter:
         self._csv: pacsv.CSVWriter | None = None
         if fmt in ("parquet", "both"):
             path = out_dir / "sightings.parquet"
-            self._parquet = pq.ParquetWriter(path, SIGHTING_SCHEMA, compression="zstd")
+            # zstd level 1 and dictionaries only for the string columns: lat/lon/ts are near-unique, and
+            # trying dictionaries on them costs a third of the write time for nothing (measured).
+            self._parquet = pq.ParquetWriter(path, SIGHTING_SCHEMA, compression="zstd", compression_level=1,
+                                             use_dictionary=DICTIONARY_COLUMNS)
             self.paths.append(path)
         if fmt in ("csv", "both"):
             path = out_dir / "sightings.csv"
