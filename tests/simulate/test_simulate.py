@@ -163,7 +163,7 @@ def test_injected_devices_behave_as_defined(truth: list[dict[str, object]], sigh
             assert t["subject"] in before and not (df[(df.ts < start) & (df.device_id == t["subject"])]
                                                    .ts.dt.hour < 6).any()
         if t["scenario"] == "lingering":
-            best = mine.groupby("sensor_id").rssi.agg(["mean", "std", "size"]).sort_values("size").iloc[-1]
+            best = mine.groupby("sensor_id").rssi.agg(["mean", "std"]).sort_values("mean").iloc[-1]
             hours = (mine.ts.max() - mine.ts.min()).total_seconds() / 3600
             assert best["mean"] >= -65 and best["std"] < 6 and hours >= 3
         if t["scenario"] == "returning":
