@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     # Off only for throughput measurement (benchmarks/api.py); the SEED.md limits apply otherwise.
     rate_limit_enabled: bool = True
     # Seconds a GET /anomalies or /anomalies/stats answer is reused; every save of anomalies in
-    # this process invalidates it at once, so the TTL only bounds staleness from other writers.
-    api_cache_ttl: float = Field(default=2.0, ge=0.0, le=300.0)
+    # this process invalidates it at once, so the TTL only bounds staleness from writers in other
+    # processes (server mode) and how far a "last 24 h" window lags behind the clock.
+    api_cache_ttl: float = Field(default=5.0, ge=0.0, le=300.0)
     api_cache_entries: int = Field(default=2048, ge=0, le=1_000_000)
     # Largest page of GET /anomalies (the specification's example asks for 100).
     api_max_limit: int = Field(default=1000, ge=1, le=100_000)

@@ -233,6 +233,7 @@ def test_stats_over_the_last_24_hours(prod_server: Server) -> None:
 def test_detect_and_notify_runs_the_detectors(prod_server: Server) -> None:
     pytest.importorskip("santiway_anomaly.detectors.runner")
     with prod_server.client(K1) as c:
+        before = [c.get("/anomalies", params={"limit": 1}).json()["count"] for _ in range(2)]  # 2nd: cached
         r = c.post("/anomalies/detect-and-notify", params={"hours": 24})
         assert r.status_code == 200, r.text
         run = r.json()
@@ -241,6 +242,8 @@ def test_detect_and_notify_runs_the_detectors(prod_server: Server) -> None:
         assert set(run["timings"]) >= {"density", "night", "stationary"} - set(run["skipped"])
         end = datetime.fromisoformat(run["window"]["end"])
         assert abs(end - datetime.now(UTC)) < timedelta(minutes=1)
+        # A save invalidates every cached answer at once (no waiting for API_CACHE_TTL).
+        assert c.get("/anomalies", params={"limit": 1}).json()["count"] == before[1] + run["new"]
         again = c.post("/anomalies/detect-and-notify", params={"hours": 24}).json()
         assert again["new"] == 0  # idempotent: the same anomalies are not stored or notified twice
         assert c.post("/anomalies/detect-and-notify", params={"detectors": "nope"}).status_code == 422

@@ -1,7 +1,9 @@
 """Typed dependencies (FastAPI template's `deps.py`): settings, the store, the worker pool.
 
 chDB has no async client, so every store call runs in a bounded thread pool owned by the app
-(`API_WORKERS_THREADS` threads): the event loop never blocks on ClickHouse.
+(`API_WORKERS_THREADS` threads): the event loop never blocks on ClickHouse. The dependencies
+themselves are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a thread
+hop per dependency per request.
 """
 
 from __future__ import annotations
@@ -38,22 +40,22 @@ class StoreRunner:
         return await loop.run_in_executor(self.executor, functools.partial(fn, store, *args, **kwargs))
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_runner(request: Request) -> StoreRunner:
+async def get_runner(request: Request) -> StoreRunner:
     runner: StoreRunner = request.app.state.runner
     return runner
 
 
-def get_cache(request: Request) -> AnswerCache[bytes]:
+async def get_cache(request: Request) -> AnswerCache[bytes]:
     cache: AnswerCache[bytes] = request.app.state.cache
     return cache
 
 
-def get_dispatcher(request: Request) -> Dispatcher:
+async def get_dispatcher(request: Request) -> Dispatcher:
     dispatcher: Dispatcher = request.app.state.dispatcher
     return dispatcher
 

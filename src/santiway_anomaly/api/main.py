@@ -24,6 +24,7 @@ from santiway_anomaly.api import openapi, ratelimit
 from santiway_anomaly.api.cache import AnswerCache
 from santiway_anomaly.api.deps import StoreRunner
 from santiway_anomaly.api.errors import store_failure, unhandled
+from santiway_anomaly.api.fastpath import CachedGets
 from santiway_anomaly.api.metrics import ObserveRequests
 from santiway_anomaly.api.routes import (
     analyze,
@@ -127,6 +128,12 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
 
     # Each add wraps the previous ones: CORS (added last) answers preflights before anything else;
     # observation wraps the key-in-URL refusal, so every answer (even that 400) is counted and logged.
+    app.add_middleware(
+        CachedGets,
+        endpoints={"/anomalies": anomalies.list_route, "/anomalies/stats": anomalies.stats_route},
+        ttl=settings.api_cache_ttl,
+        max_entries=settings.api_cache_entries,
+    )
     app.add_middleware(RefuseKeyInQuery)
     app.add_middleware(ObserveRequests, log_requests=settings.api_log_requests)
     app.add_middleware(

@@ -32,7 +32,7 @@ def _set(schema: dict[str, Any], **values: Any) -> None:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    bounds = {
+    bounds: dict[str, dict[str, Any]] = {
         "hours": {"maximum": settings.api_max_hours},
         "limit": {"maximum": settings.api_max_limit},
         "device_id": {"pattern": MAC_PATTERN},

@@ -54,7 +54,7 @@ class KeyRing:
         return match.hex()[:16] if match is not None else None
 
 
-def require_api_key(request: Request, key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
+async def require_api_key(request: Request, key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
     """Dependency: the caller's key id (None in development mode); 401 otherwise."""
     ring: KeyRing = request.app.state.keyring
     if ring.dev_mode:

@@ -98,6 +98,23 @@ def list_anomalies(store: Store, flt: AnomalyFilter) -> list[dict[str, Any]]:
     return [_public(row) for row in rows]
 
 
+def page_anomalies(store: Store, flt: AnomalyFilter) -> tuple[list[dict[str, Any]], int]:
+    """`list_anomalies` plus the total number of matches, in one query (the API's pages)."""
+    where, params = flt.where()
+    params = {**params, "limit": flt.limit, "offset": flt.offset}
+    rows = store.query_dicts(
+        f"SELECT {', '.join(ROW_COLUMNS)}, count() OVER () AS total_ FROM anomaly_ml.anomalies FINAL{where} "
+        "ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        params,
+    )
+    if not rows:  # past the last page (or nothing matches): no row carries the total
+        return [], count_anomalies(store, flt) if flt.offset else 0
+    total = int(rows[0]["total_"])
+    for row in rows:
+        del row["total_"]
+    return [_public(row) for row in rows], total
+
+
 def count_anomalies(store: Store, flt: AnomalyFilter) -> int:
     where, params = flt.where()
     return int(store.scalar(f"SELECT count() FROM anomaly_ml.anomalies FINAL{where}", params) or 0)

@@ -28,7 +28,7 @@ from santiway_anomaly.api.ratelimit import default_limit, detect_limit, limiter,
 from santiway_anomaly.api.schemas import AnomaliesPublic, DetectRunPublic, StatsPublic
 from santiway_anomaly.api.security import require_api_key
 from santiway_anomaly.config import Settings
-from santiway_anomaly.storage.anomalies import AnomalyFilter, count_anomalies, generation, list_anomalies
+from santiway_anomaly.storage.anomalies import AnomalyFilter, generation, page_anomalies
 from santiway_anomaly.storage.store import Store
 
 router = APIRouter(
@@ -43,8 +43,7 @@ SeverityQ = Literal["info", "warning", "critical"]
 
 
 def _page(store: Store, flt: AnomalyFilter) -> bytes:
-    data = list_anomalies(store, flt)
-    total = count_anomalies(store, flt) if (flt.offset or len(data) >= flt.limit) else flt.offset + len(data)
+    data, total = page_anomalies(store, flt)
     nxt = flt.offset + len(data) if flt.offset + len(data) < total else None
     page = AnomaliesPublic.model_validate(
         {"data": data, "count": total, "limit": flt.limit, "offset": flt.offset, "next_offset": nxt}
