@@ -150,8 +150,9 @@ class Settings(BaseSettings):
     # A night session that starts this close to the night's end and runs on into the day is an early
     # arrival (or, mirrored, a late leave), not night activity (ours: the "arrives early once" case).
     night_grace_minutes: int = Field(default=60, ge=0, le=180)
-    # A folder is quiet at night when p95 of its nightly stable (non-randomized) devices is at most this.
-    night_quiet_folder_devices: float = Field(default=3, ge=0)  # ours
+    # A folder is quiet at night when p95 of its nightly stable (non-randomized) devices, learned
+    # fixtures left out, is at most this (ours: a lone guard still leaves a folder quiet).
+    night_quiet_folder_devices: float = Field(default=1, ge=0)
     # Randomized MACs at night, judged per folder as a population (peak per 5 minutes vs p95 of nights).
     night_random_ratio: float = Field(default=3.0, gt=1)  # ours
     night_random_min_excess: int = Field(default=5, ge=1)  # ours
@@ -162,14 +163,17 @@ class Settings(BaseSettings):
     linger_hours_alarm: float = Field(default=2.0, gt=0)  # ours ("stays for hours"); CYT: >= 1 h persistence
     linger_hours_warning: float = Field(default=4.0, gt=0)
     linger_hours_critical: float = Field(default=8.0, gt=0)
-    linger_max_rssi_std: float = Field(default=6.0, gt=0)  # ours: a steady signal, dB standard deviation
+    # A steady signal (ours): multipath fading alone gives a still device 3-6 dB of standard deviation,
+    # a device moving about swings 10-20 dB.
+    linger_max_rssi_std: float = Field(default=8.0, gt=0)
     near_rssi_dbm: int = Field(default=-65, ge=-120, le=0)  # Pigtail/CYT: dwell "near" = RSSI >= -65 dBm
     return_lookback_days: int = Field(default=7, ge=2, le=60)  # ours: "several different days" within a week
     return_days_alarm: int = Field(default=3, ge=2)  # ours: 3 days (CYT's >= 3 sightings, on days)
     return_days_warning: int = Field(default=4, ge=2)
     return_days_critical: int = Field(default=5, ge=2)
     return_min_minutes: int = Field(default=10, ge=1)  # ours: a day counts with >= 10 active minutes there
-    regular_min_days: int = Field(default=3, ge=1)  # ours: at the spot on >= 3 earlier days = a regular
+    # ours: at the spot (or, for "known to the site", anywhere) on >= 2 earlier days = a regular.
+    regular_min_days: int = Field(default=2, ge=1)
     # AirGuard: followed >= 30/60/120 min across >= 2/3/4 locations at least 150 m apart.
     follow_minutes_alarm: float = Field(default=30, gt=0)
     follow_minutes_warning: float = Field(default=60, gt=0)
@@ -179,9 +183,9 @@ class Settings(BaseSettings):
     follow_locations_critical: int = Field(default=4, ge=2)
     follow_distance_m: float = Field(default=150.0, gt=0)
     follow_min_slots: int = Field(default=3, ge=1)  # CYT: >= 3 sightings (in distinct slots)
-    # A gap longer than this ends a following episode (ours: AirGuard scans in the background, so a
-    # follower can go unseen for a while; 30 min = AirGuard's shortest following time).
-    follow_max_gap_minutes: int = Field(default=30, ge=1)
+    # A gap longer than this ends a following episode (ours: AirGuard scans in the background and a
+    # moving sensor loses a follower between places; 45 min = AirGuard's 30-min minimum + a 15-min gap).
+    follow_max_gap_minutes: int = Field(default=45, ge=1)
     # Pigtail/CYT: a crowd moving with the sensor (bus, train) is evidence against following.
     follow_crowd_max: int = Field(default=4, ge=0)
     companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned

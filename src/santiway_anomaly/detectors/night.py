@@ -61,7 +61,10 @@ def _folder_clause(folders: list[str] | None, exclude: list[str]) -> tuple[str, 
     return "1", {"folders": []}
 
 
-def _by_night(rows: pd.DataFrame) -> dict[date, float]:
+def _by_night(df: pd.DataFrame, folder: str) -> dict[date, float]:
+    if df.empty:  # an empty answer has no columns at all
+        return {}
+    rows = df[df["folder"] == folder]
     return {as_date(d): float(n) for d, n in zip(rows["night"], rows["n"], strict=True)}
 
 
@@ -117,22 +120,35 @@ class NightDetector(Detector):
 
     def _folder_night_baseline(self, store: Store, tz: str, folders: list[str] | None,
                                exclude: list[str]) -> dict[str, dict[str, float]]:
-        """folder -> p95 over history nights of (max stable devices in a night hour,
+        """folder -> p95 over history nights of (distinct stable devices at night, fixtures left out;
         peak randomized MACs per 5 minutes), nights without sightings counting as 0."""
         s = self.settings
         where, fparams = _folder_clause(folders, exclude)
         params = {**self._night_params(tz), **fparams, "start": self.history_start_, "end": self.history_end_}
+        # Stable devices at night per folder and night, fixtures left out: a folder whose only night
+        # life is its access points and printers is quiet. Fixtures are learned among night-active
+        # devices only (present in >= FIXTURE_HOUR_COVERAGE of the hours of their span).
         stable = store.query_df(
             f"""
-            SELECT folder, night, max(n) AS n FROM (
-                SELECT toString(folder) AS folder, hour, {_frag(_LABEL, 'hour')} AS night,
-                       uniqExactMerge(stable_devices) AS n
-                FROM anomaly_ml.folder_hourly
-                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}} AND {where}
+            SELECT folder, night, uniqExact(device_id) AS n FROM (
+                SELECT device_id, {_frag(_LABEL, 'hour')} AS night,
+                       arrayJoin(groupUniqArrayMerge(folders)) AS folder, max(is_randomized) AS rnd
+                FROM anomaly_ml.hourly_features
+                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
                   AND {_frag(_IS_NIGHT, 'hour')}
-                GROUP BY folder, hour)
+                GROUP BY device_id, hour)
+            WHERE rnd = 0 AND {where} AND device_id NOT IN (
+                SELECT device_id FROM anomaly_ml.hourly_features
+                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
+                  AND device_id IN (
+                      SELECT DISTINCT device_id FROM anomaly_ml.hourly_features
+                      WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
+                        AND {_frag(_IS_NIGHT, 'hour')})
+                GROUP BY device_id
+                HAVING dateDiff('hour', min(hour), max(hour)) + 1 >= {{fixture_span:Float64}}
+                   AND uniqExact(hour) >= {{coverage:Float64}} * (dateDiff('hour', min(hour), max(hour)) + 1))
             GROUP BY folder, night
-            """, params)
+            """, {**params, "fixture_span": s.fixture_min_days * 24, "coverage": s.fixture_hour_coverage})
         random = store.query_df(
             f"""
             SELECT folder, night, max(n) AS n FROM (
@@ -159,8 +175,8 @@ class NightDetector(Detector):
             n_nights = len(nights)
             if n_nights == 0:
                 continue
-            stable_n = _by_night(stable[stable["folder"] == row.folder])
-            random_n = _by_night(random[random["folder"] == row.folder])
+            stable_n = _by_night(stable, str(row.folder))
+            random_n = _by_night(random, str(row.folder))
             sv = np.array([stable_n.get(d, 0.0) for d in nights])
             rv = np.array([random_n.get(d, 0.0) for d in nights])
             out[str(row.folder)] = {"nights": float(n_nights),
@@ -229,6 +245,8 @@ class NightDetector(Detector):
         s = self.settings
         zone = ZoneInfo(tz)
         hist = self._device_history(store, sorted(sessions["device_id"].unique().tolist()), tz)
+        if hist.empty:  # an empty answer has no columns at all
+            hist = pd.DataFrame({"device_id": [], "active_days": [], "night_days": []})
         hist = hist.set_index("device_id")
         grace = timedelta(minutes=s.night_grace_minutes)
         out_rows: list[dict[str, Any]] = []

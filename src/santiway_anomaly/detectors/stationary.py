@@ -80,6 +80,8 @@ class StationaryDetector(Detector):
             return pd.DataFrame(columns=["subject", "score"])
         fixtures = learn_fixtures(store, self.settings, floor_hour(window.start), suspects)
         self._apply_regulars(store, window, linger, returning)
+        self._apply_linger_crowds(linger, set(fixtures))
+        self._apply_density_crowds(store, window, linger)
         out_rows: list[dict[str, Any]] = []
         for device in suspects:
             parts = [p for p in (linger.get(device), returning.get(device), following.get(device)) if p]
@@ -129,14 +131,17 @@ class StationaryDetector(Detector):
                 against.append(f"unsteady signal: RSSI std {row.rssi_std:.1f} dB > {s.linger_max_rssi_std} dB")
             else:
                 reasons.append(f"steady signal: RSSI std {row.rssi_std:.1f} dB")
+            # Pigtail/CYT: dwelling means dwelling near; a far, steady signal is a neighbour or a crowd's edge.
             if float(row.rssi_mean) >= s.near_rssi_dbm:
                 reasons.append(f"near: mean RSSI {row.rssi_mean:.0f} dBm >= {s.near_rssi_dbm} dBm")
             else:
+                score = min(score, _BELOW)
                 against.append(f"not near: mean RSSI {row.rssi_mean:.0f} dBm < {s.near_rssi_dbm} dBm")
             if int(row.is_randomized):
                 against.append("randomized MAC")
             out[str(row.device_id)] = {
                 "pattern": "lingering", "score": float(score), "day": _day(start),
+                "run": (int(row.run_start), int(row.run_start) + int(row.longest_s)),
                 "spot": (float(row.g), int(row.cy), int(row.cx)),
                 "lat": float(row.lat), "lon": float(row.lon), "folder": str(row.folder),
                 "vendor": str(row.vendor), "network_type": str(row.network_type),
@@ -147,6 +152,57 @@ class StationaryDetector(Detector):
                 "reasons": reasons, "against": against,
             }
         return out
+
+    def _apply_linger_crowds(self, linger: dict[str, dict[str, Any]], fixtures: set[str]) -> None:
+        """Other strangers (not regulars, not fixtures) dwelling in the same folder for at least the alarm
+        time, overlapping this dwell for at least half of it: many of them make a meeting, a queue or
+        an event, not a watcher (Pigtail/CYT: a crowd is evidence against)."""
+        s = self.settings
+        strangers = [(d, p) for d, p in linger.items()
+                     if d not in fixtures and p["evidence"].get("regular_days_before", 0) < s.regular_min_days
+                     and not p.get("site_known")]
+        # Grouped by folder: a crowd spreads over the place, not onto one spot.
+        by_spot: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
+        for d, p in strangers:
+            by_spot.setdefault(p["folder"] or p["spot"], []).append((d, p))
+        alarm_s = s.linger_hours_alarm * 3600
+        for members in by_spot.values():
+            runs = np.array([p["run"] for _, p in members], dtype=np.int64).reshape(-1, 2)
+            s0, e0 = runs[:, 0], runs[:, 1]
+            overlap = np.minimum(e0[:, None], e0[None, :]) - np.maximum(s0[:, None], s0[None, :])
+            # A mate dwelt at least half the alarm time, for at least half of this dwell.
+            mates = (overlap >= 0.5 * (e0 - s0)[:, None]) & ((e0 - s0) >= alarm_s / 2)[None, :]
+            np.fill_diagonal(mates, False)
+            for (_, p), n in zip(members, mates.sum(axis=1), strict=True):
+                p["evidence"]["crowd"] = int(n)
+                if n > s.follow_crowd_max:
+                    p["score"] = min(p["score"], _BELOW)
+                    p["against"].append(f"crowd: {int(n)} other strangers dwelt in the folder meanwhile "
+                                        f"(> {s.follow_crowd_max})")
+
+    def _apply_density_crowds(self, store: Store, window: Window, linger: dict[str, dict[str, Any]]) -> None:
+        """A stranger dwelling in a folder while the folder holds a crowd (a density spike by the
+        density detector's own rule) is explained by the crowd: evidence against lingering."""
+        live = {d: p for d, p in linger.items() if p["score"] >= ALARM_SCORE}
+        if not live:
+            return
+        from santiway_anomaly.detectors.density import DensityDetector
+
+        density = DensityDetector(self.settings).fit(store, window)
+        scored = density.score(store, window)
+        if scored.empty:
+            return
+        spikes = scored[scored["score"] >= ALARM_SCORE]
+        spike_hours = {(str(f), int(pd.Timestamp(h).timestamp())) for f, h in zip(spikes["folder"], spikes["hour"],
+                                                                                     strict=True)}
+        for p in live.values():
+            start, end = p["run"]
+            hours = range(start - start % 3600, end, 3600)
+            crowded = sum((p["folder"], h) in spike_hours for h in hours)
+            if hours and crowded * 2 >= len(hours):
+                p["score"] = min(p["score"], _BELOW)
+                p["against"].append(f"crowd: the folder held a density spike in {crowded} of the "
+                                    f"{len(hours)} dwell hours")
 
     # returning -----------------------------------------------------------------------------
 
@@ -195,18 +251,39 @@ class StationaryDetector(Detector):
             "start": hist_start, "end": hist_end, "ids": ids, "dlat": deg_lat(s.stationary_radius_m),
             "min_minutes": s.return_min_minutes,
         })
-        days: dict[tuple[str, float, int, int], list[date]] = {}
+        # A regular is judged around the spot (its cell and the 8 around it, about twice the radius):
+        # hourly positions of a person at a desk jitter across cell borders from day to day.
+        cells: dict[str, list[tuple[float, int, int, date]]] = {}
         for row in records(df):
-            day = as_date(row.day)
-            days.setdefault((str(row.device_id), float(row.g), int(row.cy), int(row.cx)), []).append(day)
+            cells.setdefault(str(row.device_id), []).append(
+                (float(row.g), int(row.cy), int(row.cx), as_date(row.day)))
+        seen_days: dict[str, set[date]] = {}
+        for row in records(store.query_df(sql.DAYS_SEEN, {"start": hist_start, "end": hist_end, "ids": ids})):
+            seen_days[str(row.device_id)] = {as_date(d) for d in row.days}
+        first_day = store.scalar(
+            "SELECT min(hour) FROM anomaly_ml.hourly_features WHERE hour >= {start:DateTime('UTC')}",
+            {"start": hist_start})
         for parts, before in ((linger, hist_end), (returning, lookback_start)):
             lo = (before - timedelta(days=s.detect_history_days)).date()
+            if first_day is not None and first_day.year > 1970:
+                lo = max(lo, as_date(first_day))
             for device, p in parts.items():
-                seen = [d for d in days.get((device, *p["spot"]), []) if lo <= d < before.date()]
+                g0, cy0, cx0 = p["spot"]
+                seen = sorted({d for g, cy, cx, d in cells.get(device, [])
+                               if g == g0 and abs(cy - cy0) <= 1 and abs(cx - cx0) <= 1 and lo <= d < before.date()})
                 p["evidence"]["regular_days_before"] = len(seen)
+                site_days = {d for d in seen_days.get(device, set()) if lo <= d < before.date()}
+                p["evidence"]["site_days_before"] = len(site_days)
                 if len(seen) >= s.regular_min_days:
                     p["score"] = min(p["score"], _BELOW)
                     p["against"].append(f"a regular of this spot: there on {len(seen)} days before "
+                                        f"{before.date().isoformat()}")
+                elif len(site_days) >= s.regular_min_days:
+                    # Lingering and returning are about strangers: staff sitting in another room for a
+                    # meeting is neither (a changed routine is the ML detector's question).
+                    p["site_known"] = True
+                    p["score"] = min(p["score"], _BELOW)
+                    p["against"].append(f"known to the site: seen on {len(site_days)} days before "
                                         f"{before.date().isoformat()}")
 
     # following -----------------------------------------------------------------------------
@@ -219,7 +296,8 @@ class StationaryDetector(Detector):
             return {}
         sensors = moving["sensor_id"].astype(str).tolist()
         slots = store.query_df(sql.CO_SLOTS, {"start": window.start, "end": window.end,
-                                              "slot": s.slot_minutes * 60, "sensors": sensors})
+                                              "slot": s.slot_minutes * 60, "sensors": sensors,
+                                              "min_slots": s.follow_min_slots, "distance": s.follow_distance_m})
         episodes = self._episodes(slots)
         if episodes.empty:
             return {}

@@ -23,13 +23,21 @@ FROM
            max(rnd) AS is_randomized
     FROM
     (
-        SELECT device_id, intDiv(toUInt32(toDateTime(ts)), {slot:UInt32}) * {slot:UInt32} AS s,
-               avg(lat) AS la, avg(lon) AS lo, avg(rssi) AS r, count() AS n, toString(any(folder)) AS f,
-               toString(any(vendor)) AS v, toString(any(network_type)) AS nt, max(is_randomized) AS rnd
-        FROM santi.way_data
-        WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+        -- The signal of a slot is that of the sensor hearing the device best (its mean RSSI there):
+        -- "near" and "steady" are about the closest sensor, not an average over far ones.
+        SELECT device_id, s, sum(la_s) / sum(n_s) AS la, sum(lo_s) / sum(n_s) AS lo, max(r_s) AS r,
+               sum(n_s) AS n, argMax(f_s, n_s) AS f, any(v_s) AS v, any(nt_s) AS nt, max(rnd_s) AS rnd
+        FROM
+        (
+            SELECT device_id, intDiv(toUInt32(toDateTime(ts)), {slot:UInt32}) * {slot:UInt32} AS s,
+                   sum(lat) AS la_s, sum(lon) AS lo_s, avg(rssi) AS r_s, count() AS n_s,
+                   toString(any(folder)) AS f_s, toString(any(vendor)) AS v_s,
+                   toString(any(network_type)) AS nt_s, max(is_randomized) AS rnd_s
+            FROM santi.way_data
+            WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+            GROUP BY device_id, s, sensor_id
+        )
         GROUP BY device_id, s
-        HAVING count() > 0
     )
     ARRAY JOIN [0., 0.5] AS g
     GROUP BY device_id, g, floor(la / {dlat:Float64} + g) AS cy,
@@ -90,6 +98,17 @@ SELECT device_id, toString(sensor_id) AS sensor_id,
 FROM santi.way_data
 WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
   AND sensor_id IN {sensors:Array(String)}
+  AND (device_id, sensor_id) IN
+  (
+      -- Only pairs seen in enough slots and at places far enough apart can be following: a moving
+      -- sensor passes everyone at its stops, but sees almost all of them at one place only.
+      SELECT device_id, sensor_id FROM santi.way_data
+      WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+        AND sensor_id IN {sensors:Array(String)}
+      GROUP BY device_id, sensor_id
+      HAVING uniqExact(intDiv(toUInt32(toDateTime(ts)), {slot:UInt32})) >= {min_slots:UInt32}
+         AND greatCircleDistance(min(lon), min(lat), max(lon), max(lat)) >= {distance:Float64}
+  )
 GROUP BY device_id, sensor_id, s
 ORDER BY sensor_id, device_id, s
 """
@@ -108,4 +127,12 @@ FROM
 ARRAY JOIN sl AS sensor
 WHERE sensor IN {sensors:Array(String)}
 GROUP BY device_id, sensor
+"""
+
+# Days on which each device was seen at all (anywhere): who is known to the site.
+DAYS_SEEN = """
+SELECT device_id, groupUniqArray(toDate(hour)) AS days
+FROM anomaly_ml.hourly_features
+WHERE device_id IN {ids:Array(String)} AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+GROUP BY device_id
 """

@@ -1,0 +1,184 @@
+"""The rule detectors on a hand-built world (conftest.py): in the style of scikit-learn's
+`test_iforest_works`, each planted anomaly must score above every normal subject, and the hard
+negatives (night-shift staff, fixtures, an early arrival, rotating randomized MACs, a crowd at a bus
+stop and on a bus, the sensor carrier's own watch, a regular visitor) must not alarm."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.detectors.base import Window, build
+from santiway_anomaly.detectors.density import DensityDetector
+from santiway_anomaly.detectors.known import add_known, remove_known
+from santiway_anomaly.detectors.night import NightDetector
+from santiway_anomaly.detectors.stationary import StationaryDetector
+from santiway_anomaly.storage import Store
+from tests.detectors.conftest import (
+    COMPANION,
+    CROWD,
+    FOLLOWER,
+    LINGERER,
+    NIGHT_INTRUDER_NEW,
+    NIGHT_NEW_BUSY,
+    NIGHT_SHIFT,
+    PASSENGERS,
+    PRINTER,
+    REGULAR_VISITOR,
+    RETURNER,
+    SCORED_DAY,
+    STAFF,
+    WAREHOUSE_STAFF,
+)
+from tests.detectors.world import DAY, T0
+
+WINDOW = Window(T0 + SCORED_DAY * DAY, T0 + (SCORED_DAY + 1) * DAY)
+
+
+def _max_score(scored: pd.DataFrame, exclude: set[str]) -> float:
+    rest = scored[~scored["subject"].isin(exclude)]
+    return float(rest["score"].max()) if not rest.empty else 0.0
+
+
+# ---- density ---------------------------------------------------------------------------------
+
+
+def test_density_planted_crowd_ranks_above_every_normal_hour(world_store: Store, settings: Settings) -> None:
+    det = DensityDetector(settings).fit(world_store, WINDOW)
+    scored = det.score(world_store, WINDOW)
+    scored = scored[scored["folder"] != "street"]  # the moving sensor's folder (its bus stop crowd is real)
+    crowd_hour = pd.Timestamp(WINDOW.start + timedelta(hours=12))
+    planted = scored[(scored["folder"] == "lobby") & (scored["hour"] == crowd_hour)]
+    others = scored.drop(planted.index)
+    assert float(planted["score"].iloc[0]) >= 0.5
+    assert float(planted["score"].iloc[0]) > float(others["score"].max())
+    alarms = [a for a in det.alarms(scored, WINDOW)]
+    assert [(a.folder, a.window_start.hour) for a in alarms] == [("lobby", 12)]
+    d = alarms[0].details
+    assert d["unique_devices"] >= 70 and d["p95_baseline"] > 10 and d["baseline"] == "same_hour"
+
+
+def test_density_rotating_randomized_macs_are_not_a_crowd(world_store: Store, settings: Settings) -> None:
+    det = DensityDetector(settings).fit(world_store, WINDOW)
+    scored = det.score(world_store, WINDOW)
+    row = scored[(scored["folder"] == "lobby") & (scored["hour"] == pd.Timestamp(WINDOW.start + timedelta(hours=15)))]
+    # 10 phones x 12 MACs: the raw count is huge, the robust count is not.
+    assert int(row["unique_devices"].iloc[0]) >= 120
+    assert int(row["randomized_peak"].iloc[0]) <= 12
+    assert float(row["score"].iloc[0]) < 0.5
+
+
+def test_density_flagged_hours_do_not_feed_the_baseline(world_store: Store, settings: Settings) -> None:
+    """Once the scored day's crowd is stored as an anomaly, judging the next day must not use it."""
+    from santiway_anomaly.detectors.runner import run_detection
+
+    run_detection(world_store, settings, hours=24, until=WINDOW.end, detectors=["density"])
+    next_day = Window(WINDOW.end, WINDOW.end + DAY)
+    det = DensityDetector(settings).fit(world_store, next_day)
+    assert det.excluded_hours_ >= 1
+    lobby_noon = det.baseline_["lobby"]["same_hour"][12][0]
+    assert lobby_noon < 25  # the 78-device hour is not in it
+
+
+def test_density_rejects_bad_levels(world_store: Store, settings: Settings) -> None:
+    bad = settings.model_copy(update={"density_ratio_warning": 1.5})
+    with pytest.raises(ValueError, match="DENSITY_RATIO"):
+        DensityDetector(bad).fit(world_store, WINDOW)
+
+
+# ---- night -----------------------------------------------------------------------------------
+
+
+def test_night_planted_devices_rank_above_every_normal_device(world_store: Store, settings: Settings) -> None:
+    det = NightDetector(settings).fit(world_store, WINDOW)
+    scored = det.score(world_store, WINDOW)
+    planted = {STAFF[0], NIGHT_INTRUDER_NEW}
+    top = scored[scored["subject"].isin(planted)]
+    assert len(top) == 2
+    assert float(top["score"].min()) > _max_score(scored, planted)
+    alarms = det.alarms(scored, WINDOW)
+    assert {a.device_id for a in alarms} == planted
+    by_device = {a.device_id: a for a in alarms}
+    assert by_device[STAFF[0]].details["judged_by"] == "device"
+    assert by_device[NIGHT_INTRUDER_NEW].details["judged_by"] == "folder"
+    assert by_device[STAFF[0]].window_start == WINDOW.start
+    assert by_device[STAFF[0]].window_end == WINDOW.start + timedelta(hours=6)
+
+
+def test_night_hard_negatives_do_not_alarm(world_store: Store, settings: Settings) -> None:
+    det = NightDetector(settings).fit(world_store, WINDOW)
+    scored = det.score(world_store, WINDOW).set_index("subject")
+    for device in [*NIGHT_SHIFT, PRINTER, STAFF[1], NIGHT_NEW_BUSY]:
+        assert float(scored.loc[device, "score"]) < 0.5, device
+    against = " ".join(scored.loc[STAFF[1], "details"]["against"])
+    assert "early arrival" in against
+    assert "consistent night history" in " ".join(scored.loc[NIGHT_SHIFT[0], "details"]["against"])
+    assert "busy at night" in " ".join(scored.loc[NIGHT_NEW_BUSY, "details"]["against"])
+
+
+def test_night_uses_the_folder_time_zone(world_store: Store, settings: Settings) -> None:
+    # 02:00-02:50 UTC is 07:00-07:50 in Yekaterinburg (UTC+5): not night there.
+    local = settings.model_copy(update={"folder_timezones": {"warehouse": "Asia/Yekaterinburg"}})
+    det = NightDetector(local).fit(world_store, WINDOW)
+    scored = det.score(world_store, WINDOW)
+    assert NIGHT_INTRUDER_NEW not in set(scored["subject"])
+    assert STAFF[0] in {a.device_id for a in det.alarms(scored, WINDOW)}
+
+
+# ---- stationary ------------------------------------------------------------------------------
+
+
+def test_stationary_planted_devices_rank_above_every_normal_device(world_store: Store, settings: Settings) -> None:
+    det = StationaryDetector(settings).fit(world_store, WINDOW)
+    scored = det.score(world_store, WINDOW)
+    planted = {LINGERER, RETURNER, FOLLOWER}
+    top = scored[scored["subject"].isin(planted)]
+    assert len(top) == 3
+    assert float(top["score"].min()) > _max_score(scored, planted)
+    alarms = {a.device_id: a for a in det.alarms(scored, WINDOW)}
+    assert set(alarms) == planted
+    assert alarms[LINGERER].details["patterns"] == ["lingering"]
+    assert alarms[RETURNER].details["patterns"] == ["returning"]
+    assert alarms[FOLLOWER].details["patterns"] == ["following"]
+    follow = next(r for r in alarms[FOLLOWER].details["reasons"] if r["pattern"] == "following")
+    assert follow["locations"] >= 4 and follow["minutes"] >= 90
+    linger = next(r for r in alarms[LINGERER].details["reasons"] if r["pattern"] == "lingering")
+    assert 4.5 <= linger["dwell_hours"] <= 5.1
+    assert alarms[LINGERER].window_start == WINDOW.start and alarms[LINGERER].window_end == WINDOW.end
+
+
+def test_stationary_hard_negatives_do_not_alarm(world_store: Store, settings: Settings) -> None:
+    det = StationaryDetector(settings).fit(world_store, WINDOW)
+    alarms = {a.device_id for a in det.detect(world_store, WINDOW)}
+    negatives = {PRINTER, REGULAR_VISITOR, COMPANION, *STAFF, *NIGHT_SHIFT, *WAREHOUSE_STAFF, *PASSENGERS, *CROWD}
+    assert not alarms & negatives
+    scored = det.score(world_store, WINDOW).set_index("subject")
+    printer = " ".join(a for p in scored.loc[PRINTER, "parts"] for a in p["against"])
+    assert "fixture" in printer
+    passenger = " ".join(a for p in scored.loc[PASSENGERS[0], "parts"] for a in p["against"])
+    assert "crowd" in passenger
+    companion = " ".join(a for p in scored.loc[COMPANION, "parts"] for a in p["against"])
+    assert "companion" in companion
+
+
+def test_allowlist_silences_a_device(world_store: Store, settings: Settings) -> None:
+    add_known(world_store, [LINGERER], reason="stationary_surveillance", note="test")
+    try:
+        alarms = {a.device_id for a in build("stationary", settings=settings).detect(world_store, WINDOW)}
+        assert LINGERER not in alarms and FOLLOWER in alarms
+    finally:
+        remove_known(world_store, [LINGERER], reason="stationary_surveillance")
+    alarms = {a.device_id for a in build("stationary", settings=settings).detect(world_store, WINDOW)}
+    assert LINGERER in alarms
+
+
+def test_scores_are_calibrated(world_store: Store, settings: Settings) -> None:
+    for name in ("density", "night", "stationary"):
+        det = build(name, settings=settings).fit(world_store, WINDOW)
+        scored = det.score(world_store, WINDOW)
+        assert scored["score"].between(0, 1).all(), name
+        for a in det.alarms(scored, WINDOW):
+            assert 0.5 <= a.score <= 1 and a.details["reasons"], (name, a)
