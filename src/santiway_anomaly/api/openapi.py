@@ -55,7 +55,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             props["device_ids"]["items"]["pattern"] = MAC_PATTERN
         if "ExplainRequest" in schemas:
             props = schemas["ExplainRequest"]["properties"]
-            props["hours"]["maximum"] = settings.api_max_hours
+            _set(props["hours"], minimum=settings.window_size, maximum=settings.window_size)
             props["device_id"]["pattern"] = MAC_PATTERN
         app.openapi_schema = doc
         return doc

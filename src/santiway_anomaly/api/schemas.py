@@ -265,11 +265,19 @@ class MovementStats(BaseModel):
 
 
 class MlScorePublic(BaseModel):
+    """The device's personal-ML verdict on its last model window (WINDOW_SIZE hours)."""
+
     available: bool
-    score: float | None = Field(description="Reconstruction error of the device's last window")
-    threshold_95: float | None
-    threshold_99: float | None
+    score: float | None = Field(description="Calibrated score in [0, 1] (0.7 at p95, 0.85 at p99)")
+    raw_score: float | None = Field(description="Reconstruction error of the window")
+    threshold_95: float | None = Field(description="Raw p95 threshold of the model")
+    threshold_99: float | None = Field(description="Raw p99 threshold of the model")
     level: str | None = Field(description="normal | above_p95 | above_p99")
+    severity: str | None = None
+    model_version: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    top_features: list[Any] = Field(default_factory=list, description="Features that drove the error most")
     reason: str = Field(description="Why there is no score, or how it was computed")
 
 
@@ -346,20 +354,28 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"device_id": MAC_EXAMPLE, "hours": 24}]})
 
     device_id: str = Field(description="MAC, any common notation")
-    hours: float = Field(default=24.0, ge=0.1, description="Look-back window in hours")
+    hours: int | None = Field(
+        default=None,
+        description="Window length in hours; the model judges whole "
+        "windows, so it must equal WINDOW_SIZE (the default)",
+    )
     top: int = Field(default=20, ge=1, le=98, description="How many features to return")
 
 
 class Attribution(BaseModel):
     feature: str
-    attribution: float
-    value: float | None = None
+    attribution: float = Field(description="Share of the reconstruction error attributed to the feature")
+    value: float | None = Field(default=None, description="Mean of the feature over the window")
+    last_hour_value: float | None = None
+    group: str = ""
+    unit: str = ""
     description: str
 
 
 class ExplainPublic(BaseModel):
     device_id: str
-    score: float | None
+    score: float | None = Field(description="Calibrated ML score of the window")
+    raw_score: float | None
     method: str
     attributions: list[Attribution] = Field(description="Sorted by absolute attribution, largest first")
 

@@ -47,5 +47,5 @@ async def analyze_device(
         profile = await runner(device_profile, device, since, end)
     except UnknownDeviceError:
         raise HTTPException(404, f"device {device} has never been seen") from None
-    profile["ml"] = await runner(lambda store: device_score(store, settings, device, hours, end))
+    profile["ml"] = await runner(lambda store: device_score(store, settings, device, end))
     return DeviceProfilePublic.model_validate(profile)
