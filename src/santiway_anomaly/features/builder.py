@@ -78,7 +78,8 @@ GROUP BY vendor
 _ACTIVE_SQL = """
 SELECT device_id FROM anomaly_ml.hourly_features_v
 WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-GROUP BY device_id HAVING sum(event_count) >= {min_events:UInt64}
+GROUP BY device_id
+HAVING sum(event_count) >= {min_events:UInt64} AND (max(is_randomized) = 0 OR {randomized:UInt8} = 1)
 ORDER BY device_id
 """
 
@@ -115,8 +116,11 @@ def hour_floor(value: datetime) -> datetime:
     return value.replace(minute=0, second=0, microsecond=0)
 
 
-def active_devices(store: Store, start: datetime, end: datetime, min_events: int = 1) -> list[str]:
-    rows = store.query_rows(_ACTIVE_SQL, {"start": start, "end": end, "min_events": min_events})
+def active_devices(store: Store, start: datetime, end: datetime, min_events: int = 1,
+                   include_randomized: bool = False) -> list[str]:
+    """Devices with at least `min_events` sightings in [start, end); randomized MACs only if asked."""
+    rows = store.query_rows(_ACTIVE_SQL, {"start": start, "end": end, "min_events": min_events,
+                                          "randomized": int(include_randomized)})
     return [r[0] for r in rows]
 
 
@@ -149,7 +153,8 @@ def build_features(
     device_ids: Sequence[str] | None = None,
     min_events: int = 1,
 ) -> FeatureFrame:
-    """Features for every hour in [start, end) of the given devices (default: devices active in it).
+    """Features for every hour in [start, end) of the given devices (default: devices active in it,
+    without randomized MACs unless ML_INCLUDE_RANDOMIZED).
 
     History before `start` (FEATURE_HISTORY_HOURS) is read so rolling and profile features of the
     first hours are as complete as the store allows; it is not part of the result.
@@ -159,7 +164,8 @@ def build_features(
         raise ValueError(f"empty feature range {start} .. {end}")
     hist = settings.feature_history_hours
     load_start = start - timedelta(hours=hist)
-    devices = list(device_ids) if device_ids is not None else active_devices(store, start, end, min_events)
+    devices = (list(device_ids) if device_ids is not None
+               else active_devices(store, start, end, min_events, settings.ml_include_randomized))
     all_hours = pd.date_range(load_start, end, freq="h", inclusive="left", tz="UTC")
     out_hours = all_hours[hist:]
     names = FEATURE_NAMES
