@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     train_patience: int = Field(default=8, ge=1, le=1000)
     # Devices with at least this many sightings in the scored window are "active" and get scored.
     ml_min_events: int = Field(default=1, ge=1)
+    # Randomized (locally administered) MACs rotate: they have no personal history to learn, and the
+    # simulator's 2,000 devices showed ~90k of them. The personal model skips them unless asked.
+    ml_include_randomized: bool = False
     # How many contributing features an ML anomaly lists in `details`.
     ml_top_features: int = Field(default=5, ge=1, le=98)
     # --- end ML --------------------------------------------------------------------------
