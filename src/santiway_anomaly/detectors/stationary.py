@@ -75,15 +75,20 @@ class StationaryDetector(Detector):
         linger = self._lingering(store, window)
         returning = self._returning(store, window)
         following = self._following(store, window)
-        suspects = sorted(set(linger) | set(returning) | set(following))
-        if not suspects:
+        subjects = sorted(set(linger) | set(returning) | set(following))
+        if not subjects:
             return pd.DataFrame(columns=["subject", "score"])
+        # History is read only for suspects (a pattern at alarm level): cost scales with them, not devices.
+        suspects = sorted({d for parts in (linger, returning, following) for d, p in parts.items()
+                           if p["score"] >= ALARM_SCORE})
         fixtures = learn_fixtures(store, self.settings, floor_hour(window.start), suspects)
-        self._apply_regulars(store, window, linger, returning)
-        self._apply_linger_crowds(linger, set(fixtures))
+        linger_suspects = {d: p for d, p in linger.items() if p["score"] >= ALARM_SCORE}
+        self._apply_regulars(store, window, linger_suspects,
+                             {d: p for d, p in returning.items() if p["score"] >= ALARM_SCORE})
+        self._apply_linger_crowds(linger_suspects, set(fixtures))
         self._apply_density_crowds(store, window, linger)
         out_rows: list[dict[str, Any]] = []
-        for device in suspects:
+        for device in subjects:
             parts = [p for p in (linger.get(device), returning.get(device), following.get(device)) if p]
             against_all: list[str] = []
             if device in fixtures:
@@ -154,8 +159,8 @@ class StationaryDetector(Detector):
         return out
 
     def _apply_linger_crowds(self, linger: dict[str, dict[str, Any]], fixtures: set[str]) -> None:
-        """Other strangers (not regulars, not fixtures) dwelling in the same folder for at least the alarm
-        time, overlapping this dwell for at least half of it: many of them make a meeting, a queue or
+        """Other lingering strangers (near, steady, long enough; not regulars, not fixtures) in the same
+        folder, overlapping this dwell for at least half of it: many of them make a meeting, a queue or
         an event, not a watcher (Pigtail/CYT: a crowd is evidence against)."""
         s = self.settings
         strangers = [(d, p) for d, p in linger.items()
@@ -267,7 +272,14 @@ class StationaryDetector(Detector):
             lo = (before - timedelta(days=s.detect_history_days)).date()
             if first_day is not None and first_day.year > 1970:
                 lo = max(lo, as_date(first_day))
+            history_days = (before.date() - lo).days
             for device, p in parts.items():
+                if history_days < s.regular_min_days:
+                    # A fresh store cannot tell a regular from a stranger: everyone would be "new".
+                    p["score"] = min(p["score"], _BELOW)
+                    p["against"].append(f"only {max(history_days, 0)} days of history before "
+                                        f"{before.date().isoformat()}: cannot tell regulars")
+                    continue
                 g0, cy0, cx0 = p["spot"]
                 seen = sorted({d for g, cy, cx, d in cells.get(device, [])
                                if g == g0 and abs(cy - cy0) <= 1 and abs(cx - cx0) <= 1 and lo <= d < before.date()})
