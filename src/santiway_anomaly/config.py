@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # Randomized (locally administered) MACs rotate: they have no personal history to learn, and the
     # simulator's 2,000 devices showed ~90k of them. The personal model skips them unless asked.
     ml_include_randomized: bool = False
+    # A device that stays anomalous re-alarms at most once per this many hours (unless it escalates):
+    # its 24-hour windows overlap from one hourly run to the next.
+    ml_alarm_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
     # How many contributing features an ML anomaly lists in `details`.
     ml_top_features: int = Field(default=5, ge=1, le=98)
     # --- end ML --------------------------------------------------------------------------
@@ -133,9 +136,10 @@ class Settings(BaseSettings):
     density_min_same_hour_days: int = Field(default=5, ge=1, le=90)  # ours: fewer days -> all-hours fallback
     density_min_history_hours: int = Field(default=24, ge=1)  # ours: one full day before any baseline exists
     # Fire only above BOTH a ratio and an absolute excess over p95 (ours; ratio levels alarm/warning/critical).
-    density_ratio_alarm: float = Field(default=2.0, gt=1)
-    density_ratio_warning: float = Field(default=3.0, gt=1)
-    density_ratio_critical: float = Field(default=5.0, gt=1)
+    # p95 is already the folder's one-busy-hour-in-twenty, so 1.5x p95 with +10 devices is far above normal.
+    density_ratio_alarm: float = Field(default=1.5, gt=1)
+    density_ratio_warning: float = Field(default=2.5, gt=1)
+    density_ratio_critical: float = Field(default=4.0, gt=1)
     density_min_excess: int = Field(default=10, ge=1)
     density_cooldown_hours: float = Field(default=3.0, ge=0)  # Merlion-style alarm suppression, ours
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
@@ -146,6 +150,9 @@ class Settings(BaseSettings):
     night_regular_min_nights: int = Field(default=2, ge=1)  # ours (night-shift staff work several nights)
     night_regular_fraction: float = Field(default=0.2, ge=0, le=1)  # ours
     night_min_sightings: int = Field(default=3, ge=1)  # Chasing-Your-Tail: >= 3 sightings before any alert
+    # A new device (judged by its folder) must stay: a passer-by crosses a sensor's range in a few
+    # minutes, a visit lasts longer (ours; Pigtail likewise ignores transient devices).
+    night_new_device_min_minutes: float = Field(default=10, ge=0)
     # Active minutes at night: alarm / warning / critical levels (ours; 3 = CYT's three sightings).
     night_minutes_alarm: float = Field(default=3, gt=0)
     night_minutes_warning: float = Field(default=15, gt=0)

@@ -292,6 +292,11 @@ class NightDetector(Detector):
             if is_exempt(self.allow_, row.device_id, self.anomaly_type):
                 contrast = 0.0
                 against.append("on the known-devices list")
+            span_min = (last - first).total_seconds() / 60
+            if judged_by == "folder" and contrast > 0 and span_min < s.night_new_device_min_minutes:
+                contrast = 0.0
+                against.append(f"passing through: a new device seen for {span_min:.0f} min "
+                               f"(< {s.night_new_device_min_minutes:g})")
             if row.n_night < s.night_min_sightings:
                 contrast = 0.0
                 against.append(f"only {int(row.n_night)} sightings (minimum {s.night_min_sightings})")
