@@ -164,3 +164,13 @@ def test_retrain_backs_up_and_rollback_restores(world: tuple[Store, Settings, li
     assert paths.backups() == []
     with pytest.raises(FileNotFoundError):
         rollback(paths)
+
+
+def test_a_continuing_anomaly_alarms_once_per_cooldown(world: tuple[Store, Settings, list[str]],
+                                                       trained: dict[str, object]) -> None:
+    st, settings, changed = world
+    first = run_detection(st, settings, hours=24, until=SCORED_END - timedelta(hours=1), detectors=["ml"])
+    assert set(changed) <= {a.device_id for a in first.new}
+    again = run_detection(st, settings, hours=24, until=SCORED_END, detectors=["ml"])
+    assert not set(changed) & {a.device_id for a in again.anomalies}  # same episode, same severity
+    st.command("TRUNCATE TABLE anomaly_ml.anomalies")

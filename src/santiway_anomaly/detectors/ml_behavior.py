@@ -5,7 +5,8 @@ Score direction and unit: the raw score is the window's mean squared reconstruct
 standardised units (higher = more anomalous); it is calibrated onto the common [0, 1] scale with
 the model's validation percentiles: p50 -> 0.5, p95 -> 0.7 (warning), p99 -> 0.85 (critical).
 An anomaly is raised above p95 (warning) and above p99 (critical); `details` carry the raw
-score, the thresholds, the model version and the top contributing features.
+score, the thresholds, the model version and the top contributing features. A device that stays
+anomalous alarms again only after ML_ALARM_COOLDOWN_HOURS or when its severity rises.
 
 No model file, or a model trained on other features, raises `ModelUnavailableError` from `fit`:
 the runner skips this detector with that message and the rule detectors still run.
@@ -20,6 +21,7 @@ import pandas as pd
 
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.config import Settings
+from santiway_anomaly.detectors.alarm import prior_alarms, suppress_repeats
 from santiway_anomaly.detectors.base import Detector, Window, register
 from santiway_anomaly.detectors.known import is_exempt, load_allowlist
 from santiway_anomaly.storage.store import Store
@@ -38,6 +40,8 @@ class MLBehaviorDetector(Detector):
 
         self.model_ = load_model(self.settings)  # raises ModelUnavailableError with the reason
         self.allow_ = load_allowlist(store)
+        lookback = timedelta(hours=self.settings.window_size + self.settings.ml_alarm_cooldown_hours)
+        self.prior_ = prior_alarms(store, self.anomaly_type, window.end - lookback, window.end)
         return self
 
     def score(self, store: Store, window: Window) -> pd.DataFrame:
@@ -81,7 +85,7 @@ class MLBehaviorDetector(Detector):
                 network_type=_text(row["network_type"]), lat=_num(row["lat"]), lon=_num(row["lon"]), details=details,
                 model_version=self.model_.version,
             ))
-        return out
+        return suppress_repeats(out, self.prior_, timedelta(hours=self.settings.ml_alarm_cooldown_hours))
 
 
 def _text(value: Any) -> str:
