@@ -8,6 +8,7 @@ scan of random URLs cannot blow up the number of series. The log line carries me
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from loguru import logger
 from prometheus_client import Counter, Gauge, Histogram
@@ -44,6 +45,8 @@ class ObserveRequests:
     def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
         self.app = app
         self.log_requests = log_requests
+        # Labelled children per (method, route, status): labels() costs more than the increment.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +67,11 @@ class ObserveRequests:
             elapsed = time.perf_counter() - start
             route = route_label(scope)
             code = str(status)
-            REQUESTS.labels(scope["method"], route, code).inc()
-            REQUEST_DURATION.labels(route, code).observe(elapsed)
+            key = (scope["method"], route, code)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (REQUESTS.labels(*key), REQUEST_DURATION.labels(route, code))
+            children[0].inc()
+            children[1].observe(elapsed)
             if self.log_requests:
                 logger.info("{} {} {} {:.1f}ms", scope["method"], scope["path"], status, elapsed * 1000)

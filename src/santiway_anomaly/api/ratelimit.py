@@ -7,9 +7,12 @@ memory: the embedded store admits one service process, so one process sees every
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import time
 
+import slowapi.wrappers
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from limits import parse_many
@@ -44,6 +47,14 @@ def detect_limit() -> str:
 
 def default_limit() -> str:
     return _limits["default"]
+
+
+# slowapi re-reads a callable limit on every request: it calls inspect.signature() on the provider and
+# on the key function and parses the limit string again. Precomputed signatures (inspect honours
+# __signature__) and a memoised parser cut that per-request work; the limits themselves are unchanged.
+for _fn in (client_identity, list_limit, detect_limit, default_limit):
+    _fn.__signature__ = inspect.signature(_fn)  # type: ignore[union-attr]
+setattr(slowapi.wrappers, "parse_many", functools.lru_cache(maxsize=64)(parse_many))  # noqa: B010
 
 
 def configure(settings: Settings) -> None:
