@@ -31,14 +31,17 @@ from santiway_anomaly.api.routes import (
     anomalies,
     comparison,
     explain,
+    feedback,
     health,
     ingest,
     metrics,
     models,
+    ws_notifications,
 )
 from santiway_anomaly.api.security import DEV_MODE_BANNER, KeyRing, RefuseKeyInQuery, protect_access_log
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.notify.dispatcher import Dispatcher, default_dispatcher
+from santiway_anomaly.notify.service import start_notifications
 from santiway_anomaly.storage import Store, StoreError
 
 # How often a service without a store tries to open it again.
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
             logger.warning("=" * 72)
         await _open_in_pool(app, settings, executor)
         reopen = None if app.state.runner.store else asyncio.create_task(_reopen_loop(app, settings, executor))
+        start_notifications(app)  # WebSocket hub, webhook outbox, continuous detection
         try:
             yield
         finally:
@@ -123,7 +127,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.add_exception_handler(Exception, unhandled)
 
     openapi.install(app, settings)
-    for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models):
+    for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models, feedback,
+                   ws_notifications):
         app.include_router(module.router)
 
     # Each add wraps the previous ones: CORS (added last) answers preflights before anything else;

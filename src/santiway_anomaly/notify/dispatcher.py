@@ -55,5 +55,8 @@ class LogDispatcher:
 
 
 def default_dispatcher(settings: Settings) -> Dispatcher:
-    """The dispatcher the service uses when none is given (delivery channels plug in here)."""
-    return LogDispatcher()
+    """The dispatcher the service uses when none is given: the notification service (issue 6) with the
+    WebSocket hub, and the webhook outbox when DJANGO_URL is set."""
+    from santiway_anomaly.notify.service import NotificationService  # imports this module: import late
+
+    return NotificationService(settings)

@@ -1,0 +1,86 @@
+"""Operator feedback on anomalies (`anomaly_ml.anomaly_feedback`): false alarm or confirmed.
+
+A false alarm about a device can also put the device on the known list for that anomaly type
+(`anomaly_ml.known_devices`, read by the detectors and by the notification service), so the same
+device is not alerted on again for that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from santiway_anomaly.detectors.known import add_known
+from santiway_anomaly.storage.store import Store
+
+Verdict = Literal["false_alarm", "confirmed"]
+VERDICTS: tuple[str, ...] = ("false_alarm", "confirmed")
+COLUMNS = ["anomaly_id", "verdict", "note", "added_by", "added_at", "device_id", "anomaly_type"]
+
+
+class UnknownAnomalyError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Feedback:
+    anomaly_id: str
+    verdict: str
+    note: str
+    added_by: str
+    added_at: datetime
+    device_id: str
+    anomaly_type: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def give_feedback(store: Store, anomaly_id: str, verdict: str, note: str, added_by: str,
+                  mark_known: bool = False) -> tuple[Feedback, bool]:
+    """Record a verdict on a stored anomaly; returns it and whether its device was marked known."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+    rows = store.query_rows(
+        "SELECT device_id, anomaly_type FROM anomaly_ml.anomalies WHERE anomaly_id = {id:String} LIMIT 1",
+        {"id": anomaly_id},
+    )
+    if not rows:
+        raise UnknownAnomalyError(anomaly_id)
+    device_id, anomaly_type = str(rows[0][0]), str(rows[0][1])
+    feedback = Feedback(anomaly_id, verdict, note, added_by, datetime.now(UTC), device_id, anomaly_type)
+    store.insert_rows("anomaly_ml.anomaly_feedback", [[getattr(feedback, c) for c in COLUMNS]], COLUMNS)
+    known = mark_known and verdict == "false_alarm" and bool(device_id)
+    if known:
+        add_known(store, [device_id], reason=anomaly_type, note=note or f"false alarm on {anomaly_id}",
+                  added_by=added_by)
+    return feedback, known
+
+
+def get_feedback(store: Store, anomaly_id: str) -> Feedback | None:
+    found = list_feedback(store, anomaly_id=anomaly_id, limit=1)
+    return found[0] if found else None
+
+
+def list_feedback(store: Store, *, anomaly_id: str | None = None, verdict: str | None = None,
+                  limit: int = 100) -> list[Feedback]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    if anomaly_id is not None:
+        clauses.append("anomaly_id = {anomaly_id:String}")
+        params["anomaly_id"] = anomaly_id
+    if verdict is not None:
+        clauses.append("verdict = {verdict:String}")
+        params["verdict"] = verdict
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = store.query_rows(
+        f"SELECT {', '.join(COLUMNS)} FROM anomaly_ml.anomaly_feedback FINAL{where} "
+        "ORDER BY added_at DESC LIMIT {limit:UInt32}",
+        params,
+    )
+    return [Feedback(str(a), str(v), str(n), str(b), _utc(t), str(d), str(k)) for a, v, n, b, t, d, k in rows]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,130 @@
+"""The durable webhook outbox (`anomaly_ml.notify_outbox`) and its delivery task.
+
+A notification is written as `pending` before the first attempt: a crash, a restart or a receiver that
+is down loses nothing. One background task delivers pending rows strictly oldest first (by `seq`); when
+a delivery still fails after the webhook's retries, the pass stops (later ones must not overtake it) and
+resumes `NOTIFY_OUTBOX_RETRY_S` later, or at once on the next start of the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from loguru import logger
+from prometheus_client import Gauge
+
+from santiway_anomaly.notify.message import Notification
+from santiway_anomaly.notify.webhook import Webhook
+from santiway_anomaly.storage.store import Store
+
+COLUMNS = ["seq", "anomaly_id", "state", "attempts", "last_error", "created_at", "updated_at", "version",
+           "payload"]
+BATCH = 100
+
+OUTBOX_PENDING = Gauge("anomaly_detection_outbox_pending", "Webhook notifications waiting in the outbox")
+
+# Runs `fn(store, *args)` in the service's worker pool (the API's StoreRunner has this shape).
+StoreCall = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    anomaly_id: str
+    attempts: int
+    created_at: datetime
+    payload: str
+
+
+def _version() -> int:
+    return time.time_ns()
+
+
+def add_pending(store: Store, notes: Sequence[Notification]) -> None:
+    now = datetime.now(UTC)
+    store.insert_rows(
+        "anomaly_ml.notify_outbox",
+        [[n.seq, n.anomaly_id, "pending", 0, "", n.created_at, now, _version(), n.text] for n in notes],
+        COLUMNS,
+    )
+
+
+def pending(store: Store, limit: int = BATCH) -> list[OutboxRow]:
+    rows = store.query_rows(
+        "SELECT seq, anomaly_id, attempts, created_at, payload FROM anomaly_ml.notify_outbox FINAL "
+        "WHERE state = 'pending' ORDER BY seq LIMIT {limit:UInt32}",
+        {"limit": limit},
+    )
+    return [OutboxRow(int(s), str(a), int(n), c, str(p)) for s, a, n, c, p in rows]
+
+
+def count_pending(store: Store) -> int:
+    return int(store.scalar("SELECT count() FROM anomaly_ml.notify_outbox FINAL WHERE state = 'pending'") or 0)
+
+
+def record(store: Store, row: OutboxRow, state: str, attempts: int, error: str = "") -> None:
+    """A new version of the row: `delivered`, `rejected`, or still `pending` with the last error."""
+    store.insert_rows(
+        "anomaly_ml.notify_outbox",
+        [[row.seq, row.anomaly_id, state, attempts, error[:1000], row.created_at, datetime.now(UTC), _version(),
+          row.payload]],
+        COLUMNS,
+    )
+
+
+class OutboxWorker:
+    """Delivers the outbox through `webhook`, oldest first; `kick()` after adding rows."""
+
+    def __init__(self, webhook: Webhook, call: StoreCall, retry_s: float) -> None:
+        self.webhook = webhook
+        self.call = call
+        self.retry_s = retry_s
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Forever: drain, then wait for a kick (or, after a failure, for the retry interval)."""
+        while True:
+            self._wake.clear()
+            try:
+                drained = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is down or closing: try again later, never die
+                logger.error("outbox pass failed: {}", exc)
+                drained = False
+            if drained:
+                await self._wake.wait()
+            else:
+                await asyncio.sleep(self.retry_s)
+
+    async def drain(self) -> bool:
+        """Deliver pending rows in order; True when none is left, False when one still fails."""
+        while True:
+            rows: list[OutboxRow] = await self.call(pending)
+            OUTBOX_PENDING.set(len(rows) if len(rows) < BATCH else await self.call(count_pending))
+            if not rows:
+                return True
+            for row in rows:
+                result = await self.webhook.deliver(row.payload, row.anomaly_id, row.seq)
+                attempts = row.attempts + result.attempts
+                if result.ok:
+                    await self.call(record, row, "delivered", attempts)
+                elif result.permanent:
+                    logger.error("outbox: notification {} rejected by the receiver, not retried: {}",
+                                 row.seq, result.error)
+                    await self.call(record, row, "rejected", attempts, result.error)
+                else:
+                    await self.call(record, row, "pending", attempts, result.error)
+                    left = await self.call(count_pending)
+                    OUTBOX_PENDING.set(left)
+                    logger.warning("outbox: receiver unavailable ({}); {} notification(s) held, next try in {:g} s",
+                                   result.error, left, self.retry_s)
+                    return False
