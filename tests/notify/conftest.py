@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow as pa
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -28,10 +29,12 @@ from santiway_anomaly.anomaly import Anomaly, severity_for
 from santiway_anomaly.api.main import create_app
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.notify.service import NotificationService
+from santiway_anomaly.sightings import STORED_SCHEMA
 from santiway_anomaly.storage.anomalies import save_anomalies
 
 T = TypeVar("T")
 KEY = "notify-test-key-0001"
+DEVICE = "AA:BB:CC:DD:EE:FF"
 START_TIMEOUT_S = 60
 
 
@@ -119,6 +122,19 @@ def make_service(store_closed: Settings, tmp_path: Path) -> Iterator[Callable[..
             service.stop()
 
 
+def lingering_rows(now: datetime) -> pa.Table:
+    """A device that stays near one point for 4.7 hours with a steady signal (stationary surveillance),
+    in an office whose history (a staff phone on the five days before) lets the detector tell regulars."""
+    start = now - timedelta(hours=5)
+    row = {"sensor_id": "s-office-1", "folder": "office", "network_type": "wifi", "lon": 37.61, "is_randomized": 0}
+    rows = [{**row, "ts": start + timedelta(minutes=m), "device_id": DEVICE, "rssi": -50 - (m % 5),
+             "lat": 55.75 + (m % 3) * 1e-5, "vendor": "Apple, Inc."} for m in range(280)]
+    for day in range(2, 7):
+        rows += [{**row, "ts": now - timedelta(days=day, minutes=m), "device_id": "11:22:33:44:55:00",
+                  "rssi": -70, "lat": 55.75, "vendor": "Staff"} for m in range(0, 60, 5)]
+    return pa.Table.from_pylist(rows, schema=STORED_SCHEMA)
+
+
 _counter = iter(range(1, 1_000_000))
 
 
@@ -136,10 +152,11 @@ def make_anomaly(*, anomaly_type: str = "density_spike", score: float = 0.853, d
 
 @dataclass
 class Receiver:
-    """A local HTTP receiver for the webhook: fails the first `fail_first` requests with 503."""
+    """A local HTTP receiver for the webhook: fails the first `fail_first` requests with `fail_status`."""
 
     port: int
     fail_first: int = 0
+    fail_status: int = 503
     received: list[dict[str, Any]] = field(default_factory=list)  # accepted bodies, in order
     keys: list[str] = field(default_factory=list)  # Idempotency-Key of each accepted request
     requests: int = 0
@@ -158,7 +175,8 @@ class Receiver:
                     if not fail and self.path == "/notifications/api/send/":
                         receiver.received.append(json.loads(body))
                         receiver.keys.append(self.headers.get("Idempotency-Key", ""))
-                self.send_response(503 if fail else (200 if self.path == "/notifications/api/send/" else 404))
+                ok = 200 if self.path == "/notifications/api/send/" else 404
+                self.send_response(receiver.fail_status if fail else ok)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

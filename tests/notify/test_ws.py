@@ -9,33 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pyarrow as pa
 import pytest
 
-from santiway_anomaly.sightings import STORED_SCHEMA
-from tests.notify.conftest import KEY, LiveService, make_anomaly
+from tests.notify.conftest import DEVICE, KEY, LiveService, lingering_rows, make_anomaly
 from tests.notify.wsclient import close_reason, open_client, read_notifications, read_quiet
-
-DEVICE = "AA:BB:CC:DD:EE:FF"
-
-
-def _lingering_rows(now: datetime) -> pa.Table:
-    """A device that stays near one point for 4.7 hours with a steady signal (stationary surveillance),
-    in an office whose history (a staff phone on the five days before) lets the detector tell regulars."""
-    start = now - timedelta(hours=5)
-    row = {"sensor_id": "s-office-1", "folder": "office", "network_type": "wifi", "lon": 37.61, "is_randomized": 0}
-    rows = [{**row, "ts": start + timedelta(minutes=m), "device_id": DEVICE, "rssi": -50 - (m % 5),
-             "lat": 55.75 + (m % 3) * 1e-5, "vendor": "Apple, Inc."} for m in range(280)]
-    for day in range(2, 7):
-        rows += [{**row, "ts": now - timedelta(days=day, minutes=m), "device_id": "11:22:33:44:55:00",
-                  "rssi": -70, "lat": 55.75, "vendor": "Staff"} for m in range(0, 60, 5)]
-    return pa.Table.from_pylist(rows, schema=STORED_SCHEMA)
 
 
 def test_detection_run_delivers_the_specification_json(make_service: Callable[..., LiveService]) -> None:
     svc = make_service()
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    svc.store_call(lambda store: store.insert_arrow("santi.way_data", _lingering_rows(now)))
+    svc.store_call(lambda store: store.insert_arrow("santi.way_data", lingering_rows(now)))
 
     async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         ws, hello = await open_client(svc.ws_url(f"api_key={KEY}"))

@@ -1,0 +1,72 @@
+"""Continuous detection (DETECT_INTERVAL) and the per-subject cooldown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.notify.conftest import DEVICE, KEY, LiveService, lingering_rows, make_anomaly, wait_for
+from tests.notify.wsclient import open_client, read_notifications, read_quiet
+
+INTERVAL_S = 4
+
+
+@pytest.mark.slow
+def test_scheduled_detection_notifies_new_data_within_one_interval_and_only_once(
+        make_service: Callable[..., LiveService]) -> None:
+    svc = make_service(detect_interval=INTERVAL_S)
+    scheduler = svc.service.scheduler
+    assert scheduler is not None
+    wait_for(lambda: scheduler.runs >= 1, 30, "the first (empty) run")
+
+    async def scenario() -> tuple[float, list[str], list[str]]:
+        ws, _ = await open_client(svc.ws_url(f"api_key={KEY}"))
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        await asyncio.to_thread(svc.store_call, lambda store: store.insert_arrow("santi.way_data",
+                                                                                lingering_rows(now)))
+        stored = time.monotonic()
+        (message,) = await read_notifications(ws, 1, timeout=3 * INTERVAL_S + 20)
+        latency = time.monotonic() - stored
+        first = [message["anomaly"]["type"]] + [m["anomaly"]["type"] for m in await read_quiet(ws, 1.0)]
+        # Two more runs over the same data: the same anomalies, already notified, stay quiet.
+        runs = scheduler.runs
+        await asyncio.to_thread(wait_for, lambda: scheduler.runs >= runs + 2, 4 * INTERVAL_S + 30, "two runs")
+        later = [m["anomaly"]["type"] for m in await read_quiet(ws, 0.5)]
+        await ws.close()
+        return latency, first, later
+
+    latency, first, later = asyncio.run(scenario())
+    assert "stationary_surveillance" in first
+    # One interval, plus one detection run (about a second here) for the run that sees the data.
+    assert latency <= INTERVAL_S + 8, latency
+    assert later == []
+
+
+def test_cooldown_quiets_a_flapping_subject_unless_the_severity_rises(
+        make_service: Callable[..., LiveService]) -> None:
+    svc = make_service(notify_cooldown_s=600)
+    warn1 = make_anomaly(anomaly_type="night_activity", score=0.75, device_id=DEVICE)
+    warn2 = make_anomaly(anomaly_type="night_activity", score=0.78, device_id=DEVICE)  # new window, same level
+    crit = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE)  # escalation
+    other_type = make_anomaly(anomaly_type="stationary_surveillance", score=0.75, device_id=DEVICE)
+    other_device = make_anomaly(anomaly_type="night_activity", score=0.75, device_id="11:22:33:44:55:66")
+
+    async def scenario(service: LiveService, batches: list[list[object]]) -> list[str]:
+        ws, _ = await open_client(service.ws_url(f"api_key={KEY}"))
+        for batch in batches:
+            await asyncio.to_thread(service.publish, batch)  # type: ignore[arg-type]
+        got = [m["anomaly"]["anomaly_id"] for m in await read_quiet(ws)]
+        await ws.close()
+        return got
+
+    got = asyncio.run(scenario(svc, [[warn1], [warn2], [crit, other_type], [other_device]]))
+    assert got == [warn1.anomaly_id, crit.anomaly_id, other_type.anomaly_id, other_device.anomaly_id]
+    svc.stop()
+    # After a restart the cooldown is rebuilt from the notification log.
+    again = make_service(notify_cooldown_s=600)
+    late = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE)
+    assert asyncio.run(scenario(again, [[late]])) == []
