@@ -39,18 +39,16 @@ def build_world() -> World:
     days = range(SCORED_DAY + 1)
     weekdays = [d for d in days if d % 7 < 5]
     for i, dev in enumerate(STAFF):
-        first = 1 if i == 1 else 0
         for d in weekdays:
             if i == 1 and d == SCORED_DAY:
                 continue  # the early arrival below replaces this day
             w.daily(dev, range(d, d + 1), 9 + (i % 3) * 0.25, 18, rssi=-62, rssi_sd=2, every_s=240)
-        del first
     # Hard negative: staff 1 arrives early once (05:20) on the scored day and stays the day.
-    w.track(STAFF[1], T0 + SCORED_DAY * DAY + timedelta(hours=5, minutes=20), T0 + SCORED_DAY * DAY + timedelta(hours=18),
+    scored = T0 + SCORED_DAY * DAY
+    w.track(STAFF[1], scored + timedelta(hours=5, minutes=20), scored + timedelta(hours=18),
             rssi=-62, rssi_sd=2, every_s=240)
     # Planted: staff 0 (a daytime device) in the office at 01:30-03:00 on the scored day.
-    w.track(STAFF[0], T0 + SCORED_DAY * DAY + timedelta(hours=1, minutes=30),
-            T0 + SCORED_DAY * DAY + timedelta(hours=3), rssi=-62, every_s=180)
+    w.track(STAFF[0], scored + timedelta(hours=1, minutes=30), scored + timedelta(hours=3), rssi=-62, every_s=180)
     # Night-shift staff: every night 22:00-06:00, including the scored night.
     for dev in NIGHT_SHIFT:
         for d in range(-1, SCORED_DAY):
@@ -62,13 +60,14 @@ def build_world() -> World:
     for dev in WAREHOUSE_STAFF:
         w.daily(dev, range(0, SCORED_DAY + 1), 8, 17, sensor="W1", folder="warehouse",
                 lat=WAREHOUSE[0], lon=WAREHOUSE[1], rssi=-66, rssi_sd=4, every_s=300)
-    w.track(NIGHT_INTRUDER_NEW, T0 + SCORED_DAY * DAY + timedelta(hours=2), T0 + SCORED_DAY * DAY + timedelta(hours=2, minutes=50),
+    w.track(NIGHT_INTRUDER_NEW, scored + timedelta(hours=2), scored + timedelta(hours=2, minutes=50),
             sensor="W1", folder="warehouse", lat=WAREHOUSE[0], lon=WAREHOUSE[1], rssi=-70, every_s=120)
-    w.track(NIGHT_NEW_BUSY, T0 + SCORED_DAY * DAY + timedelta(hours=2), T0 + SCORED_DAY * DAY + timedelta(hours=2, minutes=50),
+    w.track(NIGHT_NEW_BUSY, scored + timedelta(hours=2), scored + timedelta(hours=2, minutes=50),
             rssi=-70, every_s=120)
     # Lobby: 12-18 short visitors per hour, 08:00-20:00, different people every day.
     rng = w.rng
     visitor = 0
+    del scored
     for d in days:
         for h in range(8, 20):
             for _ in range(int(rng.integers(12, 19))):

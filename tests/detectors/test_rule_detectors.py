@@ -55,7 +55,7 @@ def test_density_planted_crowd_ranks_above_every_normal_hour(world_store: Store,
     others = scored.drop(planted.index)
     assert float(planted["score"].iloc[0]) >= 0.5
     assert float(planted["score"].iloc[0]) > float(others["score"].max())
-    alarms = [a for a in det.alarms(scored, WINDOW)]
+    alarms = list(det.alarms(scored, WINDOW))
     assert [(a.folder, a.window_start.hour) for a in alarms] == [("lobby", 12)]
     d = alarms[0].details
     assert d["unique_devices"] >= 70 and d["p95_baseline"] > 10 and d["baseline"] == "same_hour"

@@ -21,6 +21,8 @@ def evaluate(
                                                    "ISO-8601 time")] = None,
     until: Annotated[str | None, typer.Option(help="Only truth and anomalies whose windows start before this "
                                                    "ISO-8601 time")] = None,
+    section: Annotated[list[str] | None, typer.Option(help="Only these report sections (repeat), e.g. "
+                                                           "rule_detectors; default: all")] = None,
 ) -> None:
     """Per anomaly type: precision, recall and F1 of the stored anomalies against the truth (matching
     rule: same type, same subject, windows overlapping within the tolerance). Writes a Markdown and a
@@ -39,7 +41,7 @@ def evaluate(
         ctx = EvalContext(store=store, settings=settings, truth=events, truth_path=truth,
                           rule=MatchingRule(timedelta(minutes=tolerance_minutes)),
                           since=parse_time(since), until=parse_time(until))
-        sections = build_report(ctx)
+        sections = build_report(ctx, section or None)
         md, js = write_report(sections, out, ctx)
     typer.echo(md.read_text(encoding="utf-8"))
     typer.echo(f"report: {md} and {js}")

@@ -46,11 +46,15 @@ class Section:
 
 SectionBuilder = Callable[[EvalContext], Section | None]
 SECTIONS: list[SectionBuilder] = []
+SECTION_KEYS: dict[SectionBuilder, str] = {}  # builder -> the key of its section, when declared
 
 
-def register_section(builder: SectionBuilder) -> SectionBuilder:
+def register_section(builder: SectionBuilder, key: str | None = None) -> SectionBuilder:
+    """Add a section builder to every report; with `key`, `evaluate --section` can skip it cheaply."""
     if builder not in SECTIONS:
         SECTIONS.append(builder)
+    if key:
+        SECTION_KEYS[builder] = key
     return builder
 
 
@@ -81,7 +85,7 @@ def rule_detectors_section(ctx: EvalContext) -> Section:
     return Section("rule_detectors", "Rule detectors: precision, recall, F1 per type", "\n".join(lines), data)
 
 
-register_section(rule_detectors_section)
+register_section(rule_detectors_section, key="rule_detectors")
 
 
 def type_scores(section: Section) -> dict[str, TypeScore]:
@@ -92,18 +96,24 @@ def type_scores(section: Section) -> dict[str, TypeScore]:
     return out
 
 
-def build_report(ctx: EvalContext) -> list[Section]:
+def build_report(ctx: EvalContext, keys: list[str] | None = None) -> list[Section]:
+    """Every registered section (after importing the optional section modules), or only those whose
+    key is in `keys` (then the optional modules are imported only if they are needed)."""
     import importlib
 
-    for module in OPTIONAL_SECTION_MODULES:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            pass
+    if keys is None or not set(keys) <= set(SECTION_KEYS.values()):
+        for module in OPTIONAL_SECTION_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
     sections = []
     for builder in SECTIONS:
+        declared = SECTION_KEYS.get(builder)
+        if keys is not None and declared is not None and declared not in keys:
+            continue
         section = builder(ctx)
-        if section is not None:
+        if section is not None and (keys is None or section.key in keys):
             sections.append(section)
     return sections
 
