@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +29,8 @@ def streamlit_command(host: str, port: int, *, headless: bool = True) -> list[st
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
         "--theme.base", "light",
+        # Operators need no "Deploy" button or developer menu.
+        "--client.toolbarMode", "minimal",
     ]
 
 
@@ -49,8 +50,6 @@ def dashboard(
     command = streamlit_command(host or settings.dashboard_host, port or settings.dashboard_port)
     typer.echo(f"dashboard: http://{host or settings.dashboard_host}:{port or settings.dashboard_port} "
                f"(API {api_url or settings.dashboard_api_url})")
-    try:
-        code = subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    # Become Streamlit (no wrapper process): a signal sent to this process (Ctrl-C, `docker stop`,
+    # the demo's shutdown) reaches the server itself, and nothing is left behind.
+    os.execve(sys.executable, command, env)

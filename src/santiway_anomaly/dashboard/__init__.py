@@ -1,2 +1,3 @@
-"""The Streamlit dashboard: `app.py` is the entry, one module per page in `pages/`, and `client.py`
-the only way it reaches data (the REST API and the notification WebSocket, never the store)."""
+"""The Streamlit dashboard: `app.py` is the entry, one module per page in `views/` (not `pages/`,
+which Streamlit would also list as pages of its own), and `client.py` the only way it reaches data
+(the REST API and the notification WebSocket, never the store)."""

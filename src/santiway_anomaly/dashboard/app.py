@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from santiway_anomaly.dashboard import ui
-from santiway_anomaly.dashboard.pages import anomalies, compare, device, folders, live, model, overview
+from santiway_anomaly.dashboard.views import anomalies, compare, device, folders, live, model, overview
 
 PAGES = [
     (overview.render, "Overview", "overview", ":material/dashboard:"),

@@ -146,7 +146,7 @@ def attributions(frame: pd.DataFrame) -> go.Figure:
     colors = [P99_COLOR if a > 0 else "#1f77b4" for a in ordered["attribution"]]
     fig = _fig("What drove the ML score (feature attributions)", height=max(260, 22 * len(frame) + 80))
     fig.add_bar(x=ordered["attribution"], y=ordered["feature"], orientation="h", marker_color=colors,
-                text=ordered["description"], hovertemplate="%{y}: %{x:.4g}<br>%{text}<extra></extra>")
+                customdata=ordered[["description"]], hovertemplate="%{y}: %{x:.4g}<br>%{customdata[0]}<extra></extra>")
     fig.update_xaxes(title="attribution (towards a higher score > 0)")
     return fig
 
@@ -169,7 +169,8 @@ def pair_heatmap(devices: Sequence[str], values: dict[tuple[str, str], float], t
     z = [[values.get((a, b), values.get((b, a), float("nan"))) if a != b else float("nan") for b in devices]
          for a in devices]
     fig = _fig(title, height=120 + 45 * len(devices))
-    fig.add_heatmap(z=z, x=list(devices), y=list(devices), colorscale="Reds", texttemplate="%{z:.2f}")
+    fig.add_heatmap(z=z, x=list(devices), y=list(devices), colorscale="Reds", zmin=0,
+                    texttemplate="%{z:.2f}")
     return fig
 
 

@@ -43,14 +43,24 @@ def _filters() -> dict[str, Any]:
 
 
 def _reasons(details: dict[str, Any]) -> list[str]:
+    """Plain sentences from `details`: its `reasons`/`reason`/`why` (what fired) and `against` (what spoke
+    against), however a detector nests them."""
     out: list[str] = []
-    for key in ("reasons", "reason", "against"):
-        value = details.get(key)
-        if isinstance(value, list):
-            out.extend(str(v) for v in value)
-        elif value:
-            out.append(str(value))
-    return out
+
+    def take(value: Any, prefix: str = "") -> None:
+        if isinstance(value, dict):
+            take(value.get("why") or value.get("reason"), prefix)
+            take(value.get("against"), "against: ")
+        elif isinstance(value, list):
+            for item in value:
+                take(item, prefix)
+        elif value not in (None, ""):
+            out.append(prefix + str(value))
+
+    for key in ("reasons", "reason", "why"):
+        take(details.get(key))
+    take(details.get("against"), "against: ")
+    return list(dict.fromkeys(out))
 
 
 def _feedback(anomaly: Any) -> None:

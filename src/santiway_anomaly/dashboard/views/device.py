@@ -34,14 +34,17 @@ def _suggestions(hours: float) -> None:
 def _ml(profile: DeviceProfilePublic, device: str, hours: float) -> None:
     ml = profile.ml
     st.subheader("ML score")
-    if not ml.available or ml.score is None:
+    if not ml.available or ml.raw_score is None:
         st.info(f"**No ML score.** {ml.reason}")
     else:
         level = {"normal": ":green[normal]", "above_p95": ":orange[above p95]", "above_p99": ":red[above p99]"}.get(
             str(ml.level), str(ml.level))
-        st.markdown(f"Level: **{level}** · {ml.reason}")
-        st.plotly_chart(charts.ml_score(ml.score, ml.threshold_95, ml.threshold_99), key="ml_score")
-    explained = ui.try_call(ui.client().explain, device, hours, 15)
+        window = f" · window {ui.when(ml.window_start)} → {ui.when(ml.window_end)}" if ml.window_start else ""
+        calibrated = f" · calibrated score **{ml.score:.2f}**" if ml.score is not None else ""
+        st.markdown(f"Level: **{level}**{calibrated}{window} · model `{ml.model_version or '?'}`")
+        st.plotly_chart(charts.ml_score(ml.raw_score, ml.threshold_95, ml.threshold_99), key="ml_score")
+    # The model judges whole windows of WINDOW_SIZE hours: the explanation covers the latest one.
+    explained = ui.try_call(ui.client().explain, device, float(ui.settings().window_size), 15)
     if isinstance(explained, ApiError):
         ui.show_error(explained)
         return
@@ -68,13 +71,14 @@ def render() -> None:
     profile = ui.call(api.analyze_device, device, hours)
     boxes = st.columns(5)
     cols = list(boxes)
-    cols[0].metric("Vendor", profile.vendor or "unknown")
+    cols[0].metric("Folders", len(profile.folders))
     cols[1].metric("Network", profile.network_type or "—")
     cols[2].metric("Randomized MAC", "yes" if profile.is_randomized else "no")
     cols[3].metric("Sightings", profile.signal.sightings if profile.signal else 0)
     cols[4].metric("Anomalies", len(profile.anomalies))
-    st.caption(f"{profile.device_id} · first seen {ui.when(profile.first_seen)} · last seen "
-               f"{ui.when(profile.last_seen)} · window {ui.when(profile.since)} → {ui.when(profile.until)}")
+    st.caption(f"{profile.device_id} · {profile.vendor or 'unknown vendor'} · first seen "
+               f"{ui.when(profile.first_seen)} · last seen {ui.when(profile.last_seen)} · window "
+               f"{ui.when(profile.since)} → {ui.when(profile.until)}")
     if not profile.activity_by_hour:
         st.warning(f"Device {profile.device_id} was not seen in the last {hours:g} hours; choose a longer window.")
         return

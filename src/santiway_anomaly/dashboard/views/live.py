@@ -34,6 +34,17 @@ def feed() -> NotificationFeed:
     return current
 
 
+def per_minute(frame: pd.DataFrame, minutes: int = 30) -> pd.DataFrame:
+    """Notifications per minute and severity over the last `minutes` (empty minutes as 0)."""
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    start = min(now - pd.Timedelta(minutes=minutes - 1), pd.to_datetime(frame["received"]).min().floor("min"))
+    grid = pd.date_range(start, now, freq="min")
+    counts = (frame.assign(minute=pd.to_datetime(frame["received"]).dt.floor("min"))
+              .groupby(["minute", "severity"]).size().unstack(fill_value=0).reindex(grid, fill_value=0))
+    counts.index.name = "minute"
+    return counts.reset_index().melt(id_vars="minute", var_name="severity", value_name="count")
+
+
 def _show(state: FeedState) -> None:
     since = f" since {ui.when(state.connected_since)}" if state.connected_since else ""
     st.markdown(f"WebSocket: **{STATUS_TEXT.get(state.status, state.status)}**{since} · "
@@ -60,9 +71,7 @@ def _show(state: FeedState) -> None:
     newest = rows[0]
     icon = ui.SEVERITY_ICONS.get(newest["severity"], "")
     st.markdown(f"### {icon} {newest['title']}\n{newest['text']} · received {ui.when(newest['received'])}")
-    per_minute = (frame.assign(minute=pd.to_datetime(frame["received"]).dt.floor("min"))
-                  .groupby(["minute", "severity"]).size().reset_index(name="count"))
-    st.plotly_chart(charts.arrivals(per_minute), key="arrivals")
+    st.plotly_chart(charts.arrivals(per_minute(frame)), key="arrivals")
     st.dataframe(frame.head(SHOWN), hide_index=True, column_config={
         "received": st.column_config.DatetimeColumn("received (UTC)", format="HH:mm:ss"),
         "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),

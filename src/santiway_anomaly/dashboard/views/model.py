@@ -16,16 +16,14 @@ SCORE_ROWS = 1000
 def _summary(meta: dict[str, Any]) -> None:
     training = meta.get("training") or {}
     data = meta.get("data_range") or {}
-    cols = st.columns(4)
-    cols[0].metric("Version", str(meta.get("model_version", "—")))
-    cols[1].metric("Type", str(meta.get("model_type", "—")))
-    cols[2].metric("Features", str(meta.get("input_channels", "—")))
-    cols[3].metric("Window (h)", str(meta.get("window_size", "—")))
-    cols = st.columns(4)
-    cols[0].metric("Trained at", str(meta.get("trained_at", "—"))[:16].replace("T", " "))
-    cols[1].metric("Training days", str(data.get("days", "—")))
-    cols[2].metric("Devices", str(training.get("devices", "—")))
-    cols[3].metric("Epochs (best)", f"{training.get('epochs_run', '—')} ({training.get('best_epoch', '—')})")
+    st.markdown(f"Version **`{meta.get('model_version', '—')}`** · {meta.get('model_type', '—')} · trained "
+                f"{str(meta.get('trained_at', '—'))[:16].replace('T', ' ')} UTC")
+    cols = st.columns(5)
+    cols[0].metric("Features", str(meta.get("input_channels", "—")))
+    cols[1].metric("Window (h)", str(meta.get("window_size", "—")))
+    cols[2].metric("Training days", str(data.get("days", "—")))
+    cols[3].metric("Devices", str(training.get("devices", "—")))
+    cols[4].metric("Epochs (best)", f"{training.get('epochs_run', '—')} ({training.get('best_epoch', '—')})")
     st.caption(f"Data source: {meta.get('data_source', '—')} · {data.get('start', '?')} → {data.get('end', '?')}")
 
 
@@ -60,7 +58,7 @@ def render() -> None:
             scores = [float(a.details["raw_score"]) for a in page.data if "raw_score" in a.details]
             if scores:
                 st.plotly_chart(charts.score_histogram(
-                    scores, thresholds, f"Scores of the {len(scores)} ML anomalies of the last 30 days"),
+                    scores, thresholds, f"ML anomaly scores, 30 days ({len(scores)})"),
                     key="scores")
             else:
                 st.info("No ML anomalies in the last 30 days: nothing scored above p95.")

@@ -1,0 +1,165 @@
+"""A real browser: Debian's headless Chromium, driven over the DevTools protocol, opens every page of
+the running dashboard (served by `santiway-anomaly dashboard`, reading the running service), waits
+until the page has drawn (its text and every chart's SVG), checks what a person would see and saves
+a screenshot of each page in docs/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.dashboard.cdp import CHROMIUM, Browser
+from tests.dashboard.conftest import KEY, Service, free_port, stop
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is missing: apt-get install -y chromium (Debian's package)"),
+]
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LIVE_DEVICE = "C0:DA:5B:B7:0E:02"
+RECENT_DEVICE = "3C:22:FB:12:34:56"  # seen in the last hours: the ML score and explanation have a window
+
+
+def plant_recent(service: Service) -> None:
+    """2.5 h in office-1 then 1.5 h in warehouse-1, ending now (the simulated days end at midnight)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = []
+    for m in range(0, 240, 2):
+        sensor, folder, lat, lon = (("S-office-1-1", "office-1", 55.759, 37.5398) if m < 150
+                                    else ("S-warehouse-1-1", "warehouse-1", 55.744048, 37.531523))
+        rows.append({"ts": (now - timedelta(minutes=240 - m)).isoformat(), "device_id": RECENT_DEVICE,
+                     "sensor_id": sensor, "folder": folder, "network_type": "wifi", "rssi": -60 - (m % 7),
+                     "lat": lat, "lon": lon})
+    assert service.http().post("/ingest", json=rows).json()["accepted"] == len(rows)
+
+
+@pytest.fixture(scope="module")
+def dashboard(service: Service) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VALID_API_KEYS", "DASHBOARD_"))}
+    env.update(DASHBOARD_API_URL=service.url, DASHBOARD_API_KEY=KEY, DASHBOARD_REFRESH_S="2")
+    log = service.data_dir / "dashboard.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "santiway_anomaly.cli.main", "dashboard", "--host",
+                                 "127.0.0.1", "--port", str(port)], cwd=service.data_dir, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/_stcore/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise RuntimeError(f"dashboard did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    b = Browser()
+    yield b
+    b.close()
+
+
+def drawn(needles: list[str], min_charts: int) -> str:
+    """JS: the main area shows every needle, at least `min_charts` charts, each with its SVG drawn,
+    no loading skeleton, and Streamlit is not running the script any more."""
+    return f"""(() => {{
+      const main = document.querySelector('[data-testid="stMain"]');
+      if (!main) return false;
+      const text = main.innerText;
+      if (!{json.dumps(needles)}.every(n => text.includes(n))) return false;
+      const charts = main.querySelectorAll('[data-testid="stPlotlyChart"]');
+      if (charts.length < {min_charts}) return false;
+      for (const c of charts) if (!c.querySelector('.main-svg g.trace, .main-svg .xtick')) return false;
+      const frames = main.querySelectorAll('[data-testid="stDataFrame"]');
+      for (const d of frames) if (!d.querySelector('canvas')) return false;
+      if (main.querySelector('[data-testid="stSkeleton"]')) return false;
+      // Streamlit marks the app while its script runs: a page mid-run is not finished drawing.
+      const app = document.querySelector('[data-testid="stApp"]');
+      return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
+    }})()"""
+
+
+def top_devices(service: Service, n: int) -> list[str]:
+    stats = service.http().get("/anomalies/stats", params={"hours": 168}).json()
+    return [t["key"] for t in stats["top_devices"][:n]]
+
+
+def shoot(browser: Browser, url: str, name: str, needles: list[str], min_charts: int) -> str:
+    browser.open(url)
+    waited = browser.wait_until(drawn(needles, min_charts), timeout=90, what=f"{name}: {needles}")
+    text = browser.text()
+    assert "Traceback" not in text
+    height = browser.screenshot(SHOTS / f"{name}.png")
+    assert (SHOTS / f"{name}.png").stat().st_size > 20_000, "an almost empty screenshot"
+    print(f"{name}: drawn after {waited:.1f} s, {height} px")
+    return text
+
+
+def test_every_page_in_chromium(dashboard: str, service: Service, browser: Browser) -> None:
+    week = {"hours": "168"}
+    devices = top_devices(service, 2)
+    stats = service.http().get("/anomalies/stats", params={"hours": 168}).json()
+
+    text = shoot(browser, f"{dashboard}/?{urlencode(week)}", "overview",
+                 ["Anomalies, last 168 h", "Newest critical anomalies"], 4)
+    assert str(stats["total"]) in text
+    assert "critical" in text and "warning" in text
+
+    text = shoot(browser, f"{dashboard}/anomalies?{urlencode(week)}", "anomalies",
+                 ["anomalies match", "Feedback", "False alarm"], 0)
+    assert "Mark device as known" in text or "folder-level" in text
+
+    plant_recent(service)
+    text = shoot(browser, f"{dashboard}/device?{urlencode({'hours': '24', 'device': RECENT_DEVICE})}", "device",
+                 ["ML score", "Folders", "Movement", "Method:"], 5)  # activity, signal, places, score, attributions
+    assert RECENT_DEVICE in text and "Level:" in text
+
+    text = shoot(browser, f"{dashboard}/compare?{urlencode({**week, 'devices': ','.join(devices)})}", "compare",
+                 ["Compare devices", "Pairs"], 4)
+    assert all(d in text for d in devices)
+
+    text = shoot(browser, f"{dashboard}/folders?{urlencode(week)}", "folders", ["Not available from the API"], 0)
+
+    text = shoot(browser, f"{dashboard}/model", "model", ["Thresholds", "Version"], 1)
+    version = service.http().get("/models/current").json()["metadata"]["model_version"]
+    assert version in text
+
+
+def test_live_page_shows_a_notification_as_it_arrives(dashboard: str, service: Service, browser: Browser) -> None:
+    browser.open(f"{dashboard}/live")
+    browser.wait_until(drawn(["Live notifications", "connected"], 0), timeout=60, what="live page connected")
+    # A new device sits at one sensor for three hours; detection finds it and notifies.
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [{"ts": (now - timedelta(minutes=m)).isoformat(), "device_id": LIVE_DEVICE, "sensor_id": "S-office-1-1",
+             "folder": "office-1", "network_type": "ble", "rssi": -48 - (m % 3), "lat": 55.759, "lon": 37.5398}
+            for m in range(0, 200, 2)]
+    api = service.http()
+    assert api.post("/ingest", json=rows).json()["accepted"] == len(rows)
+    started = time.monotonic()
+    run = api.post("/anomalies/detect-and-notify", params={"hours": 6}).json()
+    assert run["new"] >= 1, run
+    short = LIVE_DEVICE[:8]
+    waited = browser.wait_until(drawn([short, "notifications received"], 1), timeout=60, what="the notification")
+    print(f"live: notification drawn {time.monotonic() - started:.1f} s after the detection request ({waited:.1f} s)")
+    text = browser.text()
+    assert short in text
+    browser.screenshot(SHOTS / "live.png")
