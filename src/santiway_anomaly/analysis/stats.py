@@ -24,7 +24,9 @@ def anomaly_stats(store: Store, since: datetime, until: datetime, top: int) -> d
         "folder, device_id, hour, count() AS n, max(score) AS s "
         f"FROM (SELECT anomaly_type, severity, folder, device_id, toStartOfHour(window_start) AS hour, score "
         f"      FROM anomaly_ml.anomalies FINAL WHERE {_WHERE}) "
-        "GROUP BY GROUPING SETS ((anomaly_type), (severity), (folder), (device_id), (hour), ())",
+        "GROUP BY GROUPING SETS ((anomaly_type), (severity), (folder), (device_id), (hour), ()) "
+        # Copies of one anomaly share its window, hence its partition: FINAL per partition is enough.
+        "SETTINGS do_not_merge_across_partitions_select_final = 1",
         params,
     )
     # grouping(): one bit per argument (anomaly_type = 16 ... hour = 1), set when the column is

@@ -104,7 +104,10 @@ def page_anomalies(store: Store, flt: AnomalyFilter) -> tuple[list[dict[str, Any
     params = {**params, "limit": flt.limit, "offset": flt.offset}
     rows = store.query_dicts(
         f"SELECT {', '.join(ROW_COLUMNS)}, count() OVER () AS total_ FROM anomaly_ml.anomalies FINAL{where} "
-        "ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        "ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
+        # Copies of one anomaly share its window, hence its partition: FINAL may merge each
+        # partition alone (about half the CPU of a whole-table FINAL, measured at 500k rows).
+        " SETTINGS do_not_merge_across_partitions_select_final = 1",
         params,
     )
     if not rows:  # past the last page (or nothing matches): no row carries the total
