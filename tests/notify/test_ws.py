@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.notify.conftest import DEVICE, KEY, LiveService, lingering_rows, make_anomaly
-from tests.notify.wsclient import close_reason, open_client, read_notifications, read_quiet
+from tests.notify.wsclient import StuckClient, close_reason, open_client, read_notifications, read_quiet
 
 
 def test_detection_run_delivers_the_specification_json(make_service: Callable[..., LiveService]) -> None:
@@ -206,3 +206,61 @@ def test_hundred_concurrent_clients_all_receive_the_same_notification(
     texts = asyncio.run(scenario())
     assert len(texts) == 100 and len(set(texts)) == 1
     assert json.loads(texts[0])["anomaly"]["anomaly_id"] == anomaly.anomaly_id
+
+
+def test_heartbeats_keep_an_idle_connection_alive(make_service: Callable[..., LiveService]) -> None:
+    svc = make_service(notify_ws_heartbeat_s=0.3)
+
+    async def scenario() -> list[dict[str, Any]]:
+        ws, hello = await open_client(svc.ws_url(f"api_key={KEY}"))
+        assert hello["heartbeat_s"] == 0.3
+        beats = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+        await ws.close()
+        return beats
+
+    beats = asyncio.run(scenario())
+    assert [b["type"] for b in beats] == ["heartbeat"] * 3
+    assert all("last_id" in b and "time" in b for b in beats)
+
+
+@pytest.mark.slow
+def test_a_client_that_stops_reading_is_cut_off_and_does_not_slow_the_others(
+        make_service: Callable[..., LiveService]) -> None:
+    svc = make_service(notify_ws_queue=4)
+    # Large notifications (100 x 200 kB, one publish each) fill a stuck client's socket buffers, then its
+    # queue of 4 publishes. A burst in ONE publish is one queue item (test_one_big_publish_...).
+    burst = [make_anomaly(score=0.9, details={"blob": "x" * 200_000, "i": i}) for i in range(100)]
+
+    async def scenario() -> tuple[int, int, bytes]:
+        fast, _ = await open_client(svc.ws_url(f"api_key={KEY}"), max_size=None)
+        stuck = await asyncio.to_thread(StuckClient, svc.port, KEY)
+        reader = asyncio.create_task(read_notifications(fast, len(burst), timeout=30))
+        for anomaly in burst:
+            await asyncio.to_thread(svc.publish, [anomaly])
+        got = await reader
+        deadline = asyncio.get_running_loop().time() + 15
+        while len(svc.service.hub.clients) > 1 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        clients_left = len(svc.service.hub.clients)
+        data = await asyncio.to_thread(stuck.drain_until_closed)  # the server ends the connection
+        await fast.close()
+        return len(got), clients_left, data
+
+    received, clients_left, data = asyncio.run(scenario())
+    assert received == len(burst)  # the reader that keeps up gets everything
+    assert clients_left == 1  # the stuck one is out of the hub
+    assert 0 < len(data) < 100 * 200_000  # it got part of the stream, then the connection was closed
+
+
+def test_one_big_publish_does_not_overflow_a_client_that_keeps_up(make_service: Callable[..., LiveService]) -> None:
+    svc = make_service(notify_ws_queue=2)
+    burst = [make_anomaly(score=0.9) for _ in range(50)]
+
+    async def scenario() -> int:
+        ws, _ = await open_client(svc.ws_url(f"api_key={KEY}"))
+        await asyncio.to_thread(svc.publish, burst)
+        got = await read_notifications(ws, len(burst))
+        await ws.close()
+        return len(got)
+
+    assert asyncio.run(scenario()) == 50

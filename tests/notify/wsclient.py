@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,3 +54,29 @@ async def close_reason(url: str, headers: dict[str, str] | None = None) -> tuple
             rcvd = exc.rcvd
             return (rcvd.code, rcvd.reason) if rcvd else (None, "")
     return None, ""
+
+
+class StuckClient:
+    """A raw WebSocket client that completes the handshake and then never reads (a tiny receive buffer)."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect(("127.0.0.1", port))
+        nonce = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /ws/notifications/?api_key={key} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {nonce}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def drain_until_closed(self, timeout: float = 20) -> bytes:
+        """Everything the server sent, read until it closed the connection (TimeoutError if it did not)."""
+        self.sock.settimeout(timeout)
+        data = b""
+        while chunk := self.sock.recv(1 << 20):
+            data += chunk
+        self.sock.close()
+        return data

@@ -1,9 +1,9 @@
 """The WebSocket hub: fan-out of notifications to connected clients, each through its own bounded queue.
 
-`broadcast` never waits on a client: it puts the (already serialised) message into every matching
-client's queue. A client whose queue is full is cut off (its queue is replaced by one "overflow"
-marker, its connection closed with `CLOSE_SLOW`), so one slow reader cannot hold up the others; it
-can reconnect with `?since=<last id>` and receive what it missed from the notification log.
+`broadcast` never waits on a client: it puts the (already serialised) messages of one publish into
+every matching client's queue, as one item. A client whose queue is full is cut off (its queue is
+replaced by one "overflow" marker, its connection closed with `CLOSE_SLOW`), so one slow reader
+cannot hold up the others; it can reconnect with `?since=<last id>` and catch up from the log.
 """
 
 from __future__ import annotations
@@ -82,29 +82,35 @@ class HubClient:
 
     def __init__(self, subscription: Subscription, maxsize: int) -> None:
         self.subscription = subscription
-        self.queue: asyncio.Queue[Notification | None] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[tuple[Notification, ...] | None] = asyncio.Queue(maxsize)
         self.overflowed = False
         # Why the sender must stop, once it reads the OVERFLOW marker: (close code, reason).
         self.close_with: tuple[int, str] = (CLOSE_SHUTDOWN, "service shutting down")
+        self.cut = asyncio.Event()  # set when cut off: the route's watchdog closes a sender stuck in a send
 
     def cut_off(self, code: int, reason: str) -> None:
         """Stop queueing; the sender reads the marker next and closes with `code` and `reason`."""
         self.overflowed = True
         self.close_with = (code, reason)
+        self.cut.set()
         while not self.queue.empty():  # the sender must see the marker next, not stale messages
             self.queue.get_nowait()
         self.queue.put_nowait(OVERFLOW)
 
-    def offer(self, note: Notification) -> bool:
-        """Queue `note` if the client wants it; False when the client overflowed (and is cut off)."""
-        if self.overflowed or not self.subscription.matches(note):
+    def offer(self, notes: Sequence[Notification]) -> bool:
+        """Queue what the client wants of one publish (one queue item per publish, so a burst from one
+        detection run never overflows a reader that keeps up); False when the client is cut off."""
+        if self.overflowed:
+            return True
+        wanted = tuple(n for n in notes if self.subscription.matches(n))
+        if not wanted:
             return True
         try:
-            self.queue.put_nowait(note)
+            self.queue.put_nowait(wanted)
             return True
         except asyncio.QueueFull:
             size = self.queue.maxsize
-            self.cut_off(CLOSE_SLOW, f"client too slow: {size} notifications queued; reconnect with ?since=")
+            self.cut_off(CLOSE_SLOW, f"client too slow: {size} publishes queued; reconnect with ?since=")
             return False
 
 
@@ -129,10 +135,8 @@ class Hub:
     def broadcast(self, notes: Sequence[Notification]) -> None:
         """Queue `notes` for every client that wants them; never blocks."""
         for client in list(self.clients):
-            for note in notes:
-                if not client.offer(note):
-                    NOTIFICATIONS.labels(channel="ws", outcome="dropped").inc()
-                    break
+            if not client.offer(notes):
+                NOTIFICATIONS.labels(channel="ws", outcome="dropped").inc()
 
     def shutdown(self, clients: Iterable[HubClient] | None = None) -> None:
         """Ask every sender to stop (the route closes its connection with `CLOSE_SHUTDOWN`)."""

@@ -40,6 +40,9 @@ router = APIRouter(tags=["notifications"])
 
 MISSING_WS_KEY = "Missing API key: connect with ?api_key=KEY or an X-API-Key header"
 MAX_CLIENT_MESSAGE = 4096
+# A client cut off while its sender is stuck in a send (its socket buffers full) gets this long to take
+# the close frame; then the connection is dropped.
+STUCK_CLOSE_S = 2.0
 
 
 def _now() -> str:
@@ -92,19 +95,32 @@ class Connection:
         heartbeat = self.service.settings.notify_ws_heartbeat_s
         while True:
             try:
-                note = await asyncio.wait_for(self.client.queue.get(), heartbeat)
+                notes = await asyncio.wait_for(self.client.queue.get(), heartbeat)
             except TimeoutError:
                 await self.send_json({"type": "heartbeat", "time": _now(), "last_id": self.service.clock.last})
                 continue
-            if note is OVERFLOW:
+            if notes is OVERFLOW:
                 code, reason = self.client.close_with
                 logger.warning("notification client closed: {} ({})", reason, code)
                 await self.ws.close(code, reason)
                 return
-            if note.seq <= self.last_seq:  # already sent by the replay
-                continue
-            await self.send(note.text)
-            NOTIFICATIONS.labels(channel="ws", outcome="delivered").inc()
+            for note in notes:
+                if note.seq <= self.last_seq:  # already sent by the replay
+                    continue
+                await self.send(note.text)
+                NOTIFICATIONS.labels(channel="ws", outcome="delivered").inc()
+
+    async def watchdog(self, sender: asyncio.Task[None]) -> None:
+        """After a cut-off, end a sender that cannot finish (a client that stopped reading)."""
+        await self.client.cut.wait()
+        done, _ = await asyncio.wait({sender}, timeout=STUCK_CLOSE_S)
+        if done:
+            return
+        sender.cancel()
+        code, reason = self.client.close_with
+        logger.warning("notification client stuck, dropped: {} ({})", reason, code)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code, reason), STUCK_CLOSE_S)
 
     async def receiver(self) -> None:
         while True:
@@ -177,10 +193,11 @@ async def notifications(websocket: WebSocket) -> None:
         )
         if since is not None:
             await conn.replay(since)
-        tasks = [asyncio.create_task(conn.sender()), asyncio.create_task(conn.receiver())]
+        sender = asyncio.create_task(conn.sender())
+        tasks = [sender, asyncio.create_task(conn.receiver()), asyncio.create_task(conn.watchdog(sender))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            error = task.exception()
+            error = None if task.cancelled() else task.exception()
             if error is not None and not isinstance(error, WebSocketDisconnect | OSError | RuntimeError):
                 logger.warning("notification connection ended: {}: {}", type(error).__name__, error)
     except (WebSocketDisconnect, OSError, RuntimeError):
