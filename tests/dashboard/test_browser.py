@@ -137,7 +137,7 @@ def test_every_page_in_chromium(dashboard: str, service: Service, browser: Brows
                  ["Compare devices", "Pairs"], 4)
     assert all(d in text for d in devices)
 
-    text = shoot(browser, f"{dashboard}/folders?{urlencode(week)}", "folders", ["Not available from the API"], 0)
+    text = shoot(browser, f"{dashboard}/folders?{urlencode(week)}", "folders", ["Hours above p95", "baseline"], 1)
 
     text = shoot(browser, f"{dashboard}/model", "model", ["Thresholds", "Version"], 1)
     version = service.http().get("/models/current").json()["metadata"]["model_version"]

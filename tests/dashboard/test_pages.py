@@ -185,16 +185,21 @@ def test_compare_two_devices(dash_env: Service) -> None:
     assert "Enter at least two devices" in shown(at)
 
 
-def test_folders_density_against_baseline(dash_env: Service) -> None:
+def test_folders_devices_per_hour_against_p95(dash_env: Service) -> None:
     at = run_ok(page("folders", hours=WEEK))
-    text = shown(at)
-    assert "Not available from the API" in text  # the hourly series has no endpoint (said plainly)
-    since = (datetime.now(UTC) - timedelta(hours=168)).isoformat()
-    spikes = dash_env.http().get("/anomalies", params={"anomaly_type": "density_spike", "since": since}).json()
-    if spikes["count"]:
-        assert charts(at)[0]["layout"]["title"]["text"] == "Density spikes per folder"
-    else:
-        assert "No density spikes" in text
+    series = dash_env.http().get("/folders/hourly", params={"hours": 168}).json()
+    assert series["folders"] and series["data"]
+    assert metric(at, "Folders") == str(len(series["folders"]))
+    assert any(r["p95_baseline"] is not None for r in series["data"])  # later days are judged against earlier
+    figures = charts(at)
+    assert len(figures) == min(6, len(series["folders"]))
+    folder = figures[0]["layout"]["title"]["text"].split(":")[0]
+    rows = [r for r in series["data"] if r["folder"] == folder]
+    bars = next(t for t in figures[0]["data"] if t["type"] == "bar")
+    assert values(bars["y"]) == [r["robust_devices"] for r in rows]
+    band = next(t for t in figures[0]["data"] if t.get("name") == "p95 baseline")
+    assert [v for v in values(band["y"]) if v is not None and v == v] == [  # NaN: hours without a baseline
+        r["p95_baseline"] for r in rows if r["p95_baseline"] is not None]
 
 
 def test_model_page(dash_env: Service) -> None:

@@ -32,6 +32,7 @@ from santiway_anomaly.api.routes import (
     comparison,
     explain,
     feedback,
+    folders,
     health,
     ingest,
     metrics,
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
 
     openapi.install(app, settings)
     for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models, feedback,
-                   ws_notifications):
+                   folders, ws_notifications):
         app.include_router(module.router)
 
     # Each add wraps the previous ones: CORS (added last) answers preflights before anything else;

@@ -185,13 +185,17 @@ def hourly_profiles(frame: pd.DataFrame) -> go.Figure:
 
 
 def folder_density(frame: pd.DataFrame, folder: str) -> go.Figure:
-    """Distinct devices in the hours that fired against the p95 baseline. `frame`: hour, unique_devices,
-    p95_baseline, severity."""
-    fig = _fig(f"{folder}: distinct devices vs p95 baseline", legend={"orientation": "h", "y": -0.25})
-    fig.add_scatter(x=frame["hour"], y=frame["p95_baseline"], mode="lines+markers", name="p95 baseline",
-                    line={"color": "#7f7f7f", "dash": "dash"}, fill="tozeroy", fillcolor="rgba(127,127,127,0.15)")
-    fig.add_scatter(x=frame["hour"], y=frame["unique_devices"], mode="markers", name="distinct devices",
-                    marker={"size": 11, "color": [SEVERITY_COLORS.get(s, "#1f77b4") for s in frame["severity"]]})
+    """Distinct devices per hour against the folder's p95 baseline band; hours above it marked by score.
+    `frame`: hour, unique_devices, robust_devices, p95_baseline, score."""
+    fig = _fig(f"{folder}: devices per hour vs p95 baseline", legend={"orientation": "h", "y": -0.25})
+    fig.add_scatter(x=frame["hour"], y=frame["p95_baseline"], mode="lines", name="p95 baseline",
+                    line={"color": "#7f7f7f", "dash": "dash", "shape": "hv"}, fill="tozeroy",
+                    fillcolor="rgba(127,127,127,0.15)")
+    fig.add_bar(x=frame["hour"], y=frame["robust_devices"], name="devices (robust count)", marker_color=[
+        SEVERITY_COLORS["critical"] if s >= 0.85 else SEVERITY_COLORS["warning"] if s >= 0.7
+        else P95_COLOR if s >= 0.5 else "#1f77b4" for s in frame["score"]], opacity=0.8)
+    fig.add_scatter(x=frame["hour"], y=frame["unique_devices"], mode="lines", name="distinct MACs (raw)",
+                    line={"color": "#9467bd", "width": 1})
     fig.update_yaxes(title="devices per hour", rangemode="tozero")
     return fig
 

@@ -25,6 +25,7 @@ from santiway_anomaly.api.schemas import (
     ModelPublic,
     StatsPublic,
 )
+from santiway_anomaly.api.schemas_folders import FolderSeriesPublic
 from santiway_anomaly.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -209,6 +210,11 @@ class ApiClient:
     def explain(self, device_id: str, hours: float = 24.0, top: int = 20) -> ExplainPublic:
         response = self._send("POST", "/explain/device", json={"device_id": device_id, "hours": hours, "top": top})
         return self._parse(ExplainPublic, response)
+
+    def folder_hourly(self, hours: float = 24.0, folder: str | None = None) -> FolderSeriesPublic:
+        """GET /folders/hourly: distinct devices per folder per hour and the p95 baseline."""
+        response = self._send("GET", "/folders/hourly", params={"hours": hours, "folder": folder})
+        return self._parse(FolderSeriesPublic, response)
 
     def model(self) -> ModelPublic:
         return self._parse(ModelPublic, self._send("GET", "/models/current"))

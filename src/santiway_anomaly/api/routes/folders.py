@@ -1,0 +1,41 @@
+"""GET /folders/hourly: distinct devices per folder per hour against the folder's p95 baseline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from santiway_anomaly.analysis.folders import folder_series
+from santiway_anomaly.api.deps import SettingsDep, StoreDep
+from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES
+from santiway_anomaly.api.params import window
+from santiway_anomaly.api.ratelimit import default_limit, limiter
+from santiway_anomaly.api.schemas_folders import FolderSeriesPublic
+from santiway_anomaly.api.security import require_api_key
+
+router = APIRouter(
+    prefix="/folders",
+    tags=["analysis"],
+    dependencies=[Depends(require_api_key)],
+    responses={**AUTH_RESPONSES, **LIMIT_RESPONSES, **COMMON_RESPONSES},
+)
+
+
+@router.get("/hourly", response_model=FolderSeriesPublic, summary="Distinct devices per folder per hour")
+@limiter.limit(default_limit)
+async def folders_hourly(
+    request: Request,
+    runner: StoreDep,
+    settings: SettingsDep,
+    hours: Annotated[float, Query(gt=0, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+    folder: Annotated[str | None, Query(max_length=256, description="Only this folder")] = None,
+) -> FolderSeriesPublic:
+    """Per folder and hour: distinct devices, the robust count the density detector judges, and the
+    p95 baseline of the same folder over its trailing days (same local hour where history allows),
+    computed exactly as the detector does."""
+    since, end = window(hours, until, settings)
+    result = await runner(folder_series, settings, since, end, folder)
+    return FolderSeriesPublic.model_validate(result)
