@@ -7,6 +7,7 @@ operator reads and the alarm that fired cannot disagree: raw distinct MACs, the 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from santiway_anomaly.storage.store import Store
 
 # Length of the windows the series is judged in (the specification's detection window, 24 h).
 CHUNK = timedelta(hours=24)
+MAX_FITS = 14
 
 
 def folder_series(store: Store, settings: Settings, since: datetime, until: datetime,
@@ -29,8 +31,10 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
     # it: over a week, the baseline moves with the data instead of being the week before's.
     parts = []
     start = window.start.replace(minute=0, second=0, microsecond=0)  # whole hours: none scored twice
+    # At most MAX_FITS fits: a 90-day window is judged in whole-hour chunks of about a week.
+    step = max(CHUNK, timedelta(hours=math.ceil((window.end - start) / timedelta(hours=1) / MAX_FITS)))
     while start < window.end:
-        chunk = Window(start, min(start + CHUNK, window.end))
+        chunk = Window(start, min(start + step, window.end))
         parts.append(DensityDetector(settings).fit(store, chunk).score(store, chunk))
         start = chunk.end
     parts = [p for p in parts if len(p)]
