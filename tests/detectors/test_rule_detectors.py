@@ -156,8 +156,7 @@ def test_stationary_hard_negatives_do_not_alarm(world_store: Store, settings: Se
     negatives = {PRINTER, REGULAR_VISITOR, COMPANION, *STAFF, *NIGHT_SHIFT, *WAREHOUSE_STAFF, *PASSENGERS, *CROWD}
     assert not alarms & negatives
     scored = det.score(world_store, WINDOW).set_index("subject")
-    printer = " ".join(a for p in scored.loc[PRINTER, "parts"] for a in p["against"])
-    assert "fixture" in printer
+    assert PRINTER not in scored.index  # known to the site (there every day): never a lingering suspect
     passenger = " ".join(a for p in scored.loc[PASSENGERS[0], "parts"] for a in p["against"])
     assert "crowd" in passenger
     companion = " ".join(a for p in scored.loc[COMPANION, "parts"] for a in p["against"])

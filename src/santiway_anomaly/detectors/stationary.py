@@ -1,13 +1,18 @@
 """stationary_surveillance: a device that watches a place or a person. Three patterns, each its
 own reason in `details`:
 
-- lingering: a device that is not a known fixture, and not a regular of the spot, stays within
-  STATIONARY_RADIUS_M of one point for hours (LINGER_HOURS_*) with a steady signal;
-- returning: the same device back at the same spot on several different days (RETURN_DAYS_*) within
-  RETURN_LOOKBACK_DAYS, although it was not a regular there before;
+- lingering: a stranger stays within STATIONARY_RADIUS_M of one point for hours (LINGER_HOURS_*)
+  with a steady signal, near a sensor (Pigtail/CYT: RSSI >= -65 dBm);
+- returning: a stranger back at the same spot on several different days (RETURN_DAYS_*) within
+  RETURN_LOOKBACK_DAYS;
 - following: a device seen with a moving sensor for a long time across several places far enough
   apart (AirGuard: >= 30/60/120 min across >= 2/3/4 locations >= 150 m apart), unless a crowd moves
   with the sensor (Pigtail/CYT: evidence against) or the device is the sensor carrier's companion.
+
+A stranger is a device not seen on REGULAR_MIN_DAYS of the DETECT_HISTORY_DAYS before (before the
+window for lingering, before the look-back for returning): staff, residents and fixtures are known
+to the site and left out in SQL. A crowd of strangers dwelling together, or a folder holding a
+density spike, speaks against lingering.
 
 Score direction and unit: higher = more anomalous, calibrated to [0, 1]; each pattern maps its
 evidence onto levels 1 / 2 / 3 (alarm / warning / critical) and the anomaly's score is the
@@ -23,6 +28,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+from loguru import logger
 
 from santiway_anomaly.anomaly import ALARM_SCORE, Anomaly, calibrate, severity_for
 from santiway_anomaly.config import Settings
@@ -65,7 +71,7 @@ class StationaryDetector(Detector):
         # Baselines are read per suspect in `score` (fixtures, regulars, companions): learning them for
         # every device would cost as much as the detection itself. What does not depend on suspects:
         self.allow_ = load_allowlist(store)
-        self.history_days_ = s.detect_history_days
+        self.skipped_: dict[str, str] = {}
         return self
 
     # ---- score --------------------------------------------------------------------------
@@ -83,8 +89,6 @@ class StationaryDetector(Detector):
                            if p["score"] >= ALARM_SCORE})
         fixtures = learn_fixtures(store, self.settings, floor_hour(window.start), suspects)
         linger_suspects = {d: p for d, p in linger.items() if p["score"] >= ALARM_SCORE}
-        self._apply_regulars(store, window, linger_suspects,
-                             {d: p for d, p in returning.items() if p["score"] >= ALARM_SCORE})
         self._apply_linger_crowds(linger_suspects, set(fixtures))
         self._apply_density_crowds(store, window, linger)
         out_rows: list[dict[str, Any]] = []
@@ -108,13 +112,41 @@ class StationaryDetector(Detector):
                             "day": best["day"], "parts": parts})
         return pd.DataFrame.from_records(out_rows)
 
+    # strangers -----------------------------------------------------------------------------
+
+    def _known_params(self, before: datetime) -> dict[str, Any]:
+        """Lingering and returning judge strangers only: a device seen on >= REGULAR_MIN_DAYS days of
+        the DETECT_HISTORY_DAYS before `before` (staff, residents, fixtures, part-timers) is left out in
+        SQL, before any work is spent on it."""
+        s = self.settings
+        return {"known_start": before - timedelta(days=s.detect_history_days), "known_end": before,
+                "regular_min_days": s.regular_min_days}
+
+    def _enough_history(self, store: Store, before: datetime, pattern: str) -> bool:
+        """Without REGULAR_MIN_DAYS days of data before `before`, everyone looks like a stranger."""
+        s = self.settings
+        first = store.scalar(
+            "SELECT min(hour) FROM anomaly_ml.hourly_features WHERE hour >= {start:DateTime('UTC')}",
+            {"start": before - timedelta(days=s.detect_history_days)})
+        days = (before - utc(first)).days if first is not None and first.year > 1970 else 0
+        if days < s.regular_min_days:
+            logger.info("stationary: {} not judged: {} days of history before {} (need {})",
+                        pattern, max(days, 0), before.isoformat(), s.regular_min_days)
+            self.skipped_[pattern] = f"{max(days, 0)} days of history before {before.isoformat()}"
+            return False
+        return True
+
     # lingering -----------------------------------------------------------------------------
 
     def _lingering(self, store: Store, window: Window) -> dict[str, dict[str, Any]]:
         s = self.settings
         slot = s.slot_minutes * 60
         min_run_s = int(s.linger_hours_alarm * 3600 / 2)  # half the alarm level: near misses are scored too
+        known_end = floor_hour(window.start)
+        if not self._enough_history(store, known_end, "lingering"):
+            return {}
         df = store.query_df(sql.LINGER, {
+            **self._known_params(known_end),
             "start": window.start, "end": window.end, "slot": slot, "gap": s.stationary_max_gap_minutes * 60,
             "dlat": deg_lat(s.stationary_radius_m),
             "min_slots": max(2, math.ceil(min_run_s / (s.stationary_max_gap_minutes * 60))),
@@ -159,13 +191,11 @@ class StationaryDetector(Detector):
         return out
 
     def _apply_linger_crowds(self, linger: dict[str, dict[str, Any]], fixtures: set[str]) -> None:
-        """Other lingering strangers (near, steady, long enough; not regulars, not fixtures) in the same
+        """Other lingering strangers (near, steady, long enough; not fixtures) in the same
         folder, overlapping this dwell for at least half of it: many of them make a meeting, a queue or
         an event, not a watcher (Pigtail/CYT: a crowd is evidence against)."""
         s = self.settings
-        strangers = [(d, p) for d, p in linger.items()
-                     if d not in fixtures and p["evidence"].get("regular_days_before", 0) < s.regular_min_days
-                     and not p.get("site_known")]
+        strangers = [(d, p) for d, p in linger.items() if d not in fixtures]
         # Grouped by folder: a crowd spreads over the place, not onto one spot.
         by_spot: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
         for d, p in strangers:
@@ -215,7 +245,10 @@ class StationaryDetector(Detector):
         s = self.settings
         end = window.end
         lookback_start = floor_hour(end) - timedelta(days=s.return_lookback_days)
+        if not self._enough_history(store, lookback_start, "returning"):
+            return {}
         df = store.query_df(sql.RETURNING, {
+            **self._known_params(lookback_start),
             "start": lookback_start, "end": end, "dlat": deg_lat(s.stationary_radius_m),
             "min_minutes": s.return_min_minutes, "min_days": s.return_days_alarm,
             "window_start": floor_hour(window.start),
@@ -240,63 +273,6 @@ class StationaryDetector(Detector):
                 "against": [],
             }
         return out
-
-    def _apply_regulars(self, store: Store, window: Window, linger: dict[str, dict[str, Any]],
-                        returning: dict[str, dict[str, Any]]) -> None:
-        """A device seen at the spot on >= REGULAR_MIN_DAYS earlier days is a regular (staff, residents):
-        for lingering, days before the window; for returning, days before the look-back."""
-        s = self.settings
-        ids = sorted(set(linger) | set(returning))
-        if not ids:
-            return
-        hist_end = floor_hour(window.start)
-        lookback_start = floor_hour(window.end) - timedelta(days=s.return_lookback_days)
-        hist_start = min(hist_end, lookback_start) - timedelta(days=s.detect_history_days)
-        df = store.query_df(sql.SPOT_HISTORY, {
-            "start": hist_start, "end": hist_end, "ids": ids, "dlat": deg_lat(s.stationary_radius_m),
-            "min_minutes": s.return_min_minutes,
-        })
-        # A regular is judged around the spot (its cell and the 8 around it, about twice the radius):
-        # hourly positions of a person at a desk jitter across cell borders from day to day.
-        cells: dict[str, list[tuple[float, int, int, date]]] = {}
-        for row in records(df):
-            cells.setdefault(str(row.device_id), []).append(
-                (float(row.g), int(row.cy), int(row.cx), as_date(row.day)))
-        seen_days: dict[str, set[date]] = {}
-        for row in records(store.query_df(sql.DAYS_SEEN, {"start": hist_start, "end": hist_end, "ids": ids})):
-            seen_days[str(row.device_id)] = {as_date(d) for d in row.days}
-        first_day = store.scalar(
-            "SELECT min(hour) FROM anomaly_ml.hourly_features WHERE hour >= {start:DateTime('UTC')}",
-            {"start": hist_start})
-        for parts, before in ((linger, hist_end), (returning, lookback_start)):
-            lo = (before - timedelta(days=s.detect_history_days)).date()
-            if first_day is not None and first_day.year > 1970:
-                lo = max(lo, as_date(first_day))
-            history_days = (before.date() - lo).days
-            for device, p in parts.items():
-                if history_days < s.regular_min_days:
-                    # A fresh store cannot tell a regular from a stranger: everyone would be "new".
-                    p["score"] = min(p["score"], _BELOW)
-                    p["against"].append(f"only {max(history_days, 0)} days of history before "
-                                        f"{before.date().isoformat()}: cannot tell regulars")
-                    continue
-                g0, cy0, cx0 = p["spot"]
-                seen = sorted({d for g, cy, cx, d in cells.get(device, [])
-                               if g == g0 and abs(cy - cy0) <= 1 and abs(cx - cx0) <= 1 and lo <= d < before.date()})
-                p["evidence"]["regular_days_before"] = len(seen)
-                site_days = {d for d in seen_days.get(device, set()) if lo <= d < before.date()}
-                p["evidence"]["site_days_before"] = len(site_days)
-                if len(seen) >= s.regular_min_days:
-                    p["score"] = min(p["score"], _BELOW)
-                    p["against"].append(f"a regular of this spot: there on {len(seen)} days before "
-                                        f"{before.date().isoformat()}")
-                elif len(site_days) >= s.regular_min_days:
-                    # Lingering and returning are about strangers: staff sitting in another room for a
-                    # meeting is neither (a changed routine is the ML detector's question).
-                    p["site_known"] = True
-                    p["score"] = min(p["score"], _BELOW)
-                    p["against"].append(f"known to the site: seen on {len(site_days)} days before "
-                                        f"{before.date().isoformat()}")
 
     # following -----------------------------------------------------------------------------
 

@@ -7,6 +7,15 @@ inside one cell of one of the grids.
 
 from __future__ import annotations
 
+# Devices seen on >= regular_min_days days before `known_end` (in the history before it): known to
+# the site. Lingering and returning are about strangers, so these are left out before any work.
+_KNOWN = """
+    SELECT device_id FROM anomaly_ml.hourly_features
+    WHERE hour >= {known_start:DateTime('UTC')} AND hour < {known_end:DateTime('UTC')}
+    GROUP BY device_id
+    HAVING uniqExact(toDate(hour)) >= {regular_min_days:UInt32}
+"""
+
 # Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
 # The longest run of slots without a gap > max_gap is the dwell.
 LINGER = """
@@ -35,6 +44,7 @@ FROM
                    toString(any(network_type)) AS nt_s, max(is_randomized) AS rnd_s
             FROM santi.way_data
             WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+              AND device_id NOT IN (""" + _KNOWN + """)
             GROUP BY device_id, s, sensor_id
         )
         GROUP BY device_id, s
@@ -59,7 +69,8 @@ _SPOT_DAYS = """
                sum(lon_sum) / sum(event_count) AS lo,
                dateDiff('second', min(first_seen), max(last_seen)) / 60 + 1 AS m
         FROM anomaly_ml.hourly_features
-        WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')} {ids_clause}
+        WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+          AND device_id NOT IN (""" + _KNOWN + """)
         GROUP BY device_id, hour
     )
     ARRAY JOIN [0., 0.5] AS g
@@ -72,14 +83,9 @@ RETURNING = """
 SELECT device_id, g, cy, cx, uniqExact(day) AS days, arraySort(groupArray(day)) AS day_list,
        max(last_hour) AS last_seen_hour, avg(spot_lat) AS lat, avg(spot_lon) AS lon,
        sum(minutes) AS spot_minutes
-FROM (""" + _SPOT_DAYS.replace("{ids_clause}", "") + """)
+FROM (""" + _SPOT_DAYS + """)
 GROUP BY device_id, g, cy, cx
 HAVING days >= {min_days:UInt32} AND last_seen_hour >= {window_start:DateTime('UTC')}
-"""
-
-SPOT_HISTORY = """
-SELECT device_id, g, cy, cx, day FROM (""" + _SPOT_DAYS.replace(
-    "{ids_clause}", "AND device_id IN {ids:Array(String)}") + """)
 """
 
 MOVING_SENSORS = """
@@ -130,12 +136,4 @@ FROM
 ARRAY JOIN sl AS sensor
 WHERE sensor IN {sensors:Array(String)}
 GROUP BY device_id, sensor
-"""
-
-# Days on which each device was seen at all (anywhere): who is known to the site.
-DAYS_SEEN = """
-SELECT device_id, groupUniqArray(toDate(hour)) AS days
-FROM anomaly_ml.hourly_features
-WHERE device_id IN {ids:Array(String)} AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-GROUP BY device_id
 """
