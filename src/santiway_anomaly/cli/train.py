@@ -29,6 +29,8 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, max=65536, help="T
 LrOpt = Annotated[float, typer.Option("--lr", min=1e-6, max=1.0, help="Learning rate (AdamW).")]
 SourceOpt = Annotated[str, typer.Option("--data-source", help="Label written to model_metadata.json.")]
 PathOpt = Annotated[Path | None, typer.Option("--model-path", help="Where to write the model (default MODEL_PATH).")]
+ThreadsOpt = Annotated[int | None, typer.Option(
+    "--threads", min=1, max=256, help="CPU threads for torch (default: torch's choice; 1 is faster on a busy host).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 
@@ -46,6 +48,7 @@ def train_command(
     lr: LrOpt = 2e-3,
     data_source: SourceOpt = "production_way_data",
     model_path: PathOpt = None,
+    threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train the TCN autoencoder on the store's data and install it (the previous model is backed up)."""
@@ -63,7 +66,7 @@ def train_command(
     cfg = TrainConfig(days=days, epochs=epochs, use_extended=use_extended, use_attention=use_attention,
                       device=device, seed=seed, until=until_dt, hidden=hidden, levels=levels,
                       batch_size=batch_size, lr=lr, data_source=data_source, model_path=model_path,
-                      verbose=not quiet)
+                      n_jobs=threads, verbose=not quiet)
     with open_store(settings) as store:
         try:
             meta = train(store, settings, cfg)

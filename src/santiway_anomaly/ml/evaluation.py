@@ -111,7 +111,7 @@ def evaluate_ml(store: Store, settings: Settings, truth: Sequence[Any], *, epoch
 
     arch = {k: v for k, v in (architecture or {}).items()
             if k in {"hidden", "levels", "kernel_size", "bottleneck", "attention", "heads", "clip", "lr",
-                     "batch_size"}}
+                     "batch_size", "n_jobs"}}
     report: dict[str, Any] = {
         "status": "ok",
         "change_start": change.isoformat(),

@@ -50,6 +50,7 @@ class TrainConfig:
     lr: float = 2e-3
     data_source: str = "production_way_data"
     model_path: Path | None = None
+    n_jobs: int | None = None
     verbose: bool = True
 
 
@@ -144,7 +145,8 @@ def train(store: Store, settings: Settings, cfg: TrainConfig) -> dict[str, Any]:
     det = TCNAutoencoderDetector(
         hidden=cfg.hidden, levels=cfg.levels, bottleneck=cfg.bottleneck, attention=cfg.use_attention,
         heads=cfg.heads, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-        patience=settings.train_patience, random_state=cfg.seed, device=cfg.device, verbose=cfg.verbose,
+        patience=settings.train_patience, random_state=cfg.seed, device=cfg.device, n_jobs=cfg.n_jobs,
+        verbose=cfg.verbose,
     )
     t1 = time.monotonic()
     det.fit(train_ws.X, X_val=val_ws.X)
@@ -170,7 +172,7 @@ def train(store: Store, settings: Settings, cfg: TrainConfig) -> dict[str, Any]:
         "timezone": settings.timezone,
         "normalization": {"mean": det.mean_.tolist(), "std": det.std_.tolist(), "clip": det.clip},
         "thresholds": {"p50": det.threshold_50_, "p95": det.threshold_95_, "p99": det.threshold_99_},
-        "architecture": {k: v for k, v in det.get_params().items() if k not in {"verbose"}},
+        "architecture": {k: v for k, v in det.get_params().items() if k not in {"verbose", "n_jobs", "device"}},
         "data_source": cfg.data_source,
         "data_range": {"start": start.isoformat(), "end": until.isoformat(), "split": split.isoformat(),
                        "days": cfg.days},
