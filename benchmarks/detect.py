@@ -29,24 +29,26 @@ from santiway_anomaly.storage import Store
 DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
 
 # One row per (device, k): `per` sightings per device per day. Roles by device number:
-#   dev % 100 == 99 -> fixture (all day);  dev % 10 in (7, 8) -> randomized MAC, 50 minutes at a random hour;
-#   dev % 10 == 9 -> night staff (22:00 on);  dev % 1000 == 3 -> travels with a mobile sensor;  else office hours.
+#   dev % 100 == 99 -> fixture (all day);  dev % 10 in (7, 8) -> randomized MAC, a new MAC every day,
+#   50 minutes at a random hour;  dev % 10 == 9 -> night staff (from 22:00);  dev % 1000 == 3 -> travels
+#   with a mobile sensor;  dev % 1000 == 5 -> a stranger lingering on the detected day only;
+#   dev % 1000 == 6 -> a stranger visiting on the last three days only;  else office hours.
 GENERATE = """
 INSERT INTO santi.way_data (ts, device_id, sensor_id, folder, network_type, rssi, lat, lon, vendor, is_randomized)
 SELECT
     toDateTime64({day:DateTime('UTC')}, 3, 'UTC') + toIntervalMillisecond(toInt64(1000 * least(86399.0, greatest(0.0,
         multiIf(fixture, k * 86400.0 / {per:UInt32},
                 randomized, (cityHash64(dev, {d:UInt32}) % 23) * 3600.0 + k * 30.0,
-                night, 22 * 3600.0 - 86400.0 * (k >= {per:UInt32} / 3) + k * 360.0 - 0.0,
-                8 * 3600.0 + (dev % 60) * 60.0 + k * 360.0)
+                night, 22 * 3600.0 + k * 36000.0 / {per:UInt32} - 86400.0 * (k >= {per:UInt32} / 5),
+                lingerer OR returner, (9 + dev % 5) * 3600.0 + k * if(lingerer, 14400.0, 3000.0) / {per:UInt32},
+                8 * 3600.0 + (dev % 60) * 60.0 + k * 36000.0 / {per:UInt32})
         + (cityHash64(n) % 30000) / 1000.0)))) AS ts,
-    upper(concat(if(randomized, '02', '00'), ':BE:', substring(leftPad(hex(toUInt32(dev)), 8, '0'), 1, 2), ':',
-          substring(leftPad(hex(toUInt32(dev)), 8, '0'), 3, 2), ':', substring(leftPad(hex(toUInt32(dev)), 8, '0'), 5, 2), ':',
-          substring(leftPad(hex(toUInt32(dev)), 8, '0'), 7, 2))) AS device_id,
+    upper(concat(if(randomized, '02', '00'), ':BE:',
+          substring(h, 1, 2), ':', substring(h, 3, 2), ':', substring(h, 5, 2), ':', substring(h, 7, 2))) AS device_id,
     if(mobile, concat('m-', toString(dev % 7)), concat('s-', toString(folder_no), '-', toString(dev % 3))) AS sensor_id,
     if(mobile, concat('route-', toString(dev % 7)), concat('f-', toString(folder_no))) AS folder,
     if(dev % 4 = 0, 'ble', 'wifi') AS network_type,
-    toInt16(-40 - (cityHash64(n, 1) % 45)) AS rssi,
+    toInt16(if(lingerer OR returner OR fixture, -55 - (cityHash64(n, 1) % 5), -40 - (cityHash64(n, 1) % 45))) AS rssi,
     55.0 + (folder_no % 20) * 0.01 + (dev % 3) * 0.0003 + if(mobile, k * 0.0005, 0) AS lat,
     37.0 + intDiv(folder_no, 20) * 0.01 AS lon,
     'Bench' AS vendor,
@@ -56,16 +58,20 @@ FROM
     SELECT number AS n, intDiv(number, {per:UInt32}) AS dev, number % {per:UInt32} AS k,
            dev % 100 = 99 AS fixture, (dev % 10 IN (7, 8)) AND NOT fixture AS randomized,
            dev % 10 = 9 AND NOT fixture AS night, dev % 1000 = 3 AS mobile,
+           dev % 1000 = 5 AS lingerer, dev % 1000 = 6 AS returner,
            -- a randomized MAC is a new device every day
+           leftPad(hex(if(randomized, cityHash64(dev, {d:UInt32}) % 4294967296, dev)), 8, '0') AS h,
            dev % {folders:UInt32} AS folder_no
     FROM numbers({rows:UInt64})
+    WHERE (NOT lingerer OR {last:UInt8}) AND (NOT returner OR {last3:UInt8})
 )
 """
 
 
-def generate(store: Store, day: datetime, d: int, devices: int, per: int, folders: int) -> float:
+def generate(store: Store, day: datetime, d: int, devices: int, per: int, folders: int, days: int) -> float:
     started = time.perf_counter()
-    store.command(GENERATE, {"day": day, "d": d, "per": per, "rows": devices * per, "folders": folders})
+    store.command(GENERATE, {"day": day, "d": d, "per": per, "rows": devices * per, "folders": folders,
+                             "last": int(d == days - 1), "last3": int(d >= days - 3)})
     return time.perf_counter() - started
 
 
@@ -73,7 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--per-device", type=int, default=100, help="sightings per device per day")
-    parser.add_argument("--history-days", type=int, default=7, help="days of history before the detected day")
+    parser.add_argument("--history-days", type=int, default=9,
+                        help="days of history before the detected day (>= 9 so that returning is judged)")
+    parser.add_argument("--history-per-device", type=int, default=30,
+                        help="sightings per device per history day (fewer than the detected day: faster)")
     parser.add_argument("--folders", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
@@ -87,7 +96,8 @@ def main() -> None:
         days = args.history_days + 1
         gen_s = 0.0
         for d in range(days):
-            gen_s += generate(store, DAY0 + timedelta(days=d), d, args.devices, args.per_device, args.folders)
+            per = args.per_device if d == days - 1 else args.history_per_device
+            gen_s += generate(store, DAY0 + timedelta(days=d), d, args.devices, per, args.folders, days)
             print(f"generated day {d + 1}/{days}: {gen_s:.1f} s so far", flush=True)
         window = Window(DAY0 + timedelta(days=days - 1), DAY0 + timedelta(days=days))
         params = {"start": window.start, "end": window.end}

@@ -110,25 +110,40 @@ class DensityDetector(Detector):
         return int(mask.sum())
 
     def _baseline(self, history: pd.DataFrame, start: datetime) -> dict[str, dict[str, Any]]:
-        """folder -> {"same_hour": {local_hour: (p95, n_days)}, "all_hours": (p95, n_hours)}."""
+        """folder -> {"same_hour": {local_hour: (p95, n_days)}, "all_hours": (p95, n_hours)}, vectorised
+        over folders (one grid of folder x hour)."""
         s = self.settings
-        out: dict[str, dict[str, Any]] = {}
+        if history.empty:
+            return {}
         end = pd.Timestamp(start)
-        for folder, rows in history.groupby("folder", observed=True):
-            # Hours with no sightings are hours with 0 devices: fill the grid from the folder's first hour.
-            grid = pd.date_range(rows["hour"].min(), end, freq="h", inclusive="left")
-            counts = rows.set_index("hour")["robust_devices"].reindex(grid, fill_value=0.0)
-            excluded = rows.set_index("hour")["_flagged"].reindex(grid, fill_value=False)
-            counts = counts[~excluded.to_numpy()]
-            local_hour = pd.DatetimeIndex(counts.index).tz_convert(s.zone_for(str(folder))).hour
-            same: dict[int, tuple[float, int]] = {}
-            for hour, values in counts.groupby(local_hour):
-                if len(values) >= s.density_min_same_hour_days:
-                    same[int(hour)] = (float(np.quantile(values, s.density_quantile)), int(len(values)))
-            all_hours = None
-            if len(counts) >= s.density_min_history_hours:
-                all_hours = (float(np.quantile(counts, s.density_quantile)), int(len(counts)))
-            out[str(folder)] = {"same_hour": same, "all_hours": all_hours}
+        first = history.groupby("folder", observed=True)["hour"].min()
+        hours = pd.date_range(first.min(), end, freq="h", inclusive="left")
+        grid = pd.MultiIndex.from_product([first.index.astype(str), hours], names=["folder", "hour"])
+        frame = history.assign(folder=history["folder"].astype(str)).set_index(["folder", "hour"])
+        counts = frame["robust_devices"].reindex(grid, fill_value=0.0).reset_index()
+        counts["_flagged"] = frame["_flagged"].reindex(grid, fill_value=False).to_numpy()
+        # Hours with no sightings are hours with 0 devices, from each folder's first hour on.
+        counts = counts[(counts["hour"] >= counts["folder"].map(first.set_axis(first.index.astype(str))))
+                        & ~counts["_flagged"]]
+        counts["local_hour"] = 0
+        for folder in counts["folder"].unique():
+            zone = s.zone_for(str(folder))
+            if str(zone) != "UTC":
+                mask = counts["folder"] == folder
+                counts.loc[mask, "local_hour"] = pd.DatetimeIndex(counts.loc[mask, "hour"]).tz_convert(zone).hour
+        utc_rows = counts["folder"].map(lambda f: str(s.zone_for(str(f))) == "UTC").to_numpy()
+        counts.loc[utc_rows, "local_hour"] = pd.DatetimeIndex(counts.loc[utc_rows, "hour"]).hour
+        q = s.density_quantile
+        by_hour = counts.groupby(["folder", "local_hour"])["robust_devices"]
+        same = pd.DataFrame({"n": by_hour.size(), "p": by_hour.quantile(q)})
+        by_folder = counts.groupby("folder")["robust_devices"]
+        everything = pd.DataFrame({"n": by_folder.size(), "p": by_folder.quantile(q)})
+        out: dict[str, dict[str, Any]] = {
+            str(f): {"same_hour": {}, "all_hours": (float(p), int(n)) if n >= s.density_min_history_hours else None}
+            for f, n, p in zip(everything.index, everything["n"], everything["p"], strict=True)}
+        for (folder, hour), n, p in zip(same.index, same["n"], same["p"], strict=True):
+            if n >= s.density_min_same_hour_days:
+                out[str(folder)]["same_hour"][int(hour)] = (float(p), int(n))
         return out
 
     # ---- score --------------------------------------------------------------------------
