@@ -218,7 +218,13 @@ class LiveFeed:
                 "window_start": _iso(math.floor(t0)), "window_end": _iso(math.ceil(t1)),
                 "scenario": scenario, "details": details}
 
-    def _inject_crowd(self, t: float, rng: np.random.Generator) -> dict[str, Any]:
+    def _local_hour(self, t: float) -> float:
+        local = datetime.fromtimestamp(t, self.world.zone)
+        return local.hour + local.minute / 60
+
+    def _inject_crowd(self, t: float, rng: np.random.Generator) -> dict[str, Any] | None:
+        if not 7.0 <= self._local_hour(t) < 20.5:  # a daytime crowd: at night it would also be night activity
+            return None
         f = int(rng.integers(len(self.world.folders)))
         pres, _ = self._day(self.day_of(t))
         here = int(((pres.folder == f) & (pres.start <= t) & (pres.end > t)).sum())
@@ -235,7 +241,9 @@ class LiveFeed:
         return self._record("density_spike", "crowd", f"folder:{folder.name}", "", f, hour0, t1,
                             members=members, present_before=here)
 
-    def _inject_lingering(self, t: float, rng: np.random.Generator) -> dict[str, Any]:
+    def _inject_lingering(self, t: float, rng: np.random.Generator) -> dict[str, Any] | None:
+        if not 6.5 <= self._local_hour(t) < 18.0:  # must end before midnight: kept apart from night activity
+            return None
         f = int(rng.integers(len(self.world.folders)))
         sensors = [s for s in self.world.sensors[: self.world.n_fixed_sensors] if s.folder == f]
         s = sensors[int(rng.integers(len(sensors)))]
@@ -252,7 +260,7 @@ class LiveFeed:
         _, stops = self._day(self.day_of(t))
         for u in rng.permutation(len(self.world.units)):
             idx = np.flatnonzero((stops.unit == u) & (stops.end > t))[:5]
-            if len(idx) < 4:
+            if len(idx) < 4 or stops.start[idx[0]] > t + 1800:  # only while the patrol is out
                 continue
             dev = self._new(FOLLOWER, rng)
             k = len(idx)
@@ -267,8 +275,7 @@ class LiveFeed:
         return None
 
     def _inject_night_intruder(self, t: float, rng: np.random.Generator) -> dict[str, Any] | None:
-        local = datetime.fromtimestamp(t, self.world.zone)
-        hour = local.hour + local.minute / 60
+        hour = self._local_hour(t)
         if hour >= NIGHT_END_H - 0.3:
             return None
         staffed = set(self.pop.home[self.pop.role == NIGHT_SHIFT].tolist())
