@@ -181,3 +181,12 @@ def test_scores_are_calibrated(world_store: Store, settings: Settings) -> None:
         assert scored["score"].between(0, 1).all(), name
         for a in det.alarms(scored, WINDOW):
             assert 0.5 <= a.score <= 1 and a.details["reasons"], (name, a)
+
+
+def test_fixtures_are_learned_not_hard_coded(world_store: Store, settings: Settings) -> None:
+    from santiway_anomaly.detectors.known import learn_fixtures
+
+    fixtures = learn_fixtures(world_store, settings, WINDOW.start)
+    assert PRINTER in fixtures and fixtures[PRINTER]["coverage"] >= 0.9
+    assert not set(fixtures) & {*STAFF, *NIGHT_SHIFT, REGULAR_VISITOR}
+    assert set(learn_fixtures(world_store, settings, WINDOW.start, [PRINTER, STAFF[0]])) == {PRINTER}
