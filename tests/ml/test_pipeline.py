@@ -174,3 +174,22 @@ def test_a_continuing_anomaly_alarms_once_per_cooldown(world: tuple[Store, Setti
     again = run_detection(st, settings, hours=24, until=SCORED_END, detectors=["ml"])
     assert not set(changed) & {a.device_id for a in again.anomalies}  # same episode, same severity
     st.command("TRUNCATE TABLE anomaly_ml.anomalies")
+
+
+def test_evaluation_reports_both_methods_on_the_same_windows(world: tuple[Store, Settings, list[str]]) -> None:
+    from santiway_anomaly.evaluation.truth import TruthEvent
+    from santiway_anomaly.ml.evaluation import evaluate_ml
+
+    st, settings, changed = world
+    truth = [TruthEvent("ml_behavior", d, UNTIL, SCORED_END, "behaviour_change", d, "office",
+                        {"changes": ["shift"]}) for d in changed]
+    report = evaluate_ml(st, settings, truth, epochs=25, seed=7,
+                         architecture={"hidden": 16, "levels": 2, "batch_size": 16, "n_jobs": 1})
+    assert report["status"] == "ok" and report["windows"]["test"] == 24
+    ae, iforest = report["methods"]["tcn_autoencoder"], report["methods"]["isolation_forest"]
+    for m in (ae, iforest):
+        assert m["devices"] == 24 and m["changed_devices"] == 2 and m["normal_device_days"] == 22
+        assert 0.0 <= m["normal_days_above_p99"] <= 1.0
+    assert ae["roc_auc"] == 1.0 and ae["recall_p99"] == 1.0
+    assert ae["recall_p99_by_change"] == {"shift": 1.0}
+    assert evaluate_ml(st, settings, [])["status"] == "skipped"

@@ -89,7 +89,9 @@ def evaluate_ml(store: Store, settings: Settings, truth: Sequence[Any], *, epoch
     data_start, data_end = first_hour(store), latest_hour(store)
     if data_start is None or data_end is None:
         return {"status": "skipped", "reason": "the store holds no data"}
-    end = until or data_end + timedelta(hours=1)
+    last = until or data_end + timedelta(hours=1)
+    # Test windows are whole days from the change on: round the end up to the next day boundary.
+    end = change + timedelta(days=-(-(last - change) // timedelta(days=1)))
     # Whole days back from the change so windows align with the truth's day boundaries.
     hist = timedelta(hours=settings.feature_history_hours)
     days_before = max((change - (data_start + hist)).days, 0)
@@ -107,6 +109,9 @@ def evaluate_ml(store: Store, settings: Settings, truth: Sequence[Any], *, epoch
     post = start_of >= change64
     train_all = WindowSet(ws.X[pre], ws.end[pre], ws.device[pre])
     test = WindowSet(ws.X[post], ws.end[post], ws.device[post])
+    if len(test.X) == 0 or len(train_all.X) == 0:
+        return {"status": "skipped", "reason": f"no {'test' if len(train_all.X) else 'training'} windows "
+                f"around the change at {change.isoformat()} (data {data_start} .. {data_end})"}
     train_ws, val_ws, split = split_by_time(train_all, settings.train_validation_fraction)
 
     arch = {k: v for k, v in (architecture or {}).items()
