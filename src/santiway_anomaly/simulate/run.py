@@ -118,7 +118,8 @@ class Simulation:
                           for i in np.flatnonzero(pop.late_day >= 0)],
             "visitors_sample": listing(VISITOR, 50),
         }
-        last = range(max(0, self.opts.days - max(self.opts.anomaly_days, 1)), self.opts.days)
+        # Every day's rounds for runs up to a month; beyond that the anomaly days only (file size).
+        last = range(0 if self.opts.days <= 31 else self.opts.days - max(self.opts.anomaly_days, 1), self.opts.days)
         return {
             "generator": "santiway-anomaly simulate",
             "options": {k: (str(v) if k in ("start",) else v) for k, v in self.opts.__dict__.items()
@@ -128,8 +129,8 @@ class Simulation:
             "randomized_devices": int(pop.randomized.sum()),
             "fixtures": listing(FIXTURE, 10_000),
             "hard_negatives": hard,
-            "note": "mobile_sensors[].days lists the itineraries of the anomaly days only; "
-                    "devices.csv lists every device with a stable MAC and its role.",
+            "note": "mobile_sensors[].days: each day's rounds (the anomaly days only for runs over 31 days); "
+                    "devices.csv lists every device, its role and (for stable MACs) its MAC.",
         }
 
     def _folder(self, f: int) -> str:
