@@ -58,8 +58,11 @@ def simulate(
     night shift, visitors, commuters, passers-by with rotating randomized MACs), inject labelled
     anomalies of all four types in the last days, and write sightings plus ground truth.
 
-    Files: DIR/sightings.parquet|csv, DIR/truth.jsonl (one anomaly per line), DIR/world.json,
-    DIR/devices.csv. With --live, stream into the store (or to --api-url) until Ctrl-C.
+    Files: DIR/sightings.parquet|csv, DIR/truth.jsonl (one anomaly per line), DIR/world.json
+    (places, patrol rounds, roles, hard negatives) and DIR/devices.csv (every device and its role).
+
+    With --live, stream into the store (or to --api-url) in real time until Ctrl-C; the same
+    --seed, --devices and --folders as a history run continue the same world.
     """
     from santiway_anomaly.simulate.options import SimOptions
 
