@@ -147,7 +147,5 @@ def sidebar_status() -> None:
         icon = {"healthy": ":green[:material/check_circle:]", "degraded": ":orange[:material/warning:]",
                 "unhealthy": ":red[:material/error:]"}[result.status]
         st.markdown(f"{icon} **{result.status}** · v{result.version}")
-        if result.dev_mode:
-            st.caption("Development mode: the service checks no API key.")
         for warning in result.warnings[:3]:
             st.caption(f":material/warning: {warning}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from santiway_anomaly.analysis.folders import folder_series
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES
-from santiway_anomaly.api.params import window
+from santiway_anomaly.api.fields import IsoDateTime
+from santiway_anomaly.api.params import MIN_HOURS, window
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas_folders import FolderSeriesPublic
 from santiway_anomaly.api.security import require_api_key
@@ -29,8 +29,8 @@ async def folders_hourly(
     request: Request,
     runner: StoreDep,
     settings: SettingsDep,
-    hours: Annotated[float, Query(gt=0, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
-    until: Annotated[datetime | None, Query(description="End of the window (default: now)")] = None,
+    hours: Annotated[float, Query(ge=MIN_HOURS, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
     folder: Annotated[str | None, Query(max_length=256, description="Only this folder")] = None,
 ) -> FolderSeriesPublic:
     """Per folder and hour: distinct devices, the robust count the density detector judges, and the

@@ -16,7 +16,7 @@ PAGE_SIZES = [50, 100, 250, 1000]
 
 
 def _filters() -> dict[str, Any]:
-    cols = st.columns([2, 2, 2, 3, 2, 1])
+    cols = st.columns([2, 2, 2, 3, 2, 1.3])
     hours = ui.hours_picker(key="anom_hours")
     with cols[0]:
         anomaly_type = st.selectbox("Type", ["all", *TYPES], format_func=lambda t: "all" if t == "all"

@@ -51,9 +51,8 @@ def render() -> None:
     with left:
         st.plotly_chart(charts.anomaly_map(frame), key="map")
     with right:
-        st.subheader("Top folders")
         st.plotly_chart(charts.counts_bar([t.key for t in stats.top_folders], [t.count for t in stats.top_folders],
-                                          "Anomalies per folder"), key="folders")
+                                          "Top folders by anomalies"), key="folders")
 
     st.subheader("Newest critical anomalies")
     critical = ui.try_call(api.anomalies, severity="critical", limit=NEWEST_CRITICAL, since=since)
