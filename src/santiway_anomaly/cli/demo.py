@@ -8,11 +8,13 @@ service) and the dashboard, and stops all of them cleanly on Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -45,13 +47,41 @@ def _store_has_data(env: dict[str, str]) -> bool:
     return False
 
 
-def prepare(settings: Settings, env: dict[str, str], *, devices: int, days: int, seed: int,
+def daytime_zone(now: datetime | None = None) -> str:
+    """An IANA zone in which it is early afternoon now.
+
+    The live feed injects the scenarios that fit the local hour (crowds and lingering by day,
+    intruders at night); a demo started in the evening would otherwise show nothing for hours.
+    """
+    hour = (now or datetime.now(UTC)).hour
+    offset = (13 - hour) % 24
+    if offset > 12:
+        offset -= 24
+    # Etc/GMT zones are named with the sign inverted: Etc/GMT-3 is UTC+3.
+    return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def demo_world(settings: Settings, devices: int, seed: int) -> dict[str, object]:
+    """The simulated world of this data directory: chosen once, reused on every restart."""
+    path = settings.data_dir / "demo.json"
+    if path.exists():
+        world: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+        return world
+    world = {"devices": devices, "seed": seed, "folders": 6,
+             "timezone": os.environ.get("TIMEZONE") or daytime_zone()}
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(world, indent=2), encoding="utf-8")
+    return world
+
+
+def prepare(settings: Settings, env: dict[str, str], world: dict[str, object], *, days: int,
             epochs: int) -> None:
     """History, first detection and a model: each only if it is not there yet (restarts keep data)."""
     sim_dir = settings.data_dir / "demo-history"
     if not _store_has_data(env):
-        _step(f"Simulating {days} days of sightings for {devices} devices",
-              ["simulate", "--devices", str(devices), "--days", str(days), "--folders", "6", "--seed", str(seed),
+        _step(f"Simulating {days} days of sightings for {world['devices']} devices (local time {world['timezone']})",
+              ["simulate", "--devices", str(world["devices"]), "--days", str(days), "--folders",
+               str(world["folders"]), "--seed", str(world["seed"]), "--timezone", str(world["timezone"]),
                "--anomaly-days", "2", "--out", str(sim_dir)], env)
         _step("Ingesting the simulated history", ["ingest", str(sim_dir / "sightings.parquet"), "--no-progress"],
               env, ok_codes=(0, 1))
@@ -81,8 +111,10 @@ def demo(
     detection, a live feed with injected anomalies and the dashboard. Ctrl-C stops everything.
     """
     settings = settings_or_exit()
-    env = {**os.environ, "DATA_DIR": str(settings.data_dir)}
-    prepare(settings, env, devices=devices, days=days, seed=seed, epochs=epochs)
+    world = demo_world(settings, devices, seed)
+    # The detectors judge night and hours in the world's local time.
+    env = {**os.environ, "DATA_DIR": str(settings.data_dir), "TIMEZONE": str(world["timezone"])}
+    prepare(settings, env, world, days=days, epochs=epochs)
     if setup_only:
         return
 
@@ -113,8 +145,10 @@ def demo(
         service = start(["serve", "--port", str(port)], service_env)
         _wait_healthy(api, service)
         if live:
-            live_args = ["simulate", "--live", "--devices", str(max(50, devices // 4)), "--folders", "6",
-                         "--seed", str(seed + 1), "--inject-every", str(inject_every), "--api-url", api,
+            # The same seed, devices and folders continue the history's world (same places, same people).
+            live_args = ["simulate", "--live", "--devices", str(world["devices"]), "--folders",
+                         str(world["folders"]), "--seed", str(world["seed"]), "--timezone", str(world["timezone"]),
+                         "--inject-every", str(inject_every), "--api-url", api,
                          "--out", str(settings.data_dir / "demo-live")]
             start(live_args, {**env, **({"SIMULATE_API_KEY": key} if key else {})})
         dash_url = ""
