@@ -291,3 +291,24 @@ def test_wrong_key_is_said_plainly(name: str, dash_env: Service, monkeypatch: py
     assert "Traceback" not in seen
     # The service itself agrees the key is wrong (the page did not invent it).
     assert httpx.get(dash_env.url + "/anomalies", headers={"X-API-Key": "not-the-right-key-0000"}).status_code == 401
+
+
+def test_feed_ends_when_nobody_reads_and_resumes(dash_env: Service) -> None:
+    from santiway_anomaly.dashboard.client import ApiClient
+    from santiway_anomaly.dashboard.feed import NotificationFeed, wait_for
+
+    url = ApiClient(dash_env.url, KEY).ws_url()
+    feed = NotificationFeed(url, idle_s=1.5).start()
+    assert wait_for(feed, lambda s: s.status == "connected", 15).status == "connected"
+    deadline = time.monotonic() + 10
+    while feed.alive and time.monotonic() < deadline:  # no snapshot() calls: nobody is reading
+        time.sleep(0.2)
+    assert not feed.alive
+    feed.join(10)
+    assert feed.snapshot().status == "stopped"
+    resumed = NotificationFeed(url, resume=feed).start()
+    try:
+        assert wait_for(resumed, lambda s: s.status == "connected", 15).status == "connected"
+        assert [r.key for r in resumed.snapshot().messages] == [r.key for r in feed.snapshot().messages]
+    finally:
+        resumed.stop()

@@ -56,12 +56,20 @@ class FeedState:
 class NotificationFeed:
     """Keeps one WebSocket open in a daemon thread until `stop()`."""
 
-    def __init__(self, url: str, *, buffer: int = 500, retry_s: float = 2.0, open_timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, *, buffer: int = 500, retry_s: float = 2.0, open_timeout_s: float = 5.0,
+                 idle_s: float = 120.0, resume: NotificationFeed | None = None) -> None:
         self.url = url
         self.retry_s = retry_s
         self.open_timeout_s = open_timeout_s
+        # Streamlit says nothing when a browser tab goes away: a feed nobody has read for `idle_s`
+        # closes its socket and ends; the page starts a new one (resuming from this one) on return.
+        self.idle_s = idle_s
         self._messages: deque[Received] = deque(maxlen=buffer)
         self._last_id: int | None = None
+        if resume is not None and resume.url == url:  # keep what was shown; the hub replays the gap
+            self._messages.extend(resume.snapshot().messages)
+            self._last_id = resume._last_id
+        self._last_read = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._status = "connecting"
@@ -77,11 +85,16 @@ class NotificationFeed:
     def stop(self) -> None:
         self._stop.set()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (after `stop()` or the idle time)."""
+        self._thread.join(timeout)
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._stop.is_set()
 
     def snapshot(self) -> FeedState:
+        self._last_read = time.monotonic()
         with self._lock:
             return FeedState(self._status, self._error, self._since, list(self._messages), self._other)
 
@@ -104,6 +117,9 @@ class NotificationFeed:
                 with connect(self._connect_url(), open_timeout=self.open_timeout_s, close_timeout=1) as ws:
                     self._set("connected")
                     while not self._stop.is_set():
+                        if time.monotonic() - self._last_read > self.idle_s:
+                            self._stop.set()  # nobody is looking any more
+                            break
                         try:
                             raw = ws.recv(timeout=0.5)
                         except TimeoutError:
@@ -125,7 +141,7 @@ class NotificationFeed:
                     self._set("connecting", "connection closed; reconnecting")
             except (OSError, TimeoutError, InvalidURI, WebSocketException) as exc:
                 self._set("unreachable", f"{type(exc).__name__}: {exc}")
-            if self._stop.wait(self.retry_s):
+            if self._stop.wait(self.retry_s) or time.monotonic() - self._last_read > self.idle_s:
                 break
         self._set("stopped")
         logger.debug("notification feed stopped: {}", self.url.split("?", 1)[0])

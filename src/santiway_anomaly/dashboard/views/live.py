@@ -29,7 +29,8 @@ def feed() -> NotificationFeed:
     if current is None or current.url != url or not current.alive:
         if current is not None:
             current.stop()
-        current = NotificationFeed(url).start()
+        idle = max(60.0, 20 * ui.settings().dashboard_refresh_s)  # many missed refreshes: the tab is gone
+        current = NotificationFeed(url, idle_s=idle, resume=current).start()
         st.session_state["live_feed"] = current
     return current
 
