@@ -30,7 +30,7 @@ LrOpt = Annotated[float, typer.Option("--lr", min=1e-6, max=1.0, help="Learning 
 SourceOpt = Annotated[str, typer.Option("--data-source", help="Label written to model_metadata.json.")]
 PathOpt = Annotated[Path | None, typer.Option("--model-path", help="Where to write the model (default MODEL_PATH).")]
 ThreadsOpt = Annotated[int | None, typer.Option(
-    "--threads", min=1, max=256, help="CPU threads for torch (default: torch's choice; 1 is faster on a busy host).")]
+    "--threads", min=1, max=256, help="CPU threads for torch (default: 1 on a CPU, faster on a shared host).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 
@@ -44,7 +44,7 @@ def train_command(
     until: UntilOpt = None,
     hidden: HiddenOpt = 32,
     levels: LevelsOpt = 3,
-    batch_size: BatchOpt = 256,
+    batch_size: BatchOpt = 64,
     lr: LrOpt = 2e-3,
     data_source: SourceOpt = "production_way_data",
     model_path: PathOpt = None,
