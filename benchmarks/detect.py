@@ -61,7 +61,8 @@ FROM
            dev % 1000 = 5 AS lingerer, dev % 1000 = 6 AS returner,
            -- a randomized MAC is a new device every day
            leftPad(hex(if(randomized, cityHash64(dev, {d:UInt32}) % 4294967296, dev)), 8, '0') AS h,
-           dev % {folders:UInt32} AS folder_no
+           -- strangers spread over the folders (one per folder, not a crowd of them in one)
+           if(lingerer OR returner, intDiv(dev, 1000), dev) % {folders:UInt32} AS folder_no
     FROM numbers({rows:UInt64})
     WHERE (NOT lingerer OR {last:UInt8}) AND (NOT returner OR {last3:UInt8})
 )
@@ -79,8 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--per-device", type=int, default=100, help="sightings per device per day")
-    parser.add_argument("--history-days", type=int, default=9,
-                        help="days of history before the detected day (>= 9 so that returning is judged)")
+    parser.add_argument("--history-days", type=int, default=14,
+                        help="days of history before the detected day (>= 14 so that returning is judged: "
+                             "7 days of look-back + 7 days before it)")
     parser.add_argument("--history-per-device", type=int, default=30,
                         help="sightings per device per history day (fewer than the detected day: faster)")
     parser.add_argument("--folders", type=int, default=200)

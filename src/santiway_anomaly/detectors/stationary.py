@@ -122,16 +122,16 @@ class StationaryDetector(Detector):
         return {"known_start": before - timedelta(days=s.detect_history_days), "known_end": before,
                 "regular_min_days": s.regular_min_days}
 
-    def _enough_history(self, store: Store, before: datetime, pattern: str) -> bool:
-        """Without REGULAR_MIN_DAYS days of data before `before`, everyone looks like a stranger."""
+    def _enough_history(self, store: Store, before: datetime, pattern: str, need: int) -> bool:
+        """Without `need` days of data before `before`, everyone looks like a stranger."""
         s = self.settings
         first = store.scalar(
             "SELECT min(hour) FROM anomaly_ml.hourly_features WHERE hour >= {start:DateTime('UTC')}",
             {"start": before - timedelta(days=s.detect_history_days)})
         days = (before - utc(first)).days if first is not None and first.year > 1970 else 0
-        if days < s.regular_min_days:
+        if days < need:
             logger.info("stationary: {} not judged: {} days of history before {} (need {})",
-                        pattern, max(days, 0), before.isoformat(), s.regular_min_days)
+                        pattern, max(days, 0), before.isoformat(), need)
             self.skipped_[pattern] = f"{max(days, 0)} days of history before {before.isoformat()}"
             return False
         return True
@@ -143,7 +143,7 @@ class StationaryDetector(Detector):
         slot = s.slot_minutes * 60
         min_run_s = int(s.linger_hours_alarm * 3600 / 2)  # half the alarm level: near misses are scored too
         known_end = floor_hour(window.start)
-        if not self._enough_history(store, known_end, "lingering"):
+        if not self._enough_history(store, known_end, "lingering", s.regular_min_days):
             return {}
         df = store.query_df(sql.LINGER, {
             **self._known_params(known_end),
@@ -245,7 +245,8 @@ class StationaryDetector(Detector):
         s = self.settings
         end = window.end
         lookback_start = floor_hour(end) - timedelta(days=s.return_lookback_days)
-        if not self._enough_history(store, lookback_start, "returning"):
+        # Telling a returner from a newcomer takes as much history before the look-back as the look-back.
+        if not self._enough_history(store, lookback_start, "returning", s.return_lookback_days):
             return {}
         df = store.query_df(sql.RETURNING, {
             **self._known_params(lookback_start),
