@@ -243,6 +243,10 @@ class Settings(BaseSettings):
     dashboard_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # Seconds between refreshes of the live and overview pages (ours: an operator glance).
     dashboard_refresh_s: float = Field(default=3.0, ge=1, le=3600)
+    # Map tiles for the maps, fetched by the operator's browser from the internet: "" (default, no
+    # tiles: points on longitude/latitude axes, works on an isolated network), or a tokenless plotly
+    # style such as open-street-map, carto-positron, carto-darkmatter.
+    dashboard_map_tiles: Literal["", "open-street-map", "carto-positron", "carto-darkmatter", "carto-voyager"] = ""
     # --- end Dashboard -------------------------------------------------------------------
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -312,3 +312,15 @@ def test_feed_ends_when_nobody_reads_and_resumes(dash_env: Service) -> None:
         assert [r.key for r in resumed.snapshot().messages] == [r.key for r in feed.snapshot().messages]
     finally:
         resumed.stop()
+
+
+def test_map_tiles_are_opt_in(dash_env: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default: points on longitude/latitude axes (no internet needed); DASHBOARD_MAP_TILES: real tiles."""
+    figures = charts(run_ok(page("overview", hours=WEEK)))
+    plain = next(f for f in figures if f["layout"]["title"]["text"].startswith("Where"))
+    assert plain["data"][0]["type"] == "scatter" and "map" not in plain["layout"]
+    monkeypatch.setenv("DASHBOARD_MAP_TILES", "open-street-map")
+    tiled = next(f for f in charts(run_ok(page("overview", hours=WEEK))) if f["layout"]["title"]["text"] == "Where")
+    assert tiled["data"][0]["type"] == "scattermap"
+    assert tiled["layout"]["map"]["style"] == "open-street-map"
+    assert values(tiled["data"][0]["lat"]) == values(plain["data"][0]["y"])

@@ -1,8 +1,10 @@
 """Plotly figures for the pages: pure functions from API answers (or frames made of them) to figures.
 
-Maps are drawn as plain longitude/latitude scatter plots with an equal-distance aspect ratio, not
-on map tiles: tile servers (OpenStreetMap, Carto, Mapbox) are on the internet, and the dashboard
-must work on an isolated network. Folders and sensors are labelled on the points instead.
+Maps are drawn by default as plain longitude/latitude scatter plots with an equal-distance aspect
+ratio, not on map tiles: tile servers (OpenStreetMap, Carto) are on the internet, and the dashboard
+must work on an isolated network (measured here: with tiles and no internet, plotly's map draws
+nothing at all, not even the points). With DASHBOARD_MAP_TILES set, the same points go on tiles
+that the operator's browser fetches.
 """
 
 from __future__ import annotations
@@ -75,30 +77,47 @@ def _equal_aspect(fig: go.Figure, lats: Sequence[float]) -> None:
     fig.update_xaxes(title="longitude")
 
 
-def anomaly_map(frame: pd.DataFrame, title: str = "Where (no map tiles: longitude / latitude)") -> go.Figure:
+def _points(fig: go.Figure, tiles: str, lats: pd.Series, lons: pd.Series, **trace: Any) -> None:
+    if tiles:
+        fig.add_trace(go.Scattermap(lat=lats, lon=lons, **trace))
+    else:
+        fig.add_scatter(x=lons, y=lats, **trace)
+
+
+def _frame_map(fig: go.Figure, tiles: str, lats: Sequence[float], lons: Sequence[float]) -> None:
+    if not tiles:
+        _equal_aspect(fig, lats)
+        return
+    center = {"lat": sum(lats) / len(lats), "lon": sum(lons) / len(lons)} if lats else {"lat": 0, "lon": 0}
+    span = max((max(lats) - min(lats)) if lats else 0, (max(lons) - min(lons)) if lons else 0, 0.002)
+    fig.update_layout(map={"style": tiles, "center": center, "zoom": max(1.0, min(16.0, math.log2(360 / span) - 1))})
+
+
+def anomaly_map(frame: pd.DataFrame, tiles: str = "") -> go.Figure:
     """Points of anomalies coloured by severity, sized by score. `frame`: lat, lon, severity, score, label."""
+    title = "Where" if tiles else "Where (no map tiles: longitude / latitude)"
     fig = _fig(title, height=420, legend_title_text="severity")
     located = frame[(frame["lat"] != 0) | (frame["lon"] != 0)]
     for severity in SEVERITY_ORDER:
         part = located[located["severity"] == severity]
         if len(part):
-            fig.add_scatter(x=part["lon"], y=part["lat"], mode="markers", name=severity,
-                            marker={"color": SEVERITY_COLORS[severity], "size": 8 + 14 * part["score"],
-                                    "opacity": 0.7, "line": {"width": 1, "color": "white"}},
-                            text=part["label"], hovertemplate="%{text}<extra></extra>")
-    _equal_aspect(fig, list(located["lat"]))
+            _points(fig, tiles, part["lat"], part["lon"], mode="markers", name=severity,
+                    marker={"color": SEVERITY_COLORS[severity], "size": 8 + 14 * part["score"], "opacity": 0.7},
+                    text=part["label"], hovertemplate="%{text}<extra></extra>")
+    _frame_map(fig, tiles, list(located["lat"]), list(located["lon"]))
     return fig
 
 
-def places_map(frame: pd.DataFrame, title: str = "Places (no map tiles: longitude / latitude)") -> go.Figure:
+def places_map(frame: pd.DataFrame, tiles: str = "") -> go.Figure:
     """A device's places sized by dwell minutes. `frame`: lat, lon, folder, dwell_minutes, sightings."""
+    title = "Places" if tiles else "Places (no map tiles: longitude / latitude)"
     fig = _fig(title, height=380)
     size = 10 + 30 * frame["dwell_minutes"] / max(float(frame["dwell_minutes"].max()), 1.0)
-    fig.add_scatter(x=frame["lon"], y=frame["lat"], mode="markers+text", text=frame["folder"],
-                    textposition="top center", marker={"size": size, "color": "#1f77b4", "opacity": 0.6},
-                    customdata=frame[["dwell_minutes", "sightings"]],
-                    hovertemplate="%{text}<br>%{customdata[0]} min, %{customdata[1]} sightings<extra></extra>")
-    _equal_aspect(fig, list(frame["lat"]))
+    _points(fig, tiles, frame["lat"], frame["lon"], mode="markers+text", text=frame["folder"],
+            textposition="top center", marker={"size": size, "color": "#1f77b4", "opacity": 0.6},
+            customdata=frame[["dwell_minutes", "sightings"]],
+            hovertemplate="%{text}<br>%{customdata[0]} min, %{customdata[1]} sightings<extra></extra>")
+    _frame_map(fig, tiles, list(frame["lat"]), list(frame["lon"]))
     return fig
 
 

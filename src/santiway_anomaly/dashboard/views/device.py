@@ -94,7 +94,7 @@ def render() -> None:
     with left:
         if profile.places:
             places = pd.DataFrame([p.model_dump() for p in profile.places])
-            st.plotly_chart(charts.places_map(places), key="places")
+            st.plotly_chart(charts.places_map(places, ui.settings().dashboard_map_tiles), key="places")
     with right:
         if profile.movement:
             m = profile.movement

@@ -49,7 +49,7 @@ def render() -> None:
 
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(charts.anomaly_map(frame), key="map")
+        st.plotly_chart(charts.anomaly_map(frame, ui.settings().dashboard_map_tiles), key="map")
     with right:
         st.plotly_chart(charts.counts_bar([t.key for t in stats.top_folders], [t.count for t in stats.top_folders],
                                           "Top folders by anomalies"), key="folders")
