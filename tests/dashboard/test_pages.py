@@ -116,6 +116,8 @@ def test_anomalies_filter_detail_and_feedback(dash_env: Service) -> None:
     assert "Saved" in shown(at), shown(at)
     stored = api.get(f"/anomalies/{chosen}/feedback").json()
     assert stored["verdict"] == "false_alarm"
+    run_ok(at)  # the next run shows the stored verdict
+    assert "Marked **false alarm**" in shown(at)
 
     if anomaly["device_id"]:
         at.button(key=f"known_{chosen}").click()

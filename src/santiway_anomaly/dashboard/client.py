@@ -227,6 +227,14 @@ class ApiClient:
         body: dict[str, Any] = response.json()
         return body
 
+    def get_feedback(self, anomaly_id: str) -> dict[str, Any] | None:
+        """GET /anomalies/{id}/feedback: the newest verdict on the anomaly, or None if there is none."""
+        try:
+            body: dict[str, Any] = self._send("GET", f"/anomalies/{anomaly_id}/feedback").json()
+        except ApiNotFound:
+            return None
+        return body
+
     def mark_known(self, device_id: str, reason: str = "all", note: str = "") -> dict[str, Any]:
         """POST /devices/{id}/known: put the device on the known-devices allowlist, for one anomaly type
         (`reason`) or for `all`."""

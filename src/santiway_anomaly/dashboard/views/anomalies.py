@@ -66,6 +66,14 @@ def _reasons(details: dict[str, Any]) -> list[str]:
 def _feedback(anomaly: Any) -> None:
     api = ui.client()
     st.markdown("**Feedback**")
+    given = ui.try_call(api.get_feedback, anomaly.anomaly_id)
+    if isinstance(given, ApiError):
+        ui.show_error(given)
+    elif given:
+        verdict = str(given.get("verdict", "")).replace("_", " ")
+        note = f": {given['note']}" if given.get("note") else ""
+        st.caption(f"Marked **{verdict}** by {given.get('added_by', '?')} at {str(given.get('added_at', ''))[:16]}"
+                   f"{note}")
     note = st.text_input("Note (optional)", key=f"note_{anomaly.anomaly_id}")
     cols = st.columns(3)
     result: dict[str, Any] | ApiError | None = None
@@ -90,7 +98,8 @@ def _detail(anomaly: Any) -> None:
     cols[0].metric("Score", f"{anomaly.score:.2f}")
     cols[1].metric("Severity", anomaly.severity)
     cols[2].metric("Folder", anomaly.folder or "—")
-    cols[3].metric("Device", anomaly.device_id or "folder-level")
+    with cols[3]:  # a MAC does not fit a metric's large type
+        st.markdown(f"Device\n\n`{anomaly.device_id}`" if anomaly.device_id else "Device\n\nfolder-level")
     st.caption(f"Window {ui.when(anomaly.window_start)} → {ui.when(anomaly.window_end)} · detected "
                f"{ui.when(anomaly.detected_at)} · id `{anomaly.anomaly_id}`"
                + (f" · model {anomaly.model_version}" if anomaly.model_version else ""))

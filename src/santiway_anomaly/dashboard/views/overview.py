@@ -13,12 +13,19 @@ from santiway_anomaly.dashboard.client import ApiError
 # Anomalies drawn on the map: the API's largest page; beyond it the map shows the newest ones.
 MAP_LIMIT = 1000
 NEWEST_CRITICAL = 10
+# Overview refresh = this many DASHBOARD_REFRESH_S (3 s -> 30 s): counts move slowly, the Live page is fast.
+REFRESH_FACTOR = 10
 
 
 def render() -> None:
     st.title("Overview")
-    api = ui.client()
     hours = ui.hours_picker(key="overview_hours")
+    # The page redraws itself (an operator leaves it open on a wall screen); widgets above stay put.
+    st.fragment(run_every=REFRESH_FACTOR * ui.settings().dashboard_refresh_s)(_body)(hours)
+
+
+def _body(hours: float) -> None:
+    api = ui.client()
     stats = ui.call(api.stats, hours)
     since = datetime.now(UTC) - timedelta(hours=hours)
     page = ui.call(api.anomalies, limit=MAP_LIMIT, since=since)
