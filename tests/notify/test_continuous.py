@@ -70,3 +70,22 @@ def test_cooldown_quiets_a_flapping_subject_unless_the_severity_rises(
     again = make_service(notify_cooldown_s=600)
     late = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE)
     assert asyncio.run(scenario(again, [[late]])) == []
+
+
+def test_the_same_anomaly_is_never_notified_twice_even_after_a_restart(
+        make_service: Callable[..., LiveService]) -> None:
+    svc = make_service()
+    anomaly = make_anomaly(score=0.9)
+
+    async def scenario(service: LiveService) -> list[str]:
+        ws, _ = await open_client(service.ws_url(f"api_key={KEY}"))
+        # Handed to the dispatcher directly (twice), as a caller that does not check newness would.
+        await asyncio.to_thread(service.run, service.service.publish([anomaly]))
+        await asyncio.to_thread(service.run, service.service.publish([anomaly]))
+        got = [m["anomaly"]["anomaly_id"] for m in await read_quiet(ws)]
+        await ws.close()
+        return got
+
+    assert asyncio.run(scenario(svc)) == [anomaly.anomaly_id]
+    svc.stop()
+    assert asyncio.run(scenario(make_service())) == []  # the restarted service remembers it from the log

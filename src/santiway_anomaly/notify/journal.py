@@ -104,6 +104,16 @@ def recent(store: Store, after: datetime) -> list[Notification]:
     return [_note(row) for row in rows]
 
 
+def recent_ids(store: Store, after: datetime, limit: int) -> list[str]:
+    """Anomaly ids notified after `after`, oldest first, at most the newest `limit`."""
+    rows = store.query_rows(
+        "SELECT anomaly_id FROM (SELECT anomaly_id, seq FROM anomaly_ml.notifications "
+        "WHERE created_at > {t:DateTime64(3, 'UTC')} ORDER BY seq DESC LIMIT {limit:UInt32}) ORDER BY seq",
+        {"t": after, "limit": limit},
+    )
+    return [str(r[0]) for r in rows]
+
+
 def _note(row: Sequence[Any]) -> Notification:
     seq, anomaly_id, created_at, subject, anomaly_type, severity, folder, payload = row
     if isinstance(created_at, datetime) and created_at.tzinfo is None:

@@ -1,17 +1,23 @@
 """The service's Dispatcher: screen new anomalies, log them, fan them out (WebSocket hub, webhook outbox).
 
-`publish` keeps three promises: an anomaly is notified at most once (ids already in the notification
-log are dropped), a device an operator marked as known is not alerted on for that reason, and a
-subject that keeps firing the same anomaly type stays quiet for `NOTIFY_COOLDOWN_S` unless the
-severity rises. What passes is written to the notification log (and the outbox) first, then
-broadcast: a client that reconnects with `?since=` can always catch up from the log.
+`publish` takes the anomalies a detection run stored for the first time (`save_anomalies` decides
+that in the store, under a lock) and keeps three promises: an anomaly is notified at most once (ids
+this service notified recently are dropped too, also across a restart), a device an operator marked
+as known is not alerted on for that reason, and a subject that keeps firing the same anomaly type
+stays quiet for `NOTIFY_COOLDOWN_S` unless the severity rises.
+
+The hot path touches no store: the screening uses memory (recent ids, cooldown, a cached allowlist),
+the notifications are broadcast at once and written to the notification log (and the outbox) right
+after, before `publish` returns. A client that reconnects in between still gets them: the replay
+merges the log with an in-memory ring of the latest notifications.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,13 +37,12 @@ from santiway_anomaly.notify.webhook import Webhook
 from santiway_anomaly.storage.store import Store
 
 StoreCall = Callable[..., Awaitable[Any]]
-# Ids notified by this process, remembered so a repeat is dropped even while the store is unreachable.
+# Ids notified lately (loaded from the log at start: the last RECENT_DAYS), so a repeat is dropped.
 RECENT_IDS = 100_000
+RECENT_DAYS = 7
 STORE_WAIT_S = 1.0
-
-
-def _screen(store: Store, ids: list[str]) -> tuple[set[str], dict[str, set[str]]]:
-    return journal.notified_ids(store, ids), load_allowlist(store)
+# The known-device list is re-read at most this often (and at once after a change through the API).
+ALLOWLIST_TTL_S = 5.0
 
 
 def _persist(store: Store, notes: list[Notification], outbox: bool) -> None:
@@ -46,9 +51,10 @@ def _persist(store: Store, notes: list[Notification], outbox: bool) -> None:
         add_pending(store, notes)
 
 
-def _boot(store: Store, cooldown_s: float) -> tuple[int, list[Notification]]:
-    after = datetime.now(UTC) - timedelta(seconds=cooldown_s)
-    return journal.last_seq(store), journal.recent(store, after)
+def _boot(store: Store, cooldown_s: float) -> tuple[int, list[Notification], list[str]]:
+    now = datetime.now(UTC)
+    ids = journal.recent_ids(store, now - timedelta(days=RECENT_DAYS), RECENT_IDS)
+    return journal.last_seq(store), journal.recent(store, now - timedelta(seconds=cooldown_s)), ids
 
 
 class NotificationService:
@@ -66,6 +72,9 @@ class NotificationService:
         # (subject, anomaly_type) -> (unix time of the last notification, its severity rank)
         self.cooldown: dict[tuple[str, str], tuple[float, int]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._ring: deque[Notification] = deque(maxlen=max(1, settings.notify_ws_replay_max))
+        self._allow: dict[str, set[str]] | None = None
+        self._allow_at = 0.0
         self._call: StoreCall | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()  # one publish at a time: seq order = log order = broadcast order
@@ -82,11 +91,13 @@ class NotificationService:
         while not store_open():
             await asyncio.sleep(STORE_WAIT_S)
         try:
-            last, recent = await self.call(_boot, self.settings.notify_cooldown_s)
+            last, recent, ids = await self.call(_boot, self.settings.notify_cooldown_s)
         except Exception as exc:  # a broken log must not stop delivery: start with an empty cooldown
             logger.error("notification log unreadable at start: {}", exc)
-            last, recent = 0, []
+            last, recent, ids = 0, [], []
         self.clock.last = max(self.clock.last, last)
+        for anomaly_id in ids:
+            self._recent[anomaly_id] = None
         for note in recent:
             self._remember(note)
         if self.webhook is not None:
@@ -120,34 +131,42 @@ class NotificationService:
         if not anomalies:
             return
         async with self._lock:
-            notes = await self._admit(anomalies)
+            notes = self._admit(anomalies, await self._allowlist())
             if not notes:
                 return
+            self._ring.extend(notes)  # before the broadcast: a client registering after it replays these
+            self.hub.broadcast(notes)
             try:
                 await self.call(_persist, notes, self.outbox is not None)
-            except Exception as exc:  # still tell the connected clients; the log and webhook miss these
+            except Exception as exc:  # the clients have them; the log and the webhook miss these
                 NOTIFICATIONS.labels(channel="log", outcome="failed").inc(len(notes))
                 logger.error("notification log write failed ({} notifications not kept): {}", len(notes), exc)
             else:
                 NOTIFICATIONS.labels(channel="log", outcome="delivered").inc(len(notes))
                 if self.outbox is not None:
                     self.outbox.kick()
-            self.hub.broadcast(notes)
             for note in notes:
                 logger.info("notification {}: {} {} subject={} folder={}", note.seq, note.severity,
                             note.anomaly_type, note.subject, note.folder)
 
-    async def _admit(self, anomalies: Sequence[Anomaly]) -> list[Notification]:
-        ids = [a.anomaly_id for a in anomalies]
+    async def _allowlist(self) -> dict[str, set[str]]:
+        if self._allow is None or time.monotonic() - self._allow_at > ALLOWLIST_TTL_S:
+            await self.refresh_allowlist()
+        return self._allow or {}
+
+    async def refresh_allowlist(self) -> None:
+        """Re-read the known devices (the feedback routes call this after a change)."""
         try:
-            notified, allow = await self.call(_screen, ids)
-        except Exception as exc:  # store unreachable: screen with what this process remembers
-            logger.warning("notification screening without the store: {}", exc)
-            notified, allow = set(), {}
+            self._allow = await self.call(load_allowlist)
+            self._allow_at = time.monotonic()
+        except Exception as exc:  # store unreachable: keep the last list
+            logger.warning("known-device list not refreshed: {}", exc)
+
+    def _admit(self, anomalies: Sequence[Anomaly], allow: dict[str, set[str]]) -> list[Notification]:
         now = datetime.now(UTC)
         notes: list[Notification] = []
         for anomaly in anomalies:
-            if anomaly.anomaly_id in notified or anomaly.anomaly_id in self._recent:
+            if anomaly.anomaly_id in self._recent:
                 NOTIFICATIONS.labels(channel="service", outcome="duplicate").inc()
                 continue
             if anomaly.device_id and is_exempt(allow, anomaly.device_id, anomaly.anomaly_type):
@@ -181,8 +200,14 @@ class NotificationService:
             self.cooldown = {k: v for k, v in self.cooldown.items() if v[0] >= horizon}
 
     async def replay(self, since: journal.Since) -> list[Notification]:
-        notes: list[Notification] = await self.call(journal.replay, since, self.settings.notify_ws_replay_max)
-        return notes
+        """Notifications after `since`, oldest first: the log, plus the latest ones still being written."""
+        limit = self.settings.notify_ws_replay_max
+        ring = [n for n in self._ring if (n.seq > since.seq if since.seq is not None
+                                           else since.time is not None and n.created_at > since.time)]
+        stored: list[Notification] = await self.call(journal.replay, since, limit)
+        seqs = {n.seq for n in stored}
+        merged = sorted(stored + [n for n in ring if n.seq not in seqs], key=lambda n: n.seq)
+        return merged[-limit:] if limit else []
 
 
 def start_notifications(app: Any) -> None:

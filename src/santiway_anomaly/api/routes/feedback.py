@@ -78,6 +78,13 @@ def _who(key_id: str | None) -> str:
     return f"key:{key_id}" if key_id else "dev"
 
 
+async def _known_changed(request: Request) -> None:
+    """The notification service re-reads the known devices now, not at its next periodic refresh."""
+    refresh = getattr(request.app.state.dispatcher, "refresh_allowlist", None)
+    if refresh is not None:
+        await refresh()
+
+
 def _device(device_id: str) -> str:
     try:
         return normalise_device_id(device_id)
@@ -103,6 +110,8 @@ async def post_feedback(
         )
     except UnknownAnomalyError:
         raise HTTPException(404, f"no anomaly with id {anomaly_id}") from None
+    if known:
+        await _known_changed(request)
     return FeedbackPublic(**feedback.to_dict(), device_marked_known=known)
 
 
@@ -141,6 +150,7 @@ async def mark_known(
     body = body or KnownIn()
     device = _device(device_id)
     await runner(add_known, [device], body.reason, body.note, _who(key_id))
+    await _known_changed(request)
     for known in await runner(list_known):
         if known.device_id == device and known.reason == body.reason:
             return KnownPublic(**known.__dict__)
@@ -156,6 +166,7 @@ async def unmark_known(
     reason: Annotated[ReasonQ, Query(description="The entry to remove (default all)")] = "all",
 ) -> None:
     await runner(remove_known, [_device(device_id)], reason)
+    await _known_changed(request)
 
 
 @router.get("/devices/known", response_model=KnownListPublic, summary="Known devices")
