@@ -326,3 +326,12 @@ def test_map_tiles_are_opt_in(dash_env: Service, monkeypatch: pytest.MonkeyPatch
     assert tiled["data"][0]["type"] == "scattermap"
     assert tiled["layout"]["map"]["style"] == "open-street-map"
     assert values(tiled["data"][0]["lat"]) == values(plain["data"][0]["y"])
+
+
+def test_live_severity_filter_is_accepted_by_the_hub(dash_env: Service) -> None:
+    at = page("live")
+    run_ok(at)
+    at.selectbox(key="live_severity").set_value("critical")
+    seen = _rerun_until(at, "connected", 20)
+    assert "connected" in seen and "not available" not in seen, seen
+    assert "min_severity=critical" in at.session_state["live_feed"].url

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -245,10 +245,13 @@ class ApiClient:
 
     # --- WebSocket -------------------------------------------------------------------------
 
-    def ws_url(self, path: str = "/ws/notifications/") -> str:
+    def ws_url(self, path: str = "/ws/notifications/", min_severity: str = "info") -> str:
         """ws(s)://host/ws/notifications/?api_key=KEY (the specification's URL; the key rides in the
-        query because browsers cannot set headers on a WebSocket)."""
+        query because browsers cannot set headers on a WebSocket), with the hub's severity filter."""
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
-        query = f"api_key={self.api_key}" if self.api_key else ""
+        pairs = {"api_key": self.api_key} if self.api_key else {}
+        if min_severity != "info":
+            pairs["min_severity"] = min_severity
+        query = urlencode(pairs)
         return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))

@@ -22,9 +22,9 @@ STATUS_TEXT = {
 }
 
 
-def feed() -> NotificationFeed:
-    """This browser session's feed; a new one when the URL or key changed or the old one died."""
-    url = ui.client().ws_url()
+def feed(min_severity: str = "info") -> NotificationFeed:
+    """This browser session's feed; a new one when the URL, key or filter changed or the old one died."""
+    url = ui.client().ws_url(min_severity=min_severity)
     current: NotificationFeed | None = st.session_state.get("live_feed")
     if current is None or current.url != url or not current.alive:
         if current is not None:
@@ -82,14 +82,17 @@ def _show(state: FeedState) -> None:
 def render() -> None:
     st.title("Live notifications")
     s = ui.settings()
-    live = feed()
-    cols = st.columns([2, 5])
+    cols = st.columns([2, 2, 3])
+    # Filtered by the service's hub (?min_severity=), so a critical-only screen misses nothing critical.
+    severity = cols[1].selectbox("Notify from severity", ["info", "warning", "critical"], key="live_severity",
+                                 label_visibility="collapsed", format_func=lambda v: f"{v} and above")
+    live = feed(str(severity))
     if cols[0].button("Run detection now", help="POST /anomalies/detect-and-notify over the last 24 hours"):
         run = ui.try_call(ui.client().detect, 24.0)
         if isinstance(run, ApiError):
             ui.show_error(run)
         else:
-            cols[1].success(f"Detection found {run.detected} anomalies, {run.new} new (notified).")
+            cols[2].success(f"Detection found {run.detected} anomalies, {run.new} new (notified).")
 
     @st.fragment(run_every=s.dashboard_refresh_s)
     def updates() -> None:
