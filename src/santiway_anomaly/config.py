@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -224,7 +224,8 @@ class Settings(BaseSettings):
     notify_webhook_wait_max_s: float = Field(default=10.0, ge=0)
     notify_webhook_timeout_s: float = Field(default=10.0, gt=0)
     # Sent as X-API-Key to the host application when set (its own key, not one of VALID_API_KEYS).
-    notify_webhook_api_key: str = ""
+    # A SecretStr: `config show` and error messages never print it.
+    notify_webhook_api_key: SecretStr = SecretStr("")
     # After a delivery pass fails (receiver down), the outbox tries again this many seconds later (ours).
     notify_outbox_retry_s: float = Field(default=30.0, gt=0)
     # --- end Notifications ---------------------------------------------------------------

@@ -50,8 +50,9 @@ class Webhook:
         self.wait_min = settings.notify_webhook_wait_min_s
         self.wait_max = settings.notify_webhook_wait_max_s
         headers = {"Content-Type": "application/json", "User-Agent": f"santiway-anomaly/{__version__}"}
-        if settings.notify_webhook_api_key:
-            headers["X-API-Key"] = settings.notify_webhook_api_key
+        secret = settings.notify_webhook_api_key.get_secret_value()
+        if secret:
+            headers["X-API-Key"] = secret
         self.client = client or httpx.AsyncClient(timeout=settings.notify_webhook_timeout_s, headers=headers)
 
     async def deliver(self, body: str, anomaly_id: str, seq: int) -> Delivery:
