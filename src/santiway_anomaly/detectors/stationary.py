@@ -128,11 +128,11 @@ class StationaryDetector(Detector):
         first = store.scalar(
             "SELECT min(hour) FROM anomaly_ml.hourly_features WHERE hour >= {start:DateTime('UTC')}",
             {"start": before - timedelta(days=s.detect_history_days)})
-        days = (before - utc(first)).days if first is not None and first.year > 1970 else 0
+        days = (before - utc(first)) / timedelta(days=1) if first is not None and first.year > 1970 else 0.0
         if days < need:
-            logger.info("stationary: {} not judged: {} days of history before {} (need {})",
+            logger.info("stationary: {} not judged: {:.1f} days of history before {} (need {})",
                         pattern, max(days, 0), before.isoformat(), need)
-            self.skipped_[pattern] = f"{max(days, 0)} days of history before {before.isoformat()}"
+            self.skipped_[pattern] = f"{max(days, 0):.1f} days of history before {before.isoformat()}"
             return False
         return True
 
@@ -245,8 +245,10 @@ class StationaryDetector(Detector):
         s = self.settings
         end = window.end
         lookback_start = floor_hour(end) - timedelta(days=s.return_lookback_days)
-        # Telling a returner from a newcomer takes as much history before the look-back as the look-back.
-        if not self._enough_history(store, lookback_start, "returning", s.return_lookback_days):
+        # Telling a returner from a newcomer takes about as much history before the look-back as the
+        # look-back itself (one day less: a window ending "now" leaves the first day partial).
+        need = max(s.regular_min_days, s.return_lookback_days - 1)
+        if not self._enough_history(store, lookback_start, "returning", need):
             return {}
         df = store.query_df(sql.RETURNING, {
             **self._known_params(lookback_start),
