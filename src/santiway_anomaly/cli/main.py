@@ -40,6 +40,9 @@ from santiway_anomaly.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
 
+from santiway_anomaly.cli import simulate as _simulate  # noqa: E402
+
+_simulate.register(app)
 from santiway_anomaly.cli import train as _train  # noqa: E402
 
 _train.register(app)
