@@ -248,11 +248,12 @@ class TCNAutoencoderDetector:
         z = torch.addcmul(shift, X, scale)
         if self.clip is not None:
             z.clamp_(-self.clip, self.clip)
-        return z.transpose(1, 2)
+        # One contiguous copy here; a strided view made the convolution and the error copy it again.
+        return z.transpose(1, 2).contiguous()
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         raw = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device_)
-        return self._prepare(raw).contiguous()
+        return self._prepare(raw)
 
     def _errors(self, X: np.ndarray | torch.Tensor, batch: int = 4096) -> np.ndarray:
         """Per window and feature: mean squared reconstruction error over time, (windows, features).
@@ -268,7 +269,8 @@ class TCNAutoencoderDetector:
                     x = self._prepare(torch.from_numpy(X[lo : lo + batch]).to(self.device_))
                 else:
                     x = X[lo : lo + batch]
-                parts.append(((self.model_(x) - x) ** 2).mean(dim=2).cpu().numpy())
+                err = self.model_(x).sub_(x).square_()  # in place: no extra full-size temporaries
+                parts.append(err.mean(dim=2).cpu().numpy())
         if not parts:
             return np.zeros((0, self.n_features_in_), np.float32)
         return np.concatenate(parts)
