@@ -156,8 +156,12 @@ class StationaryDetector(Detector):
         if df.empty:
             return out
         df = df.sort_values(["device_id", "longest_s"], ascending=[True, False]).drop_duplicates("device_id")
+        best = self._best_sensor(store, window, df["device_id"].astype(str).tolist())
         levels = (s.linger_hours_alarm, s.linger_hours_warning, s.linger_hours_critical)
         for row in records(df):
+            sensor, rssi_mean, rssi_std = best.get(str(row.device_id), ("", float(row.rssi_mean),
+                                                                         float(row.rssi_std)))
+            row = row._replace(rssi_mean=rssi_mean, rssi_std=rssi_std)
             hours = float(row.longest_s) / 3600
             start = datetime.fromtimestamp(int(row.run_start), UTC)
             score = _level_score(piecewise_level(hours, levels))
@@ -185,9 +189,25 @@ class StationaryDetector(Detector):
                 "evidence": {"dwell_hours": round(hours, 2), "dwell_start": start.isoformat(),
                              "dwell_end": (start + timedelta(seconds=int(row.longest_s))).isoformat(),
                              "slots": int(row.run_slots), "sightings_at_spot": int(row.sightings),
-                             "rssi_mean": round(float(row.rssi_mean), 1), "rssi_std": round(float(row.rssi_std), 2)},
+                             "sensor_id": sensor, "rssi_mean": round(float(row.rssi_mean), 1),
+                             "rssi_std": round(float(row.rssi_std), 2)},
                 "reasons": reasons, "against": against,
             }
+        return out
+
+    def _best_sensor(self, store: Store, window: Window, devices: list[str]) -> dict[str, tuple[str, float, float]]:
+        """device -> (sensor, mean RSSI, RSSI std) at the sensor hearing it best (highest mean among the
+        sensors with >= 3 readings). "Near" and "steady" are properties of one sensor's readings: when
+        sightings are sparse, mixing a near and a far sensor's readings looks like an unsteady signal."""
+        if not devices:
+            return {}
+        df = store.query_df(sql.SENSOR_RSSI, {"ids": devices, "start": window.start, "end": window.end})
+        out: dict[str, tuple[str, float, float]] = {}
+        if df.empty:
+            return out
+        df = df[df["n"] >= 3].sort_values(["device_id", "m"], ascending=[True, False]).drop_duplicates("device_id")
+        for row in records(df):
+            out[str(row.device_id)] = (str(row.sensor), float(row.m), float(row.sd))
         return out
 
     def _apply_linger_crowds(self, linger: dict[str, dict[str, Any]], fixtures: set[str]) -> None:

@@ -137,3 +137,12 @@ ARRAY JOIN sl AS sensor
 WHERE sensor IN {sensors:Array(String)}
 GROUP BY device_id, sensor
 """
+
+# Per candidate device per sensor: readings, mean and spread of the RSSI in the window.
+SENSOR_RSSI = """
+SELECT device_id, toString(sensor_id) AS sensor, count() AS n, avg(rssi) AS m, stddevPop(rssi) AS sd
+FROM santi.way_data
+WHERE device_id IN {ids:Array(String)}
+  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+GROUP BY device_id, sensor_id
+"""
