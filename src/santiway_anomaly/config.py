@@ -169,7 +169,9 @@ class Settings(BaseSettings):
     # Stationary surveillance.
     slot_minutes: int = Field(default=5, ge=1, le=60)  # Chasing-Your-Tail: 5/10/15/20-minute windows
     stationary_radius_m: float = Field(default=100.0, gt=0)  # ours: one spot < AirGuard's 150 m location step
-    stationary_max_gap_minutes: int = Field(default=20, ge=1)  # CYT: longest persistence window, 20 min
+    # A dwell survives silences up to this long (ours: CYT's longest persistence window is 20 min; a sparse
+    # scanner can miss a still device for a little longer, and a device back within 30 min has not left).
+    stationary_max_gap_minutes: int = Field(default=30, ge=1)
     linger_hours_alarm: float = Field(default=2.0, gt=0)  # ours ("stays for hours"); CYT: >= 1 h persistence
     linger_hours_warning: float = Field(default=4.0, gt=0)
     linger_hours_critical: float = Field(default=8.0, gt=0)
