@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import OperationalError
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from loguru import logger
@@ -123,8 +123,9 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.state.limiter = ratelimit.limiter
 
     app.add_exception_handler(RateLimitExceeded, ratelimit.rate_limit_exceeded)
+    # Unreachable store: 503 with the reason. Any other ClickHouse error is a bug: the generic 500.
     app.add_exception_handler(StoreError, store_failure)
-    app.add_exception_handler(ClickHouseError, store_failure)
+    app.add_exception_handler(OperationalError, store_failure)
     app.add_exception_handler(Exception, unhandled)
 
     openapi.install(app, settings)
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["X-API-Key", "Content-Type"],
         expose_headers=["Retry-After"],
         max_age=600,

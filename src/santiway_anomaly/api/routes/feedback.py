@@ -4,7 +4,7 @@ and the known-devices list: `POST/DELETE /devices/{id}/known`, `GET /devices/kno
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
 from santiway_anomaly.api.deps import StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
 from santiway_anomaly.api.ratelimit import default_limit, limiter
+from santiway_anomaly.api.schemas import ErrorPublic
 from santiway_anomaly.api.security import ApiKeyDep, require_api_key
 from santiway_anomaly.detectors.known import add_known, list_known, remove_known
 from santiway_anomaly.notify.feedback import UnknownAnomalyError, get_feedback, give_feedback, list_feedback
@@ -22,6 +23,9 @@ router = APIRouter(
     dependencies=[Depends(require_api_key)],
     responses={**AUTH_RESPONSES, **LIMIT_RESPONSES, **COMMON_RESPONSES},
 )
+
+NO_ANOMALY: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic, "description": "Unknown anomaly_id"}}
+NO_FEEDBACK: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic, "description": "No feedback on it yet"}}
 
 VerdictQ = Literal["false_alarm", "confirmed"]
 ReasonQ = Literal["all", "density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
@@ -97,6 +101,7 @@ def _device(device_id: str) -> str:
     response_model=FeedbackPublic,
     status_code=201,
     summary="Mark an anomaly as a false alarm or confirmed",
+    responses=NO_ANOMALY,
 )
 @limiter.limit(default_limit)
 async def post_feedback(
@@ -115,7 +120,12 @@ async def post_feedback(
     return FeedbackPublic(**feedback.to_dict(), device_marked_known=known)
 
 
-@router.get("/anomalies/{anomaly_id}/feedback", response_model=FeedbackPublic, summary="An anomaly's feedback")
+@router.get(
+    "/anomalies/{anomaly_id}/feedback",
+    response_model=FeedbackPublic,
+    summary="An anomaly's feedback",
+    responses=NO_FEEDBACK,
+)
 @limiter.limit(default_limit)
 async def read_feedback(request: Request, runner: StoreDep, anomaly_id: AnomalyIdP) -> FeedbackPublic:
     feedback = await runner(get_feedback, anomaly_id)
