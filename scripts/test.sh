@@ -3,6 +3,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev || exit 1
+# The browser test drives Debian's Chromium; the deployment tests use nginx -t and shellcheck.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing chromium, nginx-light, shellcheck (Debian packages) for the browser and deploy tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium nginx-light shellcheck >/dev/null) || echo "warning: apt-get failed; those tests will say why they skip" >&2
+fi
 echo "== ruff"
 .venv/bin/ruff check . || exit 1
 echo "== mypy"

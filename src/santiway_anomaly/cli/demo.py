@@ -154,7 +154,7 @@ def demo(
         dash_url = ""
         if dashboard:
             start(["dashboard"], {**env, "DASHBOARD_API_URL": api})
-            dash_url = "http://127.0.0.1:8501"
+            dash_url = f"http://127.0.0.1:{settings.dashboard_port}"
         header = f' -H "X-API-Key: {key}"' if key else ""
         typer.secho("\nSantiWay anomaly detection is running.", fg=typer.colors.GREEN, bold=True)
         typer.echo(f"  API:        {api}   (docs: {api}/docs, metrics: {api}/metrics)")
