@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--folders", type=int, default=200)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --data-dir: skip generation when the store already holds the days")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "detect.json")
     args = parser.parse_args()
 
@@ -97,7 +99,8 @@ def main() -> None:
     try:
         days = args.history_days + 1
         gen_s = 0.0
-        for d in range(days):
+        reuse = args.reuse and int(store.scalar("SELECT count() FROM santi.way_data")) > 0
+        for d in range(0 if reuse else days):
             per = args.per_device if d == days - 1 else args.history_per_device
             gen_s += generate(store, DAY0 + timedelta(days=d), d, args.devices, per, args.folders, days)
             print(f"generated day {d + 1}/{days}: {gen_s:.1f} s so far", flush=True)

@@ -114,41 +114,18 @@ class NightDetector(Detector):
         self.history_end_ = floor_hour(window.start)
         self.allow_ = load_allowlist(store)
         self.folder_nights_: dict[str, dict[str, float]] = {}
+        self._nights: dict[str, list[date]] = {}
         for tz, folders, exclude in self._tz_groups():
             self.folder_nights_.update(self._folder_night_baseline(store, tz, folders, exclude))
         return self
 
     def _folder_night_baseline(self, store: Store, tz: str, folders: list[str] | None,
                                exclude: list[str]) -> dict[str, dict[str, float]]:
-        """folder -> p95 over history nights of (distinct stable devices at night, fixtures left out;
-        peak randomized MACs per 5 minutes), nights without sightings counting as 0."""
+        """folder -> number of history nights and p95 over them of the peak randomized MACs per 5
+        minutes (nights without sightings counting as 0)."""
         s = self.settings
         where, fparams = _folder_clause(folders, exclude)
         params = {**self._night_params(tz), **fparams, "start": self.history_start_, "end": self.history_end_}
-        # Stable devices at night per folder and night, fixtures left out: a folder whose only night
-        # life is its access points and printers is quiet. Fixtures are learned among night-active
-        # devices only (present in >= FIXTURE_HOUR_COVERAGE of the hours of their span).
-        stable = store.query_df(
-            f"""
-            SELECT folder, night, uniqExact(device_id) AS n FROM (
-                SELECT device_id, {_frag(_LABEL, 'hour')} AS night,
-                       arrayJoin(groupUniqArrayMerge(folders)) AS folder, max(is_randomized) AS rnd
-                FROM anomaly_ml.hourly_features
-                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-                  AND {_frag(_IS_NIGHT, 'hour')}
-                GROUP BY device_id, hour)
-            WHERE rnd = 0 AND {where} AND device_id NOT IN (
-                SELECT device_id FROM anomaly_ml.hourly_features
-                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-                  AND device_id IN (
-                      SELECT DISTINCT device_id FROM anomaly_ml.hourly_features
-                      WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-                        AND {_frag(_IS_NIGHT, 'hour')})
-                GROUP BY device_id
-                HAVING dateDiff('hour', min(hour), max(hour)) + 1 >= {{fixture_span:Float64}}
-                   AND uniqExact(hour) >= {{coverage:Float64}} * (dateDiff('hour', min(hour), max(hour)) + 1))
-            GROUP BY folder, night
-            """, {**params, "fixture_span": s.fixture_min_days * 24, "coverage": s.fixture_hour_coverage})
         random = store.query_df(
             f"""
             SELECT folder, night, max(n) AS n FROM (
@@ -175,14 +152,53 @@ class NightDetector(Detector):
             n_nights = len(nights)
             if n_nights == 0:
                 continue
-            stable_n = _by_night(stable, str(row.folder))
             random_n = _by_night(random, str(row.folder))
-            sv = np.array([stable_n.get(d, 0.0) for d in nights])
             rv = np.array([random_n.get(d, 0.0) for d in nights])
-            out[str(row.folder)] = {"nights": float(n_nights),
-                                    "stable_p95": float(np.quantile(sv, 0.95)),
-                                    "random_p95": float(np.quantile(rv, 0.95))}
+            self._nights[str(row.folder)] = list(nights)
+            # stable_p95 is filled in lazily (`_ensure_stable`), only for folders a new device visits
+            # at night: it is the one costly baseline, and most runs never need it.
+            out[str(row.folder)] = {"nights": float(n_nights), "random_p95": float(np.quantile(rv, 0.95))}
         return out
+
+    def _ensure_stable(self, store: Store, tz: str, folders: list[str]) -> None:
+        """p95 over history nights of the folder's distinct stable devices at night, learned fixtures
+        left out (a folder whose only night life is its access points and printers is quiet)."""
+        s = self.settings
+        need = sorted(f for f in set(folders)
+                      if f in self.folder_nights_ and "stable_p95" not in self.folder_nights_[f])
+        if not need:
+            return
+        params = {**self._night_params(tz), "need": need, "start": self.history_start_, "end": self.history_end_,
+                  "fixture_span": s.fixture_min_days * 24, "coverage": s.fixture_hour_coverage}
+        # Fixtures are learned among the night-active devices of these folders only.
+        stable = store.query_df(
+            f"""
+            SELECT folder, night, uniqExact(device_id) AS n FROM (
+                SELECT device_id, {_frag(_LABEL, 'hour')} AS night,
+                       arrayJoin(groupUniqArrayMerge(folders)) AS folder, max(is_randomized) AS rnd
+                FROM anomaly_ml.hourly_features
+                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
+                  AND {_frag(_IS_NIGHT, 'hour')}
+                GROUP BY device_id, hour
+                HAVING hasAny(groupUniqArrayMerge(folders), {{need:Array(String)}}))
+            WHERE rnd = 0 AND folder IN {{need:Array(String)}} AND device_id NOT IN (
+                SELECT device_id FROM anomaly_ml.hourly_features
+                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
+                  AND device_id IN (
+                      SELECT device_id FROM anomaly_ml.hourly_features
+                      WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
+                        AND {_frag(_IS_NIGHT, 'hour')}
+                      GROUP BY device_id
+                      HAVING hasAny(groupUniqArrayMerge(folders), {{need:Array(String)}}))
+                GROUP BY device_id
+                HAVING dateDiff('hour', min(hour), max(hour)) + 1 >= {{fixture_span:Float64}}
+                   AND uniqExact(hour) >= {{coverage:Float64}} * (dateDiff('hour', min(hour), max(hour)) + 1))
+            GROUP BY folder, night
+            """, params)
+        for folder in need:
+            counts = _by_night(stable, folder)
+            sv = np.array([counts.get(d, 0.0) for d in self._nights[folder]])
+            self.folder_nights_[folder]["stable_p95"] = float(np.quantile(sv, 0.95))
 
     # ---- score --------------------------------------------------------------------------
 
@@ -248,6 +264,8 @@ class NightDetector(Detector):
         if hist.empty:  # an empty answer has no columns at all
             hist = pd.DataFrame({"device_id": [], "active_days": [], "night_days": []})
         hist = hist.set_index("device_id")
+        active = sessions["device_id"].map(hist["active_days"]).fillna(0)
+        self._ensure_stable(store, tz, sessions.loc[active < s.night_min_history_days, "folder"].astype(str).tolist())
         grace = timedelta(minutes=s.night_grace_minutes)
         out_rows: list[dict[str, Any]] = []
         for row in records(sessions):
