@@ -89,3 +89,20 @@ def test_known_device_is_not_alerted_on_by_a_detection_run(make_service: Callabl
         assert http.get("/devices/known").json()["count"] == 0
         run = http.post("/anomalies/detect-and-notify", params={"hours": 24}).json()
         assert any(a["device_id"] == DEVICE for a in run["anomalies"])
+
+
+def test_listen_command_prints_missed_and_live_notifications(make_service: Callable[..., LiveService]) -> None:
+    from typer.testing import CliRunner
+
+    from santiway_anomaly.cli.main import app
+
+    svc = make_service()
+    anomaly = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE, folder="office")
+    svc.publish([anomaly])
+    result = CliRunner().invoke(app, ["listen", "--url", svc.url, "--since", "0", "--count", "1"],
+                                env={"NOTIFY_LISTEN_API_KEY": KEY, "VALID_API_KEYS": ""})
+    assert result.exit_code == 0, result.output
+    assert "КРИТИЧНО: Активность ночью | Устройство: AA:BB:CC... | Папка: office | Оценка: 90.0%" in result.output
+    refused = CliRunner().invoke(app, ["listen", "--url", svc.url], env={"NOTIFY_LISTEN_API_KEY": "wrong-key-1234",
+                                                                        "VALID_API_KEYS": ""})
+    assert refused.exit_code == 1 and "Invalid API key" in refused.output

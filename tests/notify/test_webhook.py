@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from santiway_anomaly.notify.outbox import count_pending
 from santiway_anomaly.notify.webhook import SEND_PATH
@@ -27,6 +28,7 @@ def _outbox_states(store: Store) -> list[tuple[int, str, int]]:
     return [(int(s), str(st), int(a)) for s, st, a in rows]
 
 
+@pytest.mark.slow  # the specification's waits, 1 s + 2 s
 def test_receiver_failing_twice_gets_exactly_one_delivery_after_the_retries(
         make_service: Callable[..., LiveService], receiver_port: int) -> None:
     receiver = Receiver(receiver_port, fail_first=2).start()

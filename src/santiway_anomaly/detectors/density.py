@@ -39,7 +39,7 @@ FROM
            uniqExactMerge(randomized_devices) AS randomized_devices,
            sum(lat_sum) / sum(sightings) AS lat, sum(lon_sum) / sum(sightings) AS lon
     FROM anomaly_ml.folder_hourly
-    WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+    WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')} {folder_filter}
     GROUP BY folder, hour
 ) AS h
 LEFT JOIN
@@ -49,7 +49,7 @@ LEFT JOIN
     (
         SELECT toString(folder) AS folder, slot, uniqExactMerge(randomized_devices) AS n
         FROM anomaly_ml.folder_5min
-        WHERE slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')}
+        WHERE slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')} {folder_filter}
         GROUP BY folder, slot
     )
     GROUP BY folder, hour
@@ -57,9 +57,11 @@ LEFT JOIN
 """
 
 
-def folder_hours(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per folder per UTC hour in [start, end): raw and robust distinct-device counts."""
-    df = store.query_df(_FOLDER_HOURS_SQL, {"start": start, "end": end})
+def folder_hours(store: Store, start: datetime, end: datetime, folders: list[str] | None = None) -> pd.DataFrame:
+    """Per folder per UTC hour in [start, end) (optionally only `folders`): raw and robust counts."""
+    sql = _FOLDER_HOURS_SQL.replace(
+        "{folder_filter}", "AND folder IN {folders:Array(String)}" if folders is not None else "")
+    df = store.query_df(sql, {"start": start, "end": end, "folders": folders or []})
     if df.empty:
         return pd.DataFrame(columns=["folder", "hour", "unique_devices", "stable_devices", "randomized_macs",
                                      "randomized_peak", "lat", "lon", "robust_devices"])
@@ -74,8 +76,9 @@ class DensityDetector(Detector):
     name = "density"
     anomaly_type = "density_spike"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, folders: list[str] | None = None) -> None:
         self.settings = settings
+        self.folders = folders  # None = every folder
 
     # ---- fit ----------------------------------------------------------------------------
 
@@ -85,7 +88,7 @@ class DensityDetector(Detector):
             raise ValueError("DENSITY_RATIO_ALARM < DENSITY_RATIO_WARNING < DENSITY_RATIO_CRITICAL must hold")
         start = floor_hour(window.start)
         hist_start = start - timedelta(days=s.detect_history_days)
-        history = folder_hours(store, hist_start, start)
+        history = folder_hours(store, hist_start, start, self.folders)
         flagged = prior_alarms(store, self.anomaly_type, hist_start, start)
         self.excluded_hours_ = self._drop_flagged(history, flagged)
         history = history[~history["_flagged"]] if "_flagged" in history else history
@@ -151,7 +154,7 @@ class DensityDetector(Detector):
     def score(self, store: Store, window: Window) -> pd.DataFrame:
         self.check_fitted()
         s = self.settings
-        df = folder_hours(store, floor_hour(window.start), window.end)
+        df = folder_hours(store, floor_hour(window.start), window.end, self.folders)
         if df.empty:
             return df.assign(subject=[], score=[], p95_baseline=[], baseline_kind=[], baseline_n=[])
         p95s, kinds, ns, scores = [], [], [], []

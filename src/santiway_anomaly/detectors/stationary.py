@@ -243,7 +243,7 @@ class StationaryDetector(Detector):
             return
         from santiway_anomaly.detectors.density import DensityDetector
 
-        density = DensityDetector(self.settings).fit(store, window)
+        density = DensityDetector(self.settings, sorted({p["folder"] for p in live.values()})).fit(store, window)
         scored = density.score(store, window)
         if scored.empty:
             return
