@@ -36,6 +36,9 @@ _evaluate.register(app)
 from santiway_anomaly.cli import ingest as _ingest  # noqa: E402
 
 _ingest.register(app)
+from santiway_anomaly.cli import notify as _notify  # noqa: E402
+
+_notify.register(app)
 from santiway_anomaly.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
