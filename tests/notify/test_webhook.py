@@ -118,3 +118,24 @@ def test_body_refused_by_the_receiver_is_not_retried_and_does_not_block_the_rest
         assert [st for _, st, _ in svc.store_call(_outbox_states)] == ["rejected", "delivered"]
     finally:
         receiver.stop()
+
+
+def test_notifications_made_while_the_store_is_unavailable_still_reach_the_webhook(
+        make_service: Callable[..., LiveService], receiver_port: int) -> None:
+    receiver = Receiver(receiver_port).start()
+    try:
+        svc = make_service(django_url=f"http://127.0.0.1:{receiver_port}", notify_webhook_wait_min_s=0.01,
+                           notify_webhook_wait_max_s=0.02)
+        first, second = make_anomaly(score=0.9), make_anomaly(score=0.8)
+        runner = svc.app.state.runner
+        store = runner.store
+        runner.store = None  # what the service does while its store cannot be opened (answers 503)
+        svc.run(svc.service.publish([first]))
+        assert receiver.received == [] and len(svc.service._unsaved) == 1
+        runner.store = store  # the store is back: the next publish writes both, in order
+        svc.run(svc.service.publish([second]))
+        wait_for(lambda: len(receiver.received) == 2, 10, "both deliveries")
+        assert receiver.keys == [first.anomaly_id, second.anomaly_id]
+        assert svc.service._unsaved == []
+    finally:
+        receiver.stop()

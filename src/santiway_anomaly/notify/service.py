@@ -73,6 +73,7 @@ class NotificationService:
         self.cooldown: dict[tuple[str, str], tuple[float, int]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._ring: deque[Notification] = deque(maxlen=max(1, settings.notify_ws_replay_max))
+        self._unsaved: list[Notification] = []  # broadcast, but the log write failed: retried
         self._allow: dict[str, set[str]] | None = None
         self._allow_at = 0.0
         self._call: StoreCall | None = None
@@ -121,6 +122,9 @@ class NotificationService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._unsaved and self._call is not None:
+            async with self._lock:
+                await self._save()
         self.hub.shutdown()
         if self.webhook is not None:
             await self.webhook.aclose()
@@ -136,18 +140,29 @@ class NotificationService:
                 return
             self._ring.extend(notes)  # before the broadcast: a client registering after it replays these
             self.hub.broadcast(notes)
-            try:
-                await self.call(_persist, notes, self.outbox is not None)
-            except Exception as exc:  # the clients have them; the log and the webhook miss these
-                NOTIFICATIONS.labels(channel="log", outcome="failed").inc(len(notes))
-                logger.error("notification log write failed ({} notifications not kept): {}", len(notes), exc)
-            else:
-                NOTIFICATIONS.labels(channel="log", outcome="delivered").inc(len(notes))
-                if self.outbox is not None:
-                    self.outbox.kick()
+            self._unsaved.extend(notes)
+            await self._save()
             for note in notes:
                 logger.info("notification {}: {} {} subject={} folder={}", note.seq, note.severity,
                             note.anomaly_type, note.subject, note.folder)
+
+    async def _save(self) -> bool:
+        """Write the notifications not yet in the log (and outbox); a failed write is retried with the
+        next publish and at shutdown, so the webhook still gets them once the store answers again."""
+        if not self._unsaved:
+            return True
+        notes = list(self._unsaved)
+        try:
+            await self.call(_persist, notes, self.webhook is not None)
+        except Exception as exc:
+            NOTIFICATIONS.labels(channel="log", outcome="failed").inc(len(notes))
+            logger.error("notification log write failed ({} notifications held in memory): {}", len(notes), exc)
+            return False
+        del self._unsaved[: len(notes)]
+        NOTIFICATIONS.labels(channel="log", outcome="delivered").inc(len(notes))
+        if self.outbox is not None:
+            self.outbox.kick()
+        return True
 
     async def _allowlist(self) -> dict[str, set[str]]:
         if self._allow is None or time.monotonic() - self._allow_at > ALLOWLIST_TTL_S:
