@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import shutil
 import statistics
 import sys
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import scratch_dir, write_results  # noqa: E402
 
 KEY = "bench-notify-key-0001"
+DEFLATE = "--no-deflate" not in sys.argv
 
 
 def pct(values: list[float], q: float) -> float:
@@ -141,7 +143,7 @@ def start_service(data_dir: Path) -> tuple[Any, Any, asyncio.AbstractEventLoop, 
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws_ping_interval=None))
+                                           ws_ping_interval=None, ws_per_message_deflate=DEFLATE))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
     thread.start()
@@ -156,6 +158,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=100, help="notifications per client count")
     parser.add_argument("--clients", type=int, default=100, help="the larger client count")
     parser.add_argument("--echo-rounds", type=int, default=300, help="echo round trips of the baseline")
+    parser.add_argument("--no-deflate", action="store_true",
+                        help="serve without permessage-deflate (uvicorn compresses each message by default)")
     args = parser.parse_args()
 
     from loguru import logger
@@ -212,6 +216,8 @@ def main() -> None:
 
     figures: dict[str, Any] = {
         "rounds": args.rounds,
+        "per_message_deflate": DEFLATE,  # uvicorn's default, as `santiway-anomaly serve` runs
+        "load_average_1m": round(os.getloadavg()[0], 2),  # the machine is shared: read p99 with this
         "echo_round_trip_1_client": summary(results["echo_1"]),
         f"echo_round_trip_{args.clients}_clients": summary(results["echo_n"]),
     }
