@@ -9,11 +9,12 @@ from __future__ import annotations
 
 # Devices seen on >= regular_min_days days before `known_end` (in the history before it): known to
 # the site. Lingering and returning are about strangers, so these are left out before any work.
+# (anomaly_ml.device_days, migration 011: one row per device per UTC day.)
 _KNOWN = """
-    SELECT device_id FROM anomaly_ml.hourly_features
-    WHERE hour >= {known_start:DateTime('UTC')} AND hour < {known_end:DateTime('UTC')}
+    SELECT device_id FROM anomaly_ml.device_days
+    WHERE day >= toDate({known_start:DateTime('UTC')}) AND day < toDate({known_end:DateTime('UTC')})
     GROUP BY device_id
-    HAVING uniqExact(toDate(hour)) >= {regular_min_days:UInt32}
+    HAVING uniqExact(day) >= {regular_min_days:UInt32}
 """
 
 # Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
