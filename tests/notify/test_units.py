@@ -84,3 +84,14 @@ def test_retry_policy_retries_transient_errors_only() -> None:
     assert _transient(status(503)) and _transient(status(429)) and _transient(status(404))
     assert not _transient(status(400)) and not _transient(status(422))
     assert not _transient(ValueError("not an HTTP error"))
+
+
+def test_an_anomaly_whose_details_cannot_be_sent_does_not_stop_the_others() -> None:
+    from santiway_anomaly.config import load_settings
+    from santiway_anomaly.notify.service import NotificationService
+
+    service = NotificationService(load_settings(_env_file=None, notify_cooldown_s=0.0))
+    bad = make_anomaly(details={"obj": object()})
+    good = make_anomaly()
+    notes = service._admit([bad, good], allow={})
+    assert [n.anomaly_id for n in notes] == [good.anomaly_id]

@@ -191,7 +191,12 @@ class NotificationService:
                 NOTIFICATIONS.labels(channel="service", outcome="suppressed_cooldown").inc()
                 logger.debug("cooldown: {} {} not notified", anomaly.subject, anomaly.anomaly_type)
                 continue
-            note = build_notification(anomaly, self.clock.next(), now, self.settings.notify_language)
+            try:
+                note = build_notification(anomaly, self.clock.next(), now, self.settings.notify_language)
+            except (TypeError, ValueError) as exc:  # details a detector filled badly: skip it, not the batch
+                NOTIFICATIONS.labels(channel="service", outcome="failed").inc()
+                logger.error("anomaly {} cannot be notified: {}", anomaly.anomaly_id, exc)
+                continue
             self._remember(note)
             notes.append(note)
         return notes
