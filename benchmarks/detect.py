@@ -126,7 +126,7 @@ def main() -> None:
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
             "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
             "window_rows": rows, "window_devices": devices, "stored_rows": total_rows,
-            "history_days": args.history_days, "generate_seconds": round(gen_s, 1),
+            "history_days": args.history_days, "generate_seconds": round(gen_s, 1), "reused_data": reuse,
             "select_count_seconds": round(count_s, 3), "detector_seconds": timings, "total_seconds": total,
             "anomalies": found, "limit_seconds": 30.0, "within_limit": total <= 30.0,
         }
