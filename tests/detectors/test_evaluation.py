@@ -145,3 +145,13 @@ def test_evaluate_and_anomalies_commands(store_closed: Settings, tmp_path: Path,
     assert data["sections"]["rule_detectors"]["types"]["stationary_surveillance"]["recall"] == 1.0
     bad = runner.invoke(app, ["detect", "--detectors", "nope", "--until", until])
     assert bad.exit_code == 2
+    # The allowlist through the CLI (MACs in any notation are normalised).
+    added = runner.invoke(app, ["known", "add", LINGERER.replace(":", "-").lower(), "--reason",
+                                "stationary_surveillance", "--note", "our own camera"])
+    assert added.exit_code == 0, added.output
+    known = json.loads(runner.invoke(app, ["known", "list", "--json"]).output)
+    assert [(k["device_id"], k["reason"], k["note"]) for k in known] == [
+        (LINGERER, "stationary_surveillance", "our own camera")]
+    assert runner.invoke(app, ["known", "remove", LINGERER, "--reason", "stationary_surveillance"]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["known", "list", "--json"]).output) == []
+    assert runner.invoke(app, ["known", "add", "not-a-mac"]).exit_code == 2
