@@ -1,7 +1,7 @@
 """A real browser: Debian's headless Chromium, driven over the DevTools protocol, opens every page of
 the running dashboard (served by `santiway-anomaly dashboard`, reading the running service), waits
 until the page has drawn (its text and every chart's SVG), checks what a person would see and saves
-a screenshot of each page in docs/screenshots/."""
+a screenshot of each page (into docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,11 @@ pytestmark = [
                        reason=f"{CHROMIUM} is missing: apt-get install -y chromium (Debian's package)"),
 ]
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed with UPDATE_SCREENSHOTS=1; other runs (CI) write them to a
+# temporary folder, so a test run leaves the checkout as it found it.
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "santiway-screenshots")
+SHOTS.mkdir(parents=True, exist_ok=True)
 LIVE_DEVICE = "C0:DA:5B:B7:0E:02"
 RECENT_DEVICE = "3C:22:FB:12:34:56"  # seen in the last hours: the ML score and explanation have a window
 
