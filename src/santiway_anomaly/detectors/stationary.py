@@ -252,12 +252,16 @@ class StationaryDetector(Detector):
                                                                                      strict=True)}
         for p in live.values():
             start, end = p["run"]
-            hours = range(start - start % 3600, end, 3600)
-            crowded = sum((p["folder"], h) in spike_hours for h in hours)
-            if hours and crowded * 2 >= len(hours):
+            inside = sum(max(0, min(end, h + 3600) - max(start, h))
+                         for h in range(start - start % 3600, end, 3600) if (p["folder"], h) in spike_hours)
+            # Explained by the crowd when the dwell lies (almost) wholly inside it: a device there an
+            # hour before the crowd came is not one of its members.
+            share = inside / max(1, end - start)
+            p["evidence"]["dwell_share_in_crowd"] = round(share, 2)
+            if share >= 0.75:
                 p["score"] = min(p["score"], _BELOW)
-                p["against"].append(f"crowd: the folder held a density spike in {crowded} of the "
-                                    f"{len(hours)} dwell hours")
+                p["against"].append(f"crowd: {share:.0%} of the dwell fell in hours when the folder held "
+                                    "a density spike")
 
     # returning -----------------------------------------------------------------------------
 
