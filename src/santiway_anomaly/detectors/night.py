@@ -168,8 +168,15 @@ class NightDetector(Detector):
                       if f in self.folder_nights_ and "stable_p95" not in self.folder_nights_[f])
         if not need:
             return
+        # Devices already flagged for night activity do not feed the baseline they were judged against
+        # (river's protect_anomaly_detector): an intruder last night must not make the folder "busy".
+        flagged = [str(r[0]) for r in store.query_rows(
+            "SELECT DISTINCT device_id FROM anomaly_ml.anomalies FINAL WHERE anomaly_type = 'night_activity' "
+            "AND device_id != '' AND window_end > {start:DateTime64(3, 'UTC')} "
+            "AND window_start < {end:DateTime64(3, 'UTC')}",
+            {"start": self.history_start_, "end": self.history_end_})]
         params = {**self._night_params(tz), "need": need, "start": self.history_start_, "end": self.history_end_,
-                  "fixture_span": s.fixture_min_days * 24, "coverage": s.fixture_hour_coverage}
+                  "fixture_span": s.fixture_min_days * 24, "coverage": s.fixture_hour_coverage, "flagged": flagged}
         # Fixtures are learned among the night-active devices of these folders only.
         stable = store.query_df(
             f"""
@@ -181,7 +188,8 @@ class NightDetector(Detector):
                   AND {_frag(_IS_NIGHT, 'hour')}
                 GROUP BY device_id, hour
                 HAVING hasAny(groupUniqArrayMerge(folders), {{need:Array(String)}}))
-            WHERE rnd = 0 AND folder IN {{need:Array(String)}} AND device_id NOT IN (
+            WHERE rnd = 0 AND folder IN {{need:Array(String)}} AND device_id NOT IN {{flagged:Array(String)}}
+              AND device_id NOT IN (
                 SELECT device_id FROM anomaly_ml.hourly_features
                 WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
                   AND device_id IN (
