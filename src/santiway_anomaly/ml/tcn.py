@@ -71,4 +71,5 @@ class TCNAutoencoder(nn.Module):
         if self.attention is not None:
             h = self.attention(h)
         z = self.act(self.down(h))
-        return torch.as_tensor(self.out(self.decoder(self.act(self.up(z)))))
+        out: torch.Tensor = self.out(self.decoder(self.act(self.up(z))))
+        return out
