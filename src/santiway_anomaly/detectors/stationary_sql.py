@@ -12,7 +12,9 @@ from __future__ import annotations
 # (anomaly_ml.device_days, migration 011: one row per device per UTC day.)
 _KNOWN = """
     SELECT device_id FROM anomaly_ml.device_days
-    WHERE day >= toDate({known_start:DateTime('UTC')}) AND day < toDate({known_end:DateTime('UTC')})
+    -- days that started before known_end (a partial last day counts: the device was there before it)
+    WHERE day >= toDate({known_start:DateTime('UTC')})
+      AND day <= toDate({known_end:DateTime('UTC')} - INTERVAL 1 SECOND)
     GROUP BY device_id
     HAVING uniqExact(day) >= {regular_min_days:UInt32}
 """
