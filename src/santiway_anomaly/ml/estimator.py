@@ -238,7 +238,7 @@ class TCNAutoencoderDetector:
             raise RuntimeError("TCNAutoencoderDetector is not fitted: call fit() or load() first")
 
     def _prepare(self, X: torch.Tensor) -> torch.Tensor:
-        """(windows, time, features) raw -> (windows, features, time), standardised and clipped.
+        """(windows, time, features) raw -> standardised and clipped, same layout.
 
         One fused multiply-add and an in-place clamp: a log squash cost half the scoring
         throughput on 2 CPU cores for no gain in detection (benchmarks/ml.py).
@@ -248,8 +248,7 @@ class TCNAutoencoderDetector:
         z = torch.addcmul(shift, X, scale)
         if self.clip is not None:
             z.clamp_(-self.clip, self.clip)
-        # One contiguous copy here; a strided view made the convolution and the error copy it again.
-        return z.transpose(1, 2).contiguous()
+        return z
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         raw = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self.device_)
@@ -270,7 +269,7 @@ class TCNAutoencoderDetector:
                 else:
                     x = X[lo : lo + batch]
                 err = self.model_(x).sub_(x).square_()  # in place: no extra full-size temporaries
-                parts.append(err.mean(dim=2).cpu().numpy())
+                parts.append(err.mean(dim=1).cpu().numpy())
         if not parts:
             return np.zeros((0, self.n_features_in_), np.float32)
         return np.concatenate(parts)

@@ -36,4 +36,4 @@ def explain_window(detector: Any, window: np.ndarray, n_samples: int = 64, stdev
     torch.manual_seed(seed)
     baselines = torch.zeros((4, *x.shape[1:]), device=x.device)
     attr = GradientShap(error).attribute(x, baselines=baselines, n_samples=n_samples, stdevs=stdevs)
-    return np.asarray(attr.detach().cpu().numpy()[0].sum(axis=1), dtype=np.float64)
+    return np.asarray(attr.detach().cpu().numpy()[0].sum(axis=0), dtype=np.float64)  # sum over time

@@ -1,4 +1,4 @@
-"""TCN autoencoders over a (batch, features, time) window: the basic one and the attention variant.
+"""TCN autoencoders over a (batch, time, features) window: the basic one and the attention variant.
 
 Encoder: a 1x1 input projection, then residual blocks of dilated 1-D convolutions (dilation 1, 2,
 4, ...: the receptive field covers the whole 24-hour window with few layers), then a 1x1
@@ -38,7 +38,12 @@ class ResidualBlock(nn.Module):
 
 
 class TCNAutoencoder(nn.Module):
-    """Reconstructs a (batch, in_channels, time) window; the error is the anomaly evidence."""
+    """Reconstructs a (batch, time, in_channels) window; the error is the anomaly evidence.
+
+    The input and output projections are `Linear` layers on the time-major layout the features come
+    in (a 1x1 convolution computes the same): a plain matrix product, about 3x faster on CPU than
+    oneDNN's 1x1 convolution, and no transposed copy of the 98-channel input (benchmarks/ml.py).
+    """
 
     def __init__(
         self,
@@ -57,19 +62,21 @@ class TCNAutoencoder(nn.Module):
         if attention and hidden % heads != 0:
             raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads}) for attention")
         dil = [2**i for i in range(levels)]
-        self.inp = nn.Conv1d(in_channels, hidden, 1)
+        self.inp = nn.Linear(in_channels, hidden)
         self.encoder = nn.Sequential(*[ResidualBlock(hidden, kernel_size, d, dropout) for d in dil])
         self.attention = TemporalAttention(hidden, heads, dropout) if attention else None
         self.down = nn.Conv1d(hidden, bottleneck, 1)
         self.up = nn.Conv1d(bottleneck, hidden, 1)
         self.decoder = nn.Sequential(*[ResidualBlock(hidden, kernel_size, d, dropout) for d in reversed(dil)])
-        self.out = nn.Conv1d(hidden, in_channels, 1)
+        self.out = nn.Linear(hidden, in_channels)
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.encoder(self.act(self.inp(x)))
+        h = self.act(self.inp(x)).transpose(1, 2).contiguous()  # (batch, hidden, time) for the convolutions
+        h = self.encoder(h)
         if self.attention is not None:
             h = self.attention(h)
         z = self.act(self.down(h))
-        out: torch.Tensor = self.out(self.decoder(self.act(self.up(z))))
+        h = self.decoder(self.act(self.up(z)))
+        out: torch.Tensor = self.out(h.transpose(1, 2))
         return out
