@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     # A device active on >= max(nights, fraction * active days) of its history nights is a night device.
     night_regular_min_nights: int = Field(default=2, ge=1)  # ours (night-shift staff work several nights)
     night_regular_fraction: float = Field(default=0.2, ge=0, le=1)  # ours
+    # ... or whose active hours fall at night this often (ours: a device heard at random hours has a
+    # quarter of them at night; a daytime device almost none, an early arrival now and then ~1 %).
+    night_regular_hour_share: float = Field(default=0.05, ge=0, le=1)
     night_min_sightings: int = Field(default=3, ge=1)  # Chasing-Your-Tail: >= 3 sightings before any alert
     # A new device (judged by its folder) must stay: a passer-by crosses a sensor's range in a few
     # minutes, a visit lasts longer (ours; Pigtail likewise ignores transient devices).

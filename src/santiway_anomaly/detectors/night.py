@@ -258,7 +258,9 @@ class NightDetector(Detector):
             f"""
             SELECT device_id,
                    uniqExact(toDate(toTimeZone(hour, {{tz:String}}))) AS active_days,
-                   uniqExactIf({_frag(_LABEL, 'hour')}, {_frag(_IS_NIGHT, 'hour')}) AS night_days
+                   uniqExactIf({_frag(_LABEL, 'hour')}, {_frag(_IS_NIGHT, 'hour')}) AS night_days,
+                   uniqExact(hour) AS active_hours,
+                   uniqExactIf(hour, {_frag(_IS_NIGHT, 'hour')}) AS night_hours
             FROM anomaly_ml.hourly_features
             WHERE device_id IN {{ids:Array(String)}}
               AND hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
@@ -270,7 +272,8 @@ class NightDetector(Detector):
         zone = ZoneInfo(tz)
         hist = self._device_history(store, sorted(sessions["device_id"].unique().tolist()), tz)
         if hist.empty:  # an empty answer has no columns at all
-            hist = pd.DataFrame({"device_id": [], "active_days": [], "night_days": []})
+            hist = pd.DataFrame({"device_id": [], "active_days": [], "night_days": [], "active_hours": [],
+                                 "night_hours": []})
         hist = hist.set_index("device_id")
         active = sessions["device_id"].map(hist["active_days"]).fillna(0)
         self._ensure_stable(store, tz, sessions.loc[active < s.night_min_history_days, "folder"].astype(str).tolist())
@@ -280,6 +283,9 @@ class NightDetector(Detector):
             night_start, night_end = self._night_bounds(as_date(row.night), zone)
             active_days = int(hist["active_days"].get(row.device_id, 0))
             night_days = int(hist["night_days"].get(row.device_id, 0))
+            active_hours = int(hist["active_hours"].get(row.device_id, 0))
+            night_hours = int(hist["night_hours"].get(row.device_id, 0))
+            hour_share = night_hours / active_hours if active_hours else 0.0
             reasons: list[str] = []
             against: list[str] = []
             contrast = 1.0
@@ -290,6 +296,11 @@ class NightDetector(Detector):
                     contrast = 0.0
                     against.append(f"consistent night history: active on {night_days} of {active_days} "
                                    "history days at night")
+                elif hour_share >= s.night_regular_hour_share:
+                    # Heard at random hours (a far beacon at the edge of range): no daytime rhythm to break.
+                    contrast = 0.0
+                    against.append(f"no daytime rhythm: {night_hours} of its {active_hours} history hours "
+                                   "were at night")
                 else:
                     contrast = 1.0 - share
                     reasons.append(f"daytime device: night activity on {night_days} of {active_days} "
@@ -339,7 +350,8 @@ class NightDetector(Detector):
                     "judged_by": judged_by, "night_sightings": int(row.n_night),
                     "night_minutes": int(minutes), "first_seen": first.isoformat(), "last_seen": last.isoformat(),
                     "local_night": as_date(row.night).isoformat(), "timezone": tz, "history_active_days": active_days,
-                    "history_night_days": night_days, "rssi_mean": round(float(row.rssi_mean), 1),
+                    "history_night_days": night_days, "history_night_hour_share": round(hour_share, 3),
+                    "rssi_mean": round(float(row.rssi_mean), 1),
                     "reasons": reasons + [f"{int(minutes)} active minutes at night"], "against": against,
                 },
             })
