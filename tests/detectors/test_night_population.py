@@ -44,3 +44,25 @@ def test_randomized_burst_by_day_is_not_night_activity(empty_store: Store, setti
     window = Window(T0 + 14 * DAY, T0 + 15 * DAY)
     det = NightDetector(settings).fit(empty_store, window)
     assert det.alarms(det.score(empty_store, window), window) == []
+
+
+def test_a_device_heard_at_random_hours_is_not_a_daytime_device(empty_store: Store, settings: Settings) -> None:
+    """A far beacon at the edge of range is heard now and then, day or night: no rhythm to break."""
+    import numpy as np
+
+    w = _world(burst_at_night=False)
+    beacon = mac(0x33, 1)
+    rng = np.random.default_rng(3)
+    for d in range(14):
+        for hour in rng.choice(24, size=3, replace=False):
+            start = T0 + d * DAY + timedelta(hours=int(hour))
+            w.track(beacon, start, start + timedelta(minutes=10), sensor="D1", folder="depot", rssi=-94, every_s=120)
+    night = T0 + 14 * DAY + timedelta(hours=3)
+    w.track(beacon, night, night + timedelta(minutes=30), sensor="D1", folder="depot", rssi=-94, every_s=120)
+    w.insert(empty_store)
+    window = Window(T0 + 14 * DAY, T0 + 15 * DAY)
+    det = NightDetector(settings).fit(empty_store, window)
+    scored = det.score(empty_store, window).set_index("subject")
+    assert float(scored.loc[beacon, "score"]) < 0.5
+    against = " ".join(scored.loc[beacon, "details"]["against"])
+    assert "no daytime rhythm" in against or "consistent night history" in against
