@@ -114,7 +114,8 @@ def main() -> None:
     figures["load_average_1min_after"] = os.getloadavg()[0]
     print(f"load average (1 min) before/after: {figures['load_average_1min']:.1f} / "
           f"{figures['load_average_1min_after']:.1f} on {os.cpu_count()} CPUs")
-    print("results:", write_results("ml", figures))
+    # ml.json is the 2-thread run (the target machine has 2 cores); other thread counts get their own file.
+    print("results:", write_results("ml" if args.threads == 2 else f"ml_threads{args.threads}", figures))
 
 
 if __name__ == "__main__":
