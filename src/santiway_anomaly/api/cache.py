@@ -3,6 +3,9 @@
 The key also carries the anomalies generation (bumped on every save in this process), so a
 detection run is visible at once; the TTL only bounds staleness from writers in other processes
 (a ClickHouse server shared with other tools). Concurrent misses on one key run the query once.
+
+An answer past its TTL but younger than twice the TTL is still served at once, marked stale, while
+one background task recomputes it: a busy key never makes its callers wait for the store.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from loguru import logger
 from prometheus_client import Counter
 
 V = TypeVar("V")
@@ -26,22 +30,34 @@ class AnswerCache(Generic[V]):
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._inflight: dict[Hashable, asyncio.Future[V]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def clear(self) -> None:
         self._entries.clear()
 
     async def get_or_compute(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
+        return (await self.lookup(key, compute))[0]
+
+    async def lookup(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> tuple[V, bool]:
+        """(answer, fresh): from memory when possible, else computed once for all concurrent callers."""
         if self.ttl <= 0 or self.max_entries <= 0:
-            return await compute()
+            return await compute(), True
         now = time.monotonic()
         hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            CACHE_LOOKUPS.labels(result="hit").inc()
-            return hit[1]
+        if hit is not None:
+            expires, value = hit
+            if expires > now:
+                CACHE_LOOKUPS.labels(result="hit").inc()
+                return value, True
+            if now < expires + self.ttl:
+                CACHE_LOOKUPS.labels(result="stale").inc()
+                if key not in self._inflight:
+                    self._refresh(key, compute)
+                return value, False
         pending = self._inflight.get(key)
         if pending is not None:
             CACHE_LOOKUPS.labels(result="shared").inc()
-            return await asyncio.shield(pending)
+            return await asyncio.shield(pending), True
         CACHE_LOOKUPS.labels(result="miss").inc()
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
@@ -57,8 +73,35 @@ class AnswerCache(Generic[V]):
         finally:
             self._inflight.pop(key, None)
         future.set_result(value)
+        self._store(key, value)
+        return value, True
+
+    def _refresh(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> None:
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+
+        async def run() -> None:
+            try:
+                value = await compute()
+            except BaseException as exc:  # the stale answer stays until it is too old
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                    raise
+                logger.warning("background refresh of a cached answer failed: {}", exc)
+                future.set_exception(exc)
+                future.exception()
+                return
+            finally:
+                self._inflight.pop(key, None)
+            future.set_result(value)
+            self._store(key, value)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    def _store(self, key: Hashable, value: V) -> None:
         self._entries[key] = (time.monotonic() + self.ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-        return value

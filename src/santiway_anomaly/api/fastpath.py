@@ -91,6 +91,8 @@ class CachedGets:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if any(k == b"x-answer-cache" for k, _ in message.get("headers", ())):
+                    status = -status  # a stale answer is sent but not kept
             elif message["type"] == "http.response.body" and status == 200:
                 chunks.append(message.get("body", b""))
             await send(message)

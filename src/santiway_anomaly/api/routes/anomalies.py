@@ -42,6 +42,15 @@ AnomalyTypeQ = Literal["density_spike", "night_activity", "stationary_surveillan
 SeverityQ = Literal["info", "warning", "critical"]
 
 
+STALE_HEADER = "X-Answer-Cache"
+
+
+def _answer(body: bytes, fresh: bool) -> Response:
+    # A stale answer (being refreshed in the background) says so, and the fast path does not keep it.
+    headers = None if fresh else {STALE_HEADER: "stale"}
+    return Response(body, media_type="application/json", headers=headers)
+
+
 def _page(store: Store, flt: AnomalyFilter) -> bytes:
     data, total = page_anomalies(store, flt)
     nxt = flt.offset + len(data) if flt.offset + len(data) < total else None
@@ -94,8 +103,8 @@ async def list_route(
     async def compute() -> bytes:
         return await runner(_page, flt)
 
-    body = await cache.get_or_compute(("list", generation(), flt), compute)
-    return Response(body, media_type="application/json")
+    body, fresh = await cache.lookup(("list", generation(), flt), compute)
+    return _answer(body, fresh)
 
 
 @router.get("/stats", response_model=StatsPublic, summary="Anomaly statistics", response_class=JSONResponse)
@@ -120,7 +129,8 @@ async def stats_route(
         stats = await runner(anomaly_stats, since, stop, settings.api_stats_top)
         return StatsPublic.model_validate(stats).model_dump_json().encode()
 
-    return Response(await cache.get_or_compute(key, compute), media_type="application/json")
+    body, fresh = await cache.lookup(key, compute)
+    return _answer(body, fresh)
 
 
 def _run(store: Store, settings: Settings, hours: float, until: datetime | None, detectors: list[str] | None) -> Any:
