@@ -11,6 +11,7 @@ one background task recomputes it: a busy key never makes its callers wait for t
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -101,7 +102,9 @@ class AnswerCache(Generic[V]):
         task.add_done_callback(self._tasks.discard)
 
     def _store(self, key: Hashable, value: V) -> None:
-        self._entries[key] = (time.monotonic() + self.ttl, value)
+        # A little jitter: answers cached together (a dashboard's first load) do not all expire,
+        # and hit the store, in the same instant.
+        self._entries[key] = (time.monotonic() + self.ttl * (0.8 + 0.2 * random.random()), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

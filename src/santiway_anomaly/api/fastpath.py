@@ -10,6 +10,7 @@ routed path). Everything else, including every first request, goes through FastA
 
 from __future__ import annotations
 
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -99,7 +100,8 @@ class CachedGets:
 
         await self.app(scope, receive, capture)
         if status == 200 and chunks:
-            self._entries[cache_key] = (time.monotonic() + self.ttl, b"".join(chunks))
+            ttl = self.ttl * (0.8 + 0.2 * random.random())  # jitter: see AnswerCache._store
+            self._entries[cache_key] = (time.monotonic() + ttl, b"".join(chunks))
             self._entries.move_to_end(cache_key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
