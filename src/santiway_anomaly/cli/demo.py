@@ -140,6 +140,12 @@ def demo(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
 
+    def on_terminate(signum: int, frame: object) -> None:
+        # `kill`, `timeout` and `docker stop` send SIGTERM: stop the children as Ctrl-C would, instead of
+        # dying at once and leaving them running in their own sessions.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_terminate)
     try:
         typer.secho("==> Starting the service (owns the store from now on)", fg=typer.colors.CYAN, bold=True)
         service = start(["serve", "--port", str(port)], service_env)
