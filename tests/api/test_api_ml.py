@@ -27,17 +27,33 @@ def ml_server(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactor
     from tests.ml.synth import T0, office
 
     path = tmp_path_factory.mktemp("api-ml")
-    env = {"VALID_API_KEYS": KEYS[0], "MODEL_PATH": str(path / "models" / "tcn_model.pt"),
-           "FEATURE_HISTORY_HOURS": "48"}
-    settings = load_settings(data_dir=path, model_path=Path(env["MODEL_PATH"]), feature_history_hours=48,
-                             train_patience=4, _env_file=None)
+    env = {
+        "VALID_API_KEYS": KEYS[0],
+        "MODEL_PATH": str(path / "models" / "tcn_model.pt"),
+        "FEATURE_HISTORY_HOURS": "48",
+    }
+    settings = load_settings(
+        data_dir=path, model_path=Path(env["MODEL_PATH"]), feature_history_hours=48, train_patience=4, _env_file=None
+    )
     shared_store.close()
     table, _, changed = office(n_devices=16, days=DAYS, changed=2, change_days=1, seed=3)
     with Store.open(settings) as store:
         store.insert_arrow("santi.way_data", table)
-        train(store, settings, TrainConfig(days=DAYS - 1, epochs=12, until=T0 + timedelta(days=DAYS - 1),
-                                           hidden=16, levels=2, batch_size=16, device="cpu", seed=7,
-                                           verbose=False))
+        train(
+            store,
+            settings,
+            TrainConfig(
+                days=DAYS - 1,
+                epochs=12,
+                until=T0 + timedelta(days=DAYS - 1),
+                hidden=16,
+                levels=2,
+                batch_size=16,
+                device="cpu",
+                seed=7,
+                verbose=False,
+            ),
+        )
     server = start_server(path, World(now=T0 + timedelta(days=DAYS), anomalies=[]), env)
     server.changed = changed  # type: ignore[attr-defined]
     yield server

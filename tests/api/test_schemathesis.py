@@ -39,8 +39,9 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(fuzz_server: Ser
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert "Tested: " in result.stdout
     if not model["loaded"]:
-        explain = _run(fuzz_server, tmp_path, CHECKS, "--exclude-checks", "not_a_server_error",
-                       "--include-path", "/explain/device")
+        explain = _run(
+            fuzz_server, tmp_path, CHECKS, "--exclude-checks", "not_a_server_error", "--include-path", "/explain/device"
+        )
         assert explain.returncode == 0, explain.stdout[-8000:] + explain.stderr[-2000:]
         r = fuzz_server.client(KEYS[0]).post("/explain/device", json={"device_id": "AA:BB:CC:00:00:01"})
         assert r.status_code == 503 and "model not available" in r.json()["detail"]
