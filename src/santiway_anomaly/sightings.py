@@ -13,7 +13,8 @@ INPUT_FIELDS: tuple[str, ...] = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
 RSSI_MIN, RSSI_MAX = -120, 0
 
-STORED_SCHEMA = pa.schema(
+# A feed's sightings with every field present (what the simulator writes).
+INPUT_SCHEMA = pa.schema(
     [
         pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
         pa.field("device_id", pa.string(), nullable=False),
@@ -24,7 +25,7 @@ STORED_SCHEMA = pa.schema(
         pa.field("lat", pa.float64(), nullable=False),
         pa.field("lon", pa.float64(), nullable=False),
         pa.field("vendor", pa.string(), nullable=False),
-        pa.field("is_randomized", pa.uint8(), nullable=False),
     ]
 )
+STORED_SCHEMA = INPUT_SCHEMA.append(pa.field("is_randomized", pa.uint8(), nullable=False))
 STORED_COLUMNS: list[str] = STORED_SCHEMA.names

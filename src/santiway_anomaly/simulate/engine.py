@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from santiway_anomaly.sightings import INPUT_SCHEMA
 from santiway_anomaly.simulate import rf
 from santiway_anomaly.simulate.population import Population, Presences
 from santiway_anomaly.simulate.rf import F64, I64
@@ -23,17 +24,7 @@ from santiway_anomaly.simulate.world import SCAN_BURST_S, Stops, World
 WALK_SPEED_MS = 1.3  # pedestrian pace: a walk-by is in range for a minute or two
 EPOCH_BITS = 20  # MAC key = device << 20 | rotation epoch
 
-SIGHTING_SCHEMA = pa.schema([
-    pa.field("ts", pa.timestamp("ms", tz="UTC"), nullable=False),
-    pa.field("device_id", pa.string(), nullable=False),
-    pa.field("sensor_id", pa.string(), nullable=False),
-    pa.field("folder", pa.string(), nullable=False),
-    pa.field("network_type", pa.string(), nullable=False),
-    pa.field("rssi", pa.int16(), nullable=False),
-    pa.field("lat", pa.float64(), nullable=False),
-    pa.field("lon", pa.float64(), nullable=False),
-    pa.field("vendor", pa.string(), nullable=False),
-])
+SIGHTING_SCHEMA = INPUT_SCHEMA
 
 
 @dataclass
