@@ -28,16 +28,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _first_crowd(url: str, timeout: float) -> dict[str, object]:
-    """The first density_spike pushed: the history's crowds were stored (and so are not new) before the
-    service started, so this one is the live feed's injected crowd."""
+def _injected_crowd_folders(truth: Path) -> set[str]:
+    if not truth.exists():
+        return set()
+    lines = [json.loads(line) for line in truth.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {str(t["folder"]) for t in lines if t["anomaly_type"] == "density_spike"}
+
+
+async def _injected_crowd_notified(url: str, truth: Path, timeout: float) -> dict[str, object]:
+    """The first density_spike pushed for a folder where the live feed injected a crowd (its truth file
+    says where): the history's own crowds were stored before the service started and are not new."""
     deadline = time.monotonic() + timeout
     async with websockets.connect(url) as ws:
         while time.monotonic() < deadline:
             message = json.loads(await asyncio.wait_for(ws.recv(), timeout=deadline - time.monotonic()))
-            if message.get("type") == "anomaly.detected" and message["anomaly"]["type"] == "density_spike":
+            if message.get("type") != "anomaly.detected" or message["anomaly"]["type"] != "density_spike":
+                continue
+            if message["anomaly"]["folder"] in _injected_crowd_folders(truth):
                 return dict(message)
-    raise AssertionError("no density_spike notification in time")
+    raise AssertionError(f"no density_spike notification for an injected crowd ({truth}) in time")
 
 
 @pytest.mark.slow
@@ -47,7 +56,7 @@ def test_demo_delivers_a_live_anomaly_and_stops_cleanly(store_closed: Settings, 
            "API_PORT": str(port), "VALID_API_KEYS": KEY, "LOG_LEVEL": "WARNING"}
     env.pop("TIMEZONE", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "santiway_anomaly.cli.main", "demo", "--devices", "120", "--days", "3",
+        [sys.executable, "-m", "santiway_anomaly.cli.main", "demo", "--devices", "120", "--days", "6",
          "--epochs", "1", "--inject-every", "20", "--detect-interval", "10", "--no-dashboard"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -61,7 +70,9 @@ def test_demo_delivers_a_live_anomaly_and_stops_cleanly(store_closed: Settings, 
                 pass
             assert time.monotonic() < deadline, "the demo's service did not come up"
             time.sleep(1)
-        message = asyncio.run(_first_crowd(f"ws://127.0.0.1:{port}/ws/notifications/?api_key={KEY}", 300))
+        message = asyncio.run(_injected_crowd_notified(
+            f"ws://127.0.0.1:{port}/ws/notifications/?api_key={KEY}", tmp_path / "data" / "demo-live" / "truth.jsonl",
+            480))
         assert message["severity"] in ("info", "warning", "critical")
         assert {"title", "text", "anomaly", "coords"} <= set(message)
         listed = httpx.get(f"http://127.0.0.1:{port}/anomalies?limit=5", headers={"X-API-Key": KEY}, timeout=30)
