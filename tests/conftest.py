@@ -15,16 +15,6 @@ import pytest
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.storage import Store
 
-DATA_TABLES = (
-    "santi.way_data",
-    "anomaly_ml.hourly_features",
-    "anomaly_ml.folder_hourly",
-    "anomaly_ml.anomalies",
-    "anomaly_ml.ingest_rejects",
-    "anomaly_ml.ingest_batches",
-    "anomaly_ml.known_devices",
-)
-
 
 class SharedStore:
     def __init__(self, settings: Settings) -> None:
@@ -72,7 +62,7 @@ def empty_store(shared_store: SharedStore) -> Store:
     existing = {f"{db}.{name}" for db, name in st.query_rows(
         "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
         "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'")}
-    for table in sorted(existing | set(DATA_TABLES) & existing):
+    for table in sorted(existing):
         st.command(f"TRUNCATE TABLE {table}")
     return st
 

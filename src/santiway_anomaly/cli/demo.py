@@ -172,10 +172,9 @@ def demo(
         typer.echo("  Ctrl-C stops everything; the data in "
                    f"{settings.data_dir} is kept for the next start.")
         while True:
-            for proc in children:
-                if proc.poll() is not None and proc is service:
-                    typer.secho(f"the service exited with code {proc.returncode}", err=True, fg=typer.colors.RED)
-                    raise typer.Exit(1)
+            if service.poll() is not None:
+                typer.secho(f"the service exited with code {service.returncode}", err=True, fg=typer.colors.RED)
+                raise typer.Exit(1)
             time.sleep(1)
     except KeyboardInterrupt:
         typer.echo("\nstopping ...")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from santiway_anomaly.cli.common import EXIT_CONFIG, open_store, settings_or_exit
+
+if TYPE_CHECKING:  # the pipeline pulls in pyarrow; `--help` should not
+    from santiway_anomaly.ingest.pipeline import IngestReport
 
 EXIT_REJECTS = 1
 SHOWN_REJECTS = 20
@@ -33,7 +36,7 @@ def ingest(
     """
     from tqdm import tqdm
 
-    from santiway_anomaly.ingest.pipeline import ColumnMapping, IngestReport, MappingError, ingest_file
+    from santiway_anomaly.ingest.pipeline import ColumnMapping, MappingError, ingest_file
     from santiway_anomaly.ingest.readers import ReadError
 
     settings = settings_or_exit()
@@ -69,10 +72,7 @@ def ingest(
         raise typer.Exit(EXIT_REJECTS)
 
 
-def _print_report(report: object) -> None:
-    from santiway_anomaly.ingest.pipeline import IngestReport
-
-    assert isinstance(report, IngestReport)
+def _print_report(report: IngestReport) -> None:
     for r in report.rejects[:SHOWN_REJECTS]:
         typer.secho(f"  line {r.line}: {r.reason}", err=True, fg=typer.colors.YELLOW)
     if report.rejected > SHOWN_REJECTS:

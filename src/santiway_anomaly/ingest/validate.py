@@ -101,7 +101,7 @@ def _numbers(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     return values, present & np.isnan(values)
 
 
-def _timestamps(table: pa.Table, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(epoch ms int64, missing mask, unparsable mask). Strings: ISO 8601 (UTC if no offset) or Unix s."""
     col = table.column("ts").combine_chunks() if "ts" in table.column_names else pa.nulls(table.num_rows)
     n = len(col)
@@ -141,7 +141,7 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     now = now or datetime.now(UTC)
     problems = _Problems(n)
 
-    ms, ts_missing, ts_bad = _timestamps(table, now)
+    ms, ts_missing, ts_bad = _timestamps(table)
     problems.add(ts_missing, "ts", "missing (required)")
     problems.add(ts_bad, "ts", "not an ISO 8601 time or Unix seconds")
     lo = int(EARLIEST.timestamp() * 1000)

@@ -91,8 +91,6 @@ class Store:
             path.mkdir(parents=True, exist_ok=True)
         try:
             client = cls._connect(settings)
-        except StoreLockedError:
-            raise
         except Exception as exc:
             if lock:
                 lock.release()
