@@ -70,6 +70,9 @@ def test_same_api_batch_twice_is_stored_once_views_included(empty_store: Store) 
     assert empty_store.scalar("SELECT count() FROM santi.way_data") == 500
     assert empty_store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") == 500
     assert empty_store.scalar("SELECT sum(sightings) FROM anomaly_ml.folder_hourly_v") == 500
+    # The chained views (device_days from hourly_features, folder_hourly from folder_5min) drop it too.
+    assert empty_store.scalar("SELECT sum(sightings) FROM anomaly_ml.folder_5min") == 500
+    assert empty_store.scalar("SELECT sum(sightings) FROM anomaly_ml.device_days") == 500
 
 
 def test_ndjson_and_json_with_bad_lines(empty_store: Store, settings: Settings, tmp_path: Path) -> None:

@@ -45,14 +45,44 @@ def test_hourly_views_match_pandas(empty_store: Store, settings: Settings, tmp_p
     # (about 1 cm) of precision, far below GPS noise.
     np.testing.assert_allclose(merged["lon_std"], merged["lon_std_ch"], atol=1e-6)
 
-    folders = df.groupby(["folder", "hour"]).agg(
-        unique_devices=("device_id", "nunique"),
-        stable_devices=("device_id", lambda s: s[~df.loc[s.index, "randomized"]].nunique()),
-        sightings=("device_id", "size"),
-    ).reset_index()
-    got_f = empty_store.query_df(
-        "SELECT folder, hour, unique_devices, stable_devices, sightings FROM anomaly_ml.folder_hourly_v")
-    mf = folders.merge(got_f, on=["folder", "hour"], suffixes=("", "_ch"), how="outer", indicator=True)
-    assert (mf["_merge"] == "both").all()
-    for col in ("unique_devices", "stable_devices", "sightings"):
-        assert (mf[col] == mf[f"{col}_ch"]).all(), col
+    check_folder_and_day_views(empty_store, df)
+
+
+def check_folder_and_day_views(store: Store, df: pd.DataFrame) -> None:
+    """folder_5min (from sightings), folder_hourly and device_days (chained views) against pandas."""
+    df = df.assign(ts=pd.to_datetime(df["ts"], utc=True))
+    df["hour"] = df["ts"].dt.floor("h")
+    df["slot"] = df["ts"].dt.floor("5min")
+    df["day"] = df["ts"].dt.date
+    df["randomized"] = df["device_id"].str[1].isin(list("26AE"))
+
+    def per_place(key: str) -> pd.DataFrame:
+        return df.groupby(["folder", key]).agg(
+            unique_devices=("device_id", "nunique"),
+            stable_devices=("device_id", lambda s: s[~df.loc[s.index, "randomized"]].nunique()),
+            sightings=("device_id", "size"), sensor_count=("sensor_id", "nunique"),
+        ).reset_index()
+
+    got_hour = store.query_df(
+        "SELECT folder, hour, unique_devices, stable_devices, sightings, sensor_count FROM anomaly_ml.folder_hourly_v")
+    # Aliases other than the column names: ClickHouse resolves an alias before a column of the same name.
+    got_slot = store.query_df(
+        "SELECT folder, slot, n_stable + n_random AS unique_devices, n_stable AS stable_devices, "
+        "n AS sightings, length(sensor_set) AS sensor_count FROM ("
+        "  SELECT toString(folder) AS folder, slot, uniqExactMerge(stable_devices) AS n_stable, "
+        "  uniqExactMerge(randomized_devices) AS n_random, sum(sightings) AS n, "
+        "  groupUniqArrayArray(sensors) AS sensor_set FROM anomaly_ml.folder_5min GROUP BY folder, slot)")
+    for key, got in (("hour", got_hour), ("slot", got_slot)):
+        merged = per_place(key).merge(got, on=["folder", key], suffixes=("", "_ch"), how="outer", indicator=True)
+        assert (merged["_merge"] == "both").all(), key
+        for col in ("unique_devices", "stable_devices", "sightings", "sensor_count"):
+            assert (merged[col] == merged[f"{col}_ch"]).all(), (key, col)
+
+    days = df.groupby(["day", "device_id"]).size().rename("sightings").reset_index()
+    got_days = store.query_df(
+        "SELECT day, device_id, sum(sightings) AS n FROM anomaly_ml.device_days GROUP BY day, device_id")
+    got_days = got_days.rename(columns={"n": "sightings"})
+    got_days["day"] = pd.to_datetime(got_days["day"]).dt.date
+    md = days.merge(got_days, on=["day", "device_id"], suffixes=("", "_ch"), how="outer", indicator=True)
+    assert (md["_merge"] == "both").all()
+    assert (md["sightings"] == md["sightings_ch"]).all()

@@ -29,14 +29,16 @@ from santiway_anomaly.detectors.util import floor_hour, records
 from santiway_anomaly.storage.store import Store
 
 _FOLDER_HOURS_SQL = """
-SELECT h.folder AS folder, h.hour AS hour, h.unique_devices AS unique_devices,
-       h.stable_devices AS stable_devices, h.randomized_devices AS randomized_macs,
+SELECT h.folder AS folder, h.hour AS hour,
+       -- stable and randomized MACs are disjoint sets: their sum is every distinct device
+       h.n_stable + h.n_randomized AS unique_devices,
+       h.n_stable AS stable_devices, h.n_randomized AS randomized_macs,
        coalesce(r.peak, 0) AS randomized_peak, h.lat AS lat, h.lon AS lon
 FROM
 (
-    SELECT toString(folder) AS folder, hour, uniqExactMerge(devices) AS unique_devices,
-           uniqExactMerge(stable_devices) AS stable_devices,
-           uniqExactMerge(randomized_devices) AS randomized_devices,
+    SELECT toString(folder) AS folder, hour,
+           uniqExactMerge(stable_devices) AS n_stable,
+           uniqExactMerge(randomized_devices) AS n_randomized,
            sum(lat_sum) / sum(sightings) AS lat, sum(lon_sum) / sum(sightings) AS lon
     FROM anomaly_ml.folder_hourly
     WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')} {folder_filter}

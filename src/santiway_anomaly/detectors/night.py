@@ -182,12 +182,12 @@ class NightDetector(Detector):
             f"""
             SELECT folder, night, uniqExact(device_id) AS n FROM (
                 SELECT device_id, {_frag(_LABEL, 'hour')} AS night,
-                       arrayJoin(groupUniqArrayMerge(folders)) AS folder, max(is_randomized) AS rnd
+                       arrayJoin(groupUniqArrayArray(folders)) AS folder, max(is_randomized) AS rnd
                 FROM anomaly_ml.hourly_features
                 WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
                   AND {_frag(_IS_NIGHT, 'hour')}
                 GROUP BY device_id, hour
-                HAVING hasAny(groupUniqArrayMerge(folders), {{need:Array(String)}}))
+                HAVING hasAny(groupUniqArrayArray(folders), {{need:Array(String)}}))
             WHERE rnd = 0 AND folder IN {{need:Array(String)}} AND device_id NOT IN {{flagged:Array(String)}}
               AND device_id NOT IN (
                 SELECT device_id FROM anomaly_ml.hourly_features
@@ -197,7 +197,7 @@ class NightDetector(Detector):
                       WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
                         AND {_frag(_IS_NIGHT, 'hour')}
                       GROUP BY device_id
-                      HAVING hasAny(groupUniqArrayMerge(folders), {{need:Array(String)}}))
+                      HAVING hasAny(groupUniqArrayArray(folders), {{need:Array(String)}}))
                 GROUP BY device_id
                 HAVING dateDiff('hour', min(hour), max(hour)) + 1 >= {{fixture_span:Float64}}
                    AND uniqExact(hour) >= {{coverage:Float64}} * (dateDiff('hour', min(hour), max(hour)) + 1))

@@ -130,7 +130,7 @@ SENSOR_DAYS = """
 SELECT device_id, sensor, uniqExact(day) AS days
 FROM
 (
-    SELECT device_id, toDate(hour) AS day, groupUniqArrayMerge(sensor_list) AS sl
+    SELECT device_id, toDate(hour) AS day, groupUniqArrayArray(sensor_list) AS sl
     FROM anomaly_ml.hourly_features
     WHERE device_id IN {ids:Array(String)}
       AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
