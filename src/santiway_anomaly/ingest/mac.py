@@ -66,6 +66,11 @@ def vendor_for_oui(oui: str) -> str:
         return ""
 
 
+def load_vendor_registry() -> None:
+    """Load the IEEE registry now (~0.1 s), e.g. on an idle thread, rather than inside the first batch."""
+    vendor_for_oui("00:00:00")
+
+
 def fill_vendor(vendor: pa.Array, normalised: pa.Array, randomized: pa.Array) -> pa.Array:
     """Keep a vendor the feed gave; otherwise look it up by OUI, never for randomized MACs."""
     vendor = pc.fill_null(pc.utf8_trim_whitespace(vendor.cast(pa.string())), "")

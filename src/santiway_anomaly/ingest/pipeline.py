@@ -22,6 +22,7 @@ import pyarrow as pa
 from loguru import logger
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.mac import load_vendor_registry
 from santiway_anomaly.ingest.readers import RawBatch, detect_format, read_batches, total_size
 from santiway_anomaly.ingest.validate import LINE, Reject, validate
 from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
@@ -212,6 +213,7 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
 
     pending: Future[_PreparedBatch] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-store") as pool:
+        pool.submit(load_vendor_registry)  # the storing thread is idle while the first batch is read
         for batch_no, raw in enumerate(read_batches(path, fmt, batch_rows)):
             if batch_no == 0:
                 mapping.check(raw.table.column_names)

@@ -191,20 +191,29 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     good = ~problems.bad
     if not good.any():
         return STORED_SCHEMA.empty_table(), rejects
+    all_good = bool(good.all())
     keep = pa.array(good)
-    device = normalise_mac(pc.filter(device_raw, keep))
+
+    def kept(col: pa.Array) -> pa.Array:
+        # A clean batch (the usual case) is stored as it is: no copy of every column.
+        return col if all_good else pc.filter(col, keep)
+
+    def kept_np(values: np.ndarray) -> np.ndarray:
+        return values if all_good else values[good]
+
+    device = normalise_mac(kept(device_raw))
     randomized = is_randomized(device)
-    vendor = fill_vendor(pc.filter(_text(table, "vendor"), keep), device, randomized)
+    vendor = fill_vendor(kept(_text(table, "vendor")), device, randomized)
     stored = pa.table(
         {
-            "ts": pa.array(ms[good], type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "ts": pa.array(kept_np(ms), type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             "device_id": device,
-            "sensor_id": pc.filter(texts["sensor_id"], keep),
-            "folder": pc.filter(texts["folder"], keep),
-            "network_type": pc.filter(net, keep),
-            "rssi": pa.array(rssi[good].astype(np.int16), type=pa.int16()),
-            "lat": pa.array(coords["lat"][good], type=pa.float64()),
-            "lon": pa.array(coords["lon"][good], type=pa.float64()),
+            "sensor_id": kept(texts["sensor_id"]),
+            "folder": kept(texts["folder"]),
+            "network_type": kept(net),
+            "rssi": pa.array(kept_np(rssi).astype(np.int16), type=pa.int16()),
+            "lat": pa.array(kept_np(coords["lat"]), type=pa.float64()),
+            "lon": pa.array(kept_np(coords["lon"]), type=pa.float64()),
             "vendor": vendor,
             "is_randomized": randomized.cast(pa.uint8()),
         },
