@@ -37,7 +37,7 @@ def ingest(
     from tqdm import tqdm
 
     from santiway_anomaly.ingest.pipeline import ColumnMapping, MappingError, ingest_file
-    from santiway_anomaly.ingest.readers import ReadError
+    from santiway_anomaly.ingest.readers import ReadError, detect_format
 
     settings = settings_or_exit()
     try:
@@ -48,7 +48,13 @@ def ingest(
     reports: list[IngestReport] = []
     with open_store(settings) as store:
         for path in files:
-            bar = tqdm(total=0, unit="B", unit_scale=True, desc=path.name, disable=not progress, leave=False)
+            try:
+                # Progress counts what total_size() counts: rows for Parquet, bytes for text files.
+                unit = "rows" if detect_format(path, fmt) == "parquet" else "B"
+            except ReadError as exc:
+                typer.secho(f"error: {path}: {exc}", err=True, fg=typer.colors.RED)
+                raise typer.Exit(EXIT_CONFIG) from None
+            bar = tqdm(total=0, unit=unit, unit_scale=True, desc=path.name, disable=not progress, leave=False)
 
             def update(done: int, total: int, bar: tqdm = bar) -> None:  # type: ignore[type-arg]
                 bar.total = total
