@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,11 @@ import pyarrow.compute as pc
 import pytest
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.simulate.live import ApiSink, LiveFeed, StoreSink, run_live
+from santiway_anomaly.simulate.live import ARRIVAL_S, ApiSink, LiveFeed, StoreSink, run_live
 from santiway_anomaly.simulate.options import SimOptions
 from santiway_anomaly.storage import Store
 
-NOW = 1_795_000_000.0  # a Tuesday, 10:26 UTC
+NOW = 1_795_000_000.0  # a Wednesday, 11:06 UTC
 
 
 def feed(**kw: Any) -> LiveFeed:
@@ -49,8 +50,34 @@ def test_injected_subjects_appear_in_the_following_slices() -> None:
             assert folders.count(r["folder"]) > 100
         else:
             assert r["subject"] in devices
-    # Night intruders only at night: at 10:27 the scenario is skipped, not faked.
+    # Night intruders only at night: at 11:07 the scenario is skipped, not faked.
     assert all(r["scenario"] != "night_intruder" for r in records if r)
+
+
+def test_a_live_crowd_clears_the_density_line_on_its_own_and_is_heard_within_seconds() -> None:
+    f = feed()
+    f.slice(NOW - 60, NOW)
+    record = f.inject(NOW)
+    assert record is not None and record["scenario"] == "crowd"
+    assert record["injected_at"] == "2026-11-18T11:06:40.000+00:00"
+    usual, members = record["details"]["usual_devices"], record["details"]["members"]
+    # The density line is 1.5 x p95 and +10 devices; `usual` is the folder's busiest same hour of the week.
+    assert members >= max(2 * max(usual, 5), usual + 20)
+    arrival = f.slice(NOW, NOW + ARRIVAL_S)
+    here = pc.equal(arrival.column("folder"), record["folder"])
+    heard = len(set(arrival.filter(here).column("device_id").to_pylist()))
+    assert heard >= 0.8 * members  # not only after each member's next routine probe (1.5 min on average)
+
+
+def test_a_folder_gets_no_second_crowd_while_its_alarm_episode_lasts() -> None:
+    f = feed(devices=100)
+    records = [f.inject(NOW) for _ in range(30)]
+    crowds = [r["folder"] for r in records if r and r["scenario"] == "crowd"]
+    assert sorted(crowds) == sorted({x.name for x in f.world.folders})  # each folder once, then none
+    # Three hours (the detector's cooldown) after the last crowd's window ends, a folder is free again.
+    ends = max(datetime.fromisoformat(r["window_end"]).timestamp() for r in records if r and r["scenario"] == "crowd")
+    later = [f.inject(ends + 3 * 3600 + 3600) for _ in range(4)]
+    assert any(r and r["scenario"] == "crowd" for r in later)
 
 
 def test_run_live_into_the_store(empty_store: Store, settings: Settings, tmp_path: Path) -> None:

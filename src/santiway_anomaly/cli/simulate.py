@@ -103,10 +103,13 @@ def _files(opts: SimOptions, out: Path, fmt: str, progress: bool) -> None:
 
 def _live(opts: SimOptions, out: Path, *, speed: float, inject_every: float, batch_seconds: float,
           duration: float | None, api_url: str | None, api_key: str) -> None:
+    from santiway_anomaly.cli.common import open_store, settings_or_exit
     from santiway_anomaly.simulate.live import ApiSink, LiveFeed, StoreSink, run_live
 
+    settings = settings_or_exit()
     out.mkdir(parents=True, exist_ok=True)
-    feed = LiveFeed(opts)
+    # A folder rests between injected crowds as long as the density detector's cooldown lasts.
+    feed = LiveFeed(opts, crowd_rest_hours=settings.density_cooldown_hours)
     (out / "world.json").write_text(json.dumps(feed.world.describe(itinerary_days=range(0, 1)), indent=1) + "\n",
                                     encoding="utf-8")
     truth = out / "truth.jsonl"
@@ -116,9 +119,6 @@ def _live(opts: SimOptions, out: Path, *, speed: float, inject_every: float, bat
         totals = run_live(feed, ApiSink(api_url, api_key), truth, speed=speed, inject_every=inject_every,
                           batch_seconds=batch_seconds, duration=duration)
     else:
-        from santiway_anomaly.cli.common import open_store, settings_or_exit
-
-        settings = settings_or_exit()
         with open_store(settings) as store:
             totals = run_live(feed, StoreSink(store, settings), truth, speed=speed, inject_every=inject_every,
                               batch_seconds=batch_seconds, duration=duration)

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from loguru import logger
 
 from santiway_anomaly.simulate import rf
-from santiway_anomaly.simulate.anomalies import NIGHT_END_H
+from santiway_anomaly.simulate.anomalies import CROWD_MIN_EXTRA, NIGHT_END_H
 from santiway_anomaly.simulate.engine import Expander
 from santiway_anomaly.simulate.options import SimOptions
 from santiway_anomaly.simulate.population import (
@@ -41,6 +42,18 @@ from santiway_anomaly.simulate.writer import to_csv_table, write_jsonl
 
 SCHEDULE_CYCLE_DAYS = 7  # visitors and passers-by are drawn for a week and the week repeats
 LIVE_SCENARIOS = ("crowd", "lingering", "following", "night_intruder")
+# A live crowd is sized like the history's (simulate/anomalies.py): CROWD_FACTOR times the devices the
+# folder usually holds in this hour, and at least CROWD_MIN_EXTRA more, so that the crowd alone clears
+# the density line (1.5 x p95 and +10) even early in a clock hour, when the hour holds few of its usual
+# devices yet. A crowd sized against the devices present at one moment (a folder's hourly count is
+# several times that) could stay under the line for most of the hour, or for all of it.
+CROWD_FACTOR = (2.0, 4.0)
+# A crowd arrives together (a bus, the end of a meeting), and a phone that reaches a new place scans
+# actively for known networks: a probe burst on every channel. So the sensors hear each member within
+# ARRIVAL_S of its arrival (ARRIVAL_SIGHTINGS expected per member and sensor), and a crowd is detectable
+# at the next detection run, not only after every member's next routine probe (1.5 min on average).
+ARRIVAL_S = 10.0
+ARRIVAL_SIGHTINGS = 3.0
 
 
 class Sink(Protocol):
@@ -140,8 +153,12 @@ def ndjson(table: pa.Table) -> bytes:
 class LiveFeed:
     """Generates the world's sightings for consecutive slices of (simulated) time."""
 
-    def __init__(self, opts: SimOptions, *, now: float | None = None) -> None:
+    def __init__(self, opts: SimOptions, *, now: float | None = None, crowd_rest_hours: float = 3.0) -> None:
+        """`crowd_rest_hours`: after a crowd ends, its folder gets no new crowd for this long, the density
+        detector's DENSITY_COOLDOWN_HOURS: within it a new crowd continues the old alarm's episode and is
+        rightly not alarmed again, so the truth would list a crowd no detector reports."""
         self.now0 = time.time() if now is None else now
+        self.crowd_rest_s = crowd_rest_hours * 3600.0
         today = datetime.fromtimestamp(self.now0, opts.zone).date()
         # A world that starts yesterday (local) and runs for years: day indices grow as time passes.
         self.opts = replace(opts, start=today, anomaly_days=0)
@@ -152,6 +169,8 @@ class LiveFeed:
         self.rate = opts.sightings_per_hour
         self._days: dict[int, tuple[Presences, Stops]] = {}
         self.injected: list[Presences] = []
+        self._crowd_until: dict[int, float] = {}  # folder -> end of its last injected crowd's window
+        self._usual: dict[tuple[int, float], npt.NDArray[np.int64]] = {}  # (day, hour start) -> per folder
         self._tick = 0
         self._scenario = 0
 
@@ -167,12 +186,33 @@ class LiveFeed:
         if d not in self._days:
             for old in [k for k in self._days if k < d - 1]:
                 del self._days[old]
-            stops = self.world.itinerary(d)
-            rng = np.random.default_rng([self.opts.seed, 5, d + 10_000])
-            pres = day_presences(self.pop, self.world, d, 0, len(self.pop), stops, self.rate, rng,
-                                 previous_night=False, schedule_day=d % SCHEDULE_CYCLE_DAYS)
-            self._days[d] = (pres, stops)
+            self._days[d] = self._make_day(d)
         return self._days[d]
+
+    def _make_day(self, d: int) -> tuple[Presences, Stops]:
+        stops = self.world.itinerary(d)
+        rng = np.random.default_rng([self.opts.seed, 5, d + 10_000])
+        pres = day_presences(self.pop, self.world, d, 0, len(self.pop), stops, self.rate, rng,
+                             previous_night=False, schedule_day=d % SCHEDULE_CYCLE_DAYS)
+        return pres, stops
+
+    def usual_devices(self, t: float) -> npt.NDArray[np.int64]:
+        """Per folder: the most distinct devices it held in the clock hour of `t` on the schedule week's
+        other days (the same hour of each day), a stand-in for the detector's p95 of that hour."""
+        d = self.day_of(t)
+        hour0 = math.floor(t / 3600) * 3600.0
+        key = (d, hour0)
+        if key not in self._usual:
+            counts = np.zeros(len(self.world.folders), dtype=np.int64)
+            for back in range(1, SCHEDULE_CYCLE_DAYS):
+                dd = d - back
+                start = hour0 - (self.world.day_start(d) - self.world.day_start(dd))
+                pres = self._days[dd][0] if dd in self._days else self._make_day(dd)[0]
+                pres = pres.select((pres.start < start + 3600) & (pres.end > start))
+                pairs = np.unique(np.stack([pres.folder, pres.dev]), axis=1)
+                counts = np.maximum(counts, np.bincount(pairs[0], minlength=len(counts)))
+            self._usual = {key: counts}  # only the current hour is ever asked for
+        return self._usual[key]
 
     def slice(self, t0: float, t1: float) -> pa.Table:
         """Sightings with t0 <= ts < t1, time-ordered."""
@@ -205,6 +245,8 @@ class LiveFeed:
             self._scenario += 1
             rec: dict[str, Any] | None = getattr(self, f"_inject_{name}")(t, rng)
             if rec is not None:
+                # When it started (a crowd's window is whole hours): what a latency is measured from.
+                rec["injected_at"] = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
                 return rec
         return None
 
@@ -225,21 +267,40 @@ class LiveFeed:
     def _inject_crowd(self, t: float, rng: np.random.Generator) -> dict[str, Any] | None:
         if not 7.0 <= self._local_hour(t) < 20.5:  # a daytime crowd: at night it would also be night activity
             return None
-        f = int(rng.integers(len(self.world.folders)))
+        hour0 = math.floor(t / 3600) * 3600
+        free = [f.index for f in self.world.folders if self._crowd_folder_free(f.index, hour0)]
+        if not free:
+            return None
+        f = int(rng.choice(free))
         pres, _ = self._day(self.day_of(t))
         here = int(((pres.folder == f) & (pres.start <= t) & (pres.end > t)).sum())
-        members = max(25, int(2.5 * here))
+        usual = int(self.usual_devices(t)[f])
+        factor = float(rng.uniform(*CROWD_FACTOR))
+        members = math.ceil(max(factor * max(usual, 5), usual + CROWD_MIN_EXTRA))
         devs = self._new(CROWD, rng, members, rng.random(members) < 0.6)
         folder = self.world.folders[f]
         r, a = folder.radius_m * np.sqrt(rng.random(members)), rng.random(members) * 2 * np.pi
+        x, y = folder.x + r * np.cos(a), folder.y + r * np.sin(a)
         # Whole clock hours, as the density detector counts; a late start runs into the next hour too.
-        hour0 = math.floor(t / 3600) * 3600
         t1 = hour0 + 3600 * (int(rng.integers(1, 3)) + (1 if t - hour0 > 1200 else 0))
-        self.injected.append(make_presences(self.pop, self.rate, devs, np.array([f]), folder.x + r * np.cos(a),
-                                            folder.y + r * np.sin(a), np.full(members, t),
-                                            np.full(members, t1 - 60.0), "roaming"))
+        arrival = ARRIVAL_SIGHTINGS / (self.rate * ARRIVAL_S / 3600.0)
+        self.injected.append(Presences.concat([
+            make_presences(self.pop, self.rate, devs, np.array([f]), x, y, np.full(members, t),
+                           np.full(members, t1 - 60.0), "roaming"),
+            make_presences(self.pop, self.rate, devs, np.array([f]), x, y, np.full(members, t),
+                           np.full(members, t + ARRIVAL_S), "roaming", rate_factor=arrival)]))
+        self._crowd_until[f] = t1
         return self._record("density_spike", "crowd", f"folder:{folder.name}", "", f, hour0, t1,
-                            members=members, present_before=here)
+                            members=members, present_before=here, usual_devices=usual, factor=round(factor, 2))
+
+    def _crowd_folder_free(self, f: int, hour0: float) -> bool:
+        """Whether a crowd starting in the clock hour `hour0` would be a new alarm in folder `f`. The density
+        detector suppresses a crowd whose window starts within its cooldown of the last one's end (the same
+        episode), and a second crowd in one folder-hour is the same anomaly."""
+        until = self._crowd_until.get(f)
+        if until is None:
+            return True
+        return hour0 > until + self.crowd_rest_s if self.crowd_rest_s > 0 else hour0 >= until
 
     def _inject_lingering(self, t: float, rng: np.random.Generator) -> dict[str, Any] | None:
         if not 6.5 <= self._local_hour(t) < 18.0:  # must end before midnight: kept apart from night activity
