@@ -214,7 +214,8 @@ class Settings(BaseSettings):
     # many hours on every run: the specification's detect-and-notify default, hours=24.
     detect_window_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     # Per subject and anomaly type: after a notification, the same subject and type stays quiet this
-    # long unless the severity rises (ours: 15 min = three 5-minute sensor slots of a flapping device).
+    # long unless the severity rises (ours: 15 min = three 5-minute sensor slots of a flapping device),
+    # for anomalies whose window continues the notified one's (less than this apart); another episode is news.
     notify_cooldown_s: float = Field(default=900.0, ge=0)
     # WebSocket hub: messages queued per client before a slow client is disconnected (ours: ~1 min of a
     # detection burst), idle seconds between heartbeats (below the 30-60 s idle timeout of common

@@ -139,10 +139,11 @@ _counter = iter(range(1, 1_000_000))
 
 
 def make_anomaly(*, anomaly_type: str = "density_spike", score: float = 0.853, device_id: str = "",
-                 folder: str = "office", hours_ago: int = 1, **extra: Any) -> Anomaly:
-    """A distinct anomaly each call (its window differs), like a detector's output."""
+                 folder: str = "office", hours_ago: int = 1, start: datetime | None = None, **extra: Any) -> Anomaly:
+    """A distinct anomaly each call (its window differs: consecutive calls give consecutive hours), like a
+    detector's output; `start` pins the window's start instead."""
     n = next(_counter)
-    start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n, minutes=hours_ago)
+    start = start or datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n, minutes=hours_ago)
     return Anomaly(anomaly_type=anomaly_type, severity=str(severity_for(score)), score=score, window_start=start,
                    window_end=start + timedelta(hours=1), device_id=device_id, folder=folder,
                    vendor=extra.pop("vendor", "Apple Inc."), network_type=extra.pop("network_type", "wifi"),

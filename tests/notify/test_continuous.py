@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -66,10 +66,32 @@ def test_cooldown_quiets_a_flapping_subject_unless_the_severity_rises(
     got = asyncio.run(scenario(svc, [[warn1], [warn2], [crit, other_type], [other_device]]))
     assert got == [warn1.anomaly_id, crit.anomaly_id, other_type.anomaly_id, other_device.anomaly_id]
     svc.stop()
-    # After a restart the cooldown is rebuilt from the notification log.
+    # After a restart the cooldown is rebuilt from the notification log (with the anomalies' windows).
     again = make_service(notify_cooldown_s=600)
-    late = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE)
-    assert asyncio.run(scenario(again, [[late]])) == []
+    late = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE, start=crit.window_end)
+    later = make_anomaly(anomaly_type="night_activity", score=0.9, device_id=DEVICE,
+                         start=crit.window_end + timedelta(hours=5))  # another episode
+    assert asyncio.run(scenario(again, [[late], [later]])) == [later.anomaly_id]
+
+
+def test_cooldown_does_not_silence_a_new_episode_of_a_subject_notified_about_an_old_one(
+        make_service: Callable[..., LiveService]) -> None:
+    """A first run notifies a folder's crowd of yesterday; a crowd forming there now is still news."""
+    svc = make_service(notify_cooldown_s=900)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    old = make_anomaly(score=0.9, folder="shop", start=now - timedelta(hours=18))
+    new = make_anomaly(score=0.75, folder="shop", start=now)
+    continuing = make_anomaly(score=0.75, folder="shop", start=now + timedelta(hours=1))
+
+    async def scenario() -> list[str]:
+        ws, _ = await open_client(svc.ws_url(f"api_key={KEY}"))
+        for batch in ([old], [new], [continuing]):
+            await asyncio.to_thread(svc.publish, batch)
+        got = [m["anomaly"]["anomaly_id"] for m in await read_quiet(ws)]
+        await ws.close()
+        return got
+
+    assert asyncio.run(scenario()) == [old.anomaly_id, new.anomaly_id]  # the next hour continues `new`
 
 
 def test_the_same_anomaly_is_never_notified_twice_even_after_a_restart(

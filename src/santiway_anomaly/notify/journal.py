@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,13 +95,18 @@ def replay(store: Store, since: Since, limit: int) -> list[Notification]:
 
 
 def recent(store: Store, after: datetime) -> list[Notification]:
-    """Notifications sent after `after` (the service rebuilds its cooldown from them at start)."""
+    """Notifications sent after `after`, with their anomalies' windows where the store has the anomaly
+    (the service rebuilds its cooldown from them at start)."""
     rows = store.query_rows(
-        f"SELECT {', '.join(COLUMNS)} FROM anomaly_ml.notifications "
-        "WHERE created_at > {t:DateTime64(3, 'UTC')} ORDER BY seq",
+        f"SELECT {', '.join('n.' + c for c in COLUMNS)}, a.window_start, a.window_end "
+        "FROM anomaly_ml.notifications AS n LEFT JOIN "
+        "(SELECT anomaly_id, min(window_start) AS window_start, max(window_end) AS window_end "
+        " FROM anomaly_ml.anomalies WHERE anomaly_id IN (SELECT anomaly_id FROM anomaly_ml.notifications "
+        " WHERE created_at > {t:DateTime64(3, 'UTC')}) GROUP BY anomaly_id) AS a ON n.anomaly_id = a.anomaly_id "
+        "WHERE n.created_at > {t:DateTime64(3, 'UTC')} ORDER BY n.seq SETTINGS join_use_nulls = 1",
         {"t": after},
     )
-    return [_note(row) for row in rows]
+    return [replace(_note(row[:-2]), window_start=_aware(row[-2]), window_end=_aware(row[-1])) for row in rows]
 
 
 def recent_ids(store: Store, after: datetime, limit: int) -> list[str]:
@@ -116,7 +121,12 @@ def recent_ids(store: Store, after: datetime, limit: int) -> list[str]:
 
 def _note(row: Sequence[Any]) -> Notification:
     seq, anomaly_id, created_at, subject, anomaly_type, severity, folder, payload = row
-    if isinstance(created_at, datetime) and created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=UTC)
-    return Notification(int(seq), str(anomaly_id), created_at, str(subject), str(anomaly_type), str(severity),
-                        str(folder), str(payload))
+    return Notification(int(seq), str(anomaly_id), _aware(created_at), str(subject), str(anomaly_type),
+                        str(severity), str(folder), str(payload))
+
+
+def _aware(value: Any) -> Any:
+    """DateTime64(…, 'UTC') comes back naive: mark it UTC (None and other values pass through)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

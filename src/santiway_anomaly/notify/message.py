@@ -60,6 +60,10 @@ class Notification:
     severity: str
     folder: str
     text: str  # the JSON, serialised once
+    # The anomaly's time window (None when unknown: a log row whose anomaly is not in the store). The
+    # cooldown compares windows: a repeat continues the episode the last notification was about.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -121,4 +125,11 @@ def build_notification(anomaly: Anomaly, seq: int, created_at: datetime, languag
         severity=anomaly.severity,
         folder=anomaly.folder,
         text=json.dumps(payload, ensure_ascii=False, default=_json_default),
+        window_start=_utc(anomaly.window_start),
+        window_end=_utc(anomaly.window_end),
     )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+

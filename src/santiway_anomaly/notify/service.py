@@ -27,6 +27,7 @@ from loguru import logger
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors.known import is_exempt, load_allowlist
+from santiway_anomaly.detectors.util import utc
 from santiway_anomaly.notify import journal
 from santiway_anomaly.notify.dispatcher import NOTIFICATIONS
 from santiway_anomaly.notify.hub import Hub
@@ -69,8 +70,8 @@ class NotificationService:
         self.outbox: OutboxWorker | None = None
         self.scheduler: DetectionScheduler | None = None
         self.clock = journal.SeqClock()
-        # (subject, anomaly_type) -> (unix time of the last notification, its severity rank)
-        self.cooldown: dict[tuple[str, str], tuple[float, int]] = {}
+        # (subject, anomaly_type) -> the last notification of it: (unix time, severity rank, anomaly window)
+        self.cooldown: dict[tuple[str, str], tuple[float, int, datetime | None, datetime | None]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._ring: deque[Notification] = deque(maxlen=max(1, settings.notify_ws_replay_max))
         self._unsaved: list[Notification] = []  # broadcast, but the log write failed: retried
@@ -202,16 +203,27 @@ class NotificationService:
         return notes
 
     def _cooling(self, anomaly: Anomaly, now: datetime) -> bool:
+        """A repeat: the same subject and type was notified within the cooldown, at an equal or higher
+        severity, about a window that this one continues (they overlap or lie less than the cooldown
+        apart). A window hours away is another episode and is news, however recent the last notification:
+        a first run that notifies an old crowd of a folder must not silence a crowd forming there now."""
         last = self.cooldown.get((anomaly.subject, anomaly.anomaly_type))
         if last is None:
             return False
-        at, rank = last
-        recent = now.timestamp() - at < self.settings.notify_cooldown_s
+        at, rank, start, end = last
+        cooldown = self.settings.notify_cooldown_s
+        recent = now.timestamp() - at < cooldown
+        if start is not None and end is not None:
+            gap = max((utc(anomaly.window_start) - end).total_seconds(),
+                      (start - utc(anomaly.window_end)).total_seconds())
+            if gap > cooldown:
+                return False
         return recent and SEVERITY_RANK[anomaly.severity] <= rank
 
     def _remember(self, note: Notification) -> None:
         self.cooldown[(note.subject, note.anomaly_type)] = (note.created_at.timestamp(),
-                                                             SEVERITY_RANK.get(note.severity, 0))
+                                                             SEVERITY_RANK.get(note.severity, 0),
+                                                             note.window_start, note.window_end)
         self._recent[note.anomaly_id] = None
         while len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
