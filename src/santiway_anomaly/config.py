@@ -234,6 +234,9 @@ class Settings(BaseSettings):
     notify_webhook_api_key: SecretStr = SecretStr("")
     # After a delivery pass fails (receiver down), the outbox tries again this many seconds later (ours).
     notify_outbox_retry_s: float = Field(default=30.0, gt=0)
+    # Delivered and rejected outbox rows are deleted this many days after their last attempt (ours: a month
+    # to answer "was it delivered?"; the notification log keeps every notification 90 days). 0 keeps them.
+    notify_outbox_keep_days: float = Field(default=30.0, ge=0)
     # --- end Notifications ---------------------------------------------------------------
 
     # --- Dashboard (issue 7) -------------------------------------------------------------

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loguru import logger
@@ -77,14 +77,30 @@ def record(store: Store, row: OutboxRow, state: str, attempts: int, error: str =
     )
 
 
+def prune_finished(store: Store, older_than: datetime) -> int:
+    """Delete every version of the rows delivered or rejected before `older_than`; returns how many
+    notifications went. Pending rows are never touched, and a finished row goes with all its versions,
+    so an older `pending` version of it can never become the newest again."""
+    finished = ("SELECT seq FROM anomaly_ml.notify_outbox FINAL "
+                "WHERE state != 'pending' AND updated_at < {t:DateTime64(3, 'UTC')}")
+    count = int(store.scalar(f"SELECT count() FROM ({finished})", {"t": older_than}) or 0)
+    if count:
+        store.command(f"DELETE FROM anomaly_ml.notify_outbox WHERE seq IN ({finished})", {"t": older_than})
+    return count
+
+
 class OutboxWorker:
     """Delivers the outbox through `webhook`, oldest first; `kick()` after adding rows."""
 
-    def __init__(self, webhook: Webhook, call: StoreCall, retry_s: float) -> None:
+    PRUNE_EVERY_S = 3600.0
+
+    def __init__(self, webhook: Webhook, call: StoreCall, retry_s: float, keep_days: float = 0.0) -> None:
         self.webhook = webhook
         self.call = call
         self.retry_s = retry_s
+        self.keep_days = keep_days
         self._wake = asyncio.Event()
+        self._pruned_at = 0.0
 
     def kick(self) -> None:
         self._wake.set()
@@ -101,9 +117,25 @@ class OutboxWorker:
                 logger.error("outbox pass failed: {}", exc)
                 drained = False
             if drained:
+                await self._prune_now_and_then()
                 await self._wake.wait()
             else:
                 await asyncio.sleep(self.retry_s)
+
+    async def _prune_now_and_then(self) -> None:
+        """At most hourly, after a drain: the outbox would otherwise keep every delivered row forever."""
+        if self.keep_days <= 0 or time.monotonic() - self._pruned_at < self.PRUNE_EVERY_S:
+            return
+        self._pruned_at = time.monotonic()
+        cutoff = datetime.now(UTC) - timedelta(days=self.keep_days)
+        try:
+            gone = await self.call(prune_finished, cutoff)
+        except Exception as exc:  # pruning is housekeeping: log it, deliveries go on
+            logger.warning("outbox: pruning finished rows failed: {}", exc)
+            return
+        if gone:
+            logger.info("outbox: deleted {} delivered or rejected notification(s) older than {:g} days",
+                        gone, self.keep_days)
 
     async def drain(self) -> bool:
         """Deliver pending rows in order; True when none is left, False when one still fails."""

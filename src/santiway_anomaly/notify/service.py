@@ -103,7 +103,8 @@ class NotificationService:
         for note in recent:
             self._remember(note)
         if self.webhook is not None:
-            self.outbox = OutboxWorker(self.webhook, self.call, self.settings.notify_outbox_retry_s)
+            self.outbox = OutboxWorker(self.webhook, self.call, self.settings.notify_outbox_retry_s,
+                                       self.settings.notify_outbox_keep_days)
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="notify-outbox"))
             logger.info("webhook notifications to {}", self.webhook.url)
         if self.settings.detect_interval > 0:
