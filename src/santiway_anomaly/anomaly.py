@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from santiway_anomaly.catalog import ANOMALY_TYPES
+
 AnomalyType = Literal["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
 Severity = Literal["info", "warning", "critical"]
 
-ANOMALY_TYPES: tuple[str, ...] = ("density_spike", "night_activity", "stationary_surveillance", "ml_behavior")
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 
 ALARM_SCORE = 0.50

@@ -131,6 +131,19 @@ class Settings(BaseSettings):
     # Shared by the three rule detectors (issue 3). Each default names its source.
     # Trailing days every baseline is learned from (SEED.md trains on 10-30 days; DESIGN.md "trailing days").
     detect_history_days: int = Field(default=14, ge=1, le=90)
+    # Coverage (DESIGN.md "Coverage"): when the sensors were listening, derived from the sightings.
+    # A fixed sensor's silence in an hour is an outage when it reported in that local hour of day on at
+    # least this share of its active days (it normally reports then); else the hour is quiet, with 0 devices.
+    coverage_normal_share: float = Field(default=0.5, gt=0, le=1)
+    # A sensor reporting in fewer than this share of its hours in one folder moves between folders
+    # (a patrol): it says nothing about any folder's coverage.
+    coverage_home_share: float = Field(default=0.8, gt=0.5, le=1)
+    # A folder-hour is covered when at least this share of the folder's fixed sensors was listening.
+    coverage_min_share: float = Field(default=0.75, gt=0, le=1)
+    # A local day (or night) is covered when at least this share of its hours is covered.
+    coverage_day_share: float = Field(default=0.75, gt=0, le=1)
+    # Subjects with fewer covered days of history than this are learning: no baseline-relative alarm.
+    learning_min_days: int = Field(default=5, ge=1, le=60)
     # Density (DESIGN.md: p95 of the same folder, trailing days, same hour of day where history allows).
     density_quantile: float = Field(default=0.95, gt=0, lt=1)  # SEED.md details "p95_baseline"
     density_min_same_hour_days: int = Field(default=5, ge=1, le=90)  # ours: fewer days -> all-hours fallback

@@ -9,6 +9,11 @@ A detector works on the store, not on arrays: ClickHouse does the heavy aggregat
                             cooldown) -> Anomaly records with `details`
     detect(store, window)   the three in order
 
+Rule detectors derive from `FindingDetector`: their own step is `findings(store, window)` (typed
+`Finding`s, see detectors/findings.py) and the rest is one shared step here: calibrate the adjusted
+level onto [0, 1] -> threshold at the alarm line (which a false-alarm budget may raise per subject)
+-> suppress repeats within the cooldown -> build the `Anomaly` with one `details` shape.
+
 Learned state ends in `_` (`baseline_`, `threshold_`); `__init__` only stores its arguments.
 """
 
@@ -22,7 +27,8 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
-from santiway_anomaly.anomaly import Anomaly
+from santiway_anomaly.anomaly import Anomaly, severity_for
+from santiway_anomaly.detectors.findings import Finding
 from santiway_anomaly.storage.store import Store
 
 
@@ -68,6 +74,53 @@ class Detector(ABC):
     def check_fitted(self) -> None:
         if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
+
+
+class FindingDetector(Detector):
+    """A detector whose own work ends in `Finding`s; threshold, suppression and the `Anomaly` come
+    from the shared step below. Subclasses implement `fit` and `findings`; they may override
+    `alarm_line` (the budget-calibrated line for a finding, 1.0 = the level settings' alarm level)
+    and `cooldown`, and set `prior_` (stored alarms of the type) in `fit` for suppression."""
+
+    prior_: list[Any]
+
+    @abstractmethod
+    def findings(self, store: Store, window: Window) -> list[Finding]: ...
+
+    def alarm_line(self, finding: Finding) -> float:
+        return 1.0
+
+    def cooldown(self) -> timedelta:
+        return timedelta(0)
+
+    def score(self, store: Store, window: Window) -> pd.DataFrame:
+        """One row per finding: `subject`, `score` (the common [0, 1] scale after the alarm line),
+        `level`, and the `finding` itself."""
+        self.check_fitted()
+        found = self.findings(store, window)
+        return pd.DataFrame({
+            "subject": [f.subject for f in found],
+            "score": [f.score(self.alarm_line(f)) for f in found],
+            "level": [f.adjusted_level for f in found],
+            "finding": found,
+        }, columns=["subject", "score", "level", "finding"])
+
+    def alarms(self, scored: pd.DataFrame | list[Finding], window: Window) -> list[Anomaly]:
+        from santiway_anomaly.detectors.alarm import suppress_repeats
+
+        found = list(scored["finding"]) if isinstance(scored, pd.DataFrame) else list(scored)
+        candidates: list[Anomaly] = []
+        for f in found:
+            line = self.alarm_line(f)
+            score = f.score(line)
+            severity = severity_for(score)
+            if severity is None:
+                continue
+            candidates.append(Anomaly(
+                anomaly_type=self.anomaly_type, severity=severity, score=round(score, 4),
+                window_start=f.window_start, window_end=f.window_end, device_id=f.device_id, folder=f.folder,
+                vendor=f.vendor, network_type=f.network_type, lat=f.lat, lon=f.lon, details=f.details(line)))
+        return suppress_repeats(candidates, getattr(self, "prior_", []), self.cooldown())
 
 
 REGISTRY: dict[str, Callable[..., Detector]] = {}

@@ -15,17 +15,11 @@ from datetime import datetime
 from loguru import logger
 
 from santiway_anomaly.anomaly import Anomaly
+from santiway_anomaly.catalog import DETECTORS
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors.base import REGISTRY, Window, build
 from santiway_anomaly.storage.anomalies import save_anomalies
 from santiway_anomaly.storage.store import Store
-
-RULE_MODULES = (
-    "santiway_anomaly.detectors.density",
-    "santiway_anomaly.detectors.night",
-    "santiway_anomaly.detectors.stationary",
-)
-OPTIONAL_MODULES = ("santiway_anomaly.detectors.ml_behavior",)
 
 
 @dataclass
@@ -40,13 +34,14 @@ class DetectionRun:
 
 def load_detectors() -> list[str]:
     """Import every detector module so that it registers itself; return the registered names."""
-    for module in RULE_MODULES:
-        importlib.import_module(module)
-    for module in OPTIONAL_MODULES:
+    for info in DETECTORS:
+        if not info.optional:
+            importlib.import_module(info.module)
+            continue
         try:
-            importlib.import_module(module)
+            importlib.import_module(info.module)
         except ImportError as exc:
-            logger.debug("optional detector module {} not importable: {}", module, exc)
+            logger.debug("optional detector module {} not importable: {}", info.module, exc)
     return sorted(REGISTRY)
 
 

@@ -1,0 +1,200 @@
+"""Coverage: when each sensor, and so each folder, was listening (DESIGN.md "Coverage").
+
+Missing data is not zero devices. Coverage is derived from the sightings themselves:
+
+- A sensor's *home* is the folder it reports in most; a sensor with less than COVERAGE_HOME_SHARE
+  of its hours in one folder moves between folders (a patrol) and says nothing about coverage.
+- A fixed sensor is *listening* in an hour when it reported then, or when the hour lies on one of
+  its active local days (days with any report) at a local hour of day in which it does not
+  normally report (on fewer than COVERAGE_NORMAL_SHARE of its active days): that silence is a
+  quiet hour with 0 devices. A silence at an hour in which it normally reports is an outage, and so
+  is a whole day without a single report. With fewer than 3 active days every silence is an outage.
+- A folder-hour is *covered* when at least COVERAGE_MIN_SHARE of the folder's fixed sensors were
+  listening (a sensor is the folder's between its first and last active day). A folder with no
+  fixed sensor is covered exactly in the hours in which something reported there.
+- The first covered hour after an uncovered one is a *restart* hour: a sensor coming back hears
+  every device around at once, so it is not judged as a spike.
+- A local day (or night) is covered when at least COVERAGE_DAY_SHARE of its hours are.
+- A subject with fewer than LEARNING_MIN_DAYS covered days of history is *learning*: no
+  baseline-relative alarm for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.detectors.util import floor_hour, utc
+from santiway_anomaly.storage.queries.coverage import sensor_hours
+from santiway_anomaly.storage.store import Store
+
+State = Literal["learning", "ready"]
+MIN_ACTIVE_DAYS_FOR_RHYTHM = 3  # below this a sensor's normal hours are unknown: every silence is an outage
+
+
+@dataclass
+class Coverage:
+    """Coverage of every folder for every UTC hour in [start, end)."""
+
+    settings: Settings
+    start: datetime
+    end: datetime
+    hours: pd.DatetimeIndex
+    share: pd.DataFrame  # hours x folders: share of the folder's fixed sensors listening, in [0, 1]
+    reported: pd.DataFrame  # hours x folders: something reported in the folder
+    fixed_sensors: dict[str, list[str]] = field(default_factory=dict)  # folder -> its fixed sensors
+    mobile_sensors: list[str] = field(default_factory=list)
+
+    # ---- hours ------------------------------------------------------------------------------
+
+    @property
+    def folders(self) -> list[str]:
+        return [str(c) for c in self.share.columns]
+
+    @property
+    def covered(self) -> pd.DataFrame:
+        """hours x folders, True where the folder-hour is covered."""
+        return self.share >= self.settings.coverage_min_share
+
+    @property
+    def restart(self) -> pd.DataFrame:
+        """hours x folders, True on the first covered hour after an uncovered one."""
+        cov = self.covered
+        before = cov.shift(1, fill_value=True)
+        return cov & ~before
+
+    def is_covered(self, folder: str, hour: datetime) -> bool:
+        ts = pd.Timestamp(floor_hour(hour))
+        if folder not in self.share.columns or ts not in self.share.index:
+            return False
+        return bool(self.covered.at[ts, folder])
+
+    def is_restart(self, folder: str, hour: datetime) -> bool:
+        ts = pd.Timestamp(floor_hour(hour))
+        if folder not in self.share.columns or ts not in self.share.index:
+            return False
+        return bool(self.restart.at[ts, folder])
+
+    def covered_hours(self, folder: str, before: datetime | None = None) -> pd.DatetimeIndex:
+        if folder not in self.share.columns:
+            return pd.DatetimeIndex([], tz="UTC")
+        col = self.covered[folder]
+        if before is not None:
+            col = col[col.index < pd.Timestamp(utc(before))]
+        return pd.DatetimeIndex(col.index[col.to_numpy()])
+
+    # ---- days -------------------------------------------------------------------------------
+
+    def covered_days(self, folder: str, *, before: datetime | None = None,
+                     hours_of_day: Iterable[int] | None = None) -> list[date]:
+        """Local days of `folder` (its TIMEZONE) with at least COVERAGE_DAY_SHARE of their hours
+        covered; with `hours_of_day` only those local hours count (a night is hours 0..5)."""
+        if folder not in self.share.columns:
+            return []
+        col = self.covered[folder]
+        if before is not None:
+            col = col[col.index < pd.Timestamp(utc(before))]
+        if col.empty:
+            return []
+        local = pd.DatetimeIndex(col.index).tz_convert(self.settings.zone_for(folder))
+        frame = pd.DataFrame({"day": local.date, "hour": local.hour, "covered": col.to_numpy()})
+        if hours_of_day is not None:
+            frame = frame[frame["hour"].isin(set(hours_of_day))]
+            expected = len(set(hours_of_day))
+        else:
+            expected = 24
+        if frame.empty:
+            return []
+        # A day at the edge of the range has fewer hours in it: judge it by the hours it should have.
+        per_day = frame.groupby("day")["covered"].sum()
+        need = self.settings.coverage_day_share * expected
+        return [d for d, n in per_day.items() if n >= need]  # type: ignore[misc]
+
+    def state(self, folder: str, before: datetime) -> State:
+        return "ready" if len(self.covered_days(folder, before=before)) >= self.settings.learning_min_days \
+            else "learning"
+
+    def summary(self, before: datetime) -> dict[str, dict[str, object]]:
+        """folder -> {state, covered_days, covered_hours, hours, sensors}: what /health and the
+        folder pages show."""
+        out: dict[str, dict[str, object]] = {}
+        for folder in self.folders:
+            hours = self.covered_hours(folder, before)
+            total = int((self.share.index < pd.Timestamp(utc(before))).sum())
+            out[folder] = {"state": self.state(folder, before),
+                           "covered_days": len(self.covered_days(folder, before=before)),
+                           "covered_hours": len(hours), "hours": total,
+                           "fixed_sensors": len(self.fixed_sensors.get(folder, []))}
+        return out
+
+
+def load_coverage(store: Store, settings: Settings, start: datetime, end: datetime) -> Coverage:
+    """Coverage of every folder that reported in [start, end) (hour-aligned)."""
+    start, end = floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
+    return coverage_from_reports(sensor_hours(store, start, end), settings, start, end)
+
+
+def coverage_from_reports(reports: pd.DataFrame, settings: Settings, start: datetime, end: datetime) -> Coverage:
+    """The same from (sensor, folder, hour) report rows: the pure part, testable without a store."""
+    hours = pd.date_range(pd.Timestamp(utc(start)), pd.Timestamp(utc(end)), freq="h", inclusive="left")
+    if reports.empty:
+        empty = pd.DataFrame(index=hours, dtype=float)
+        return Coverage(settings, utc(start), utc(end), hours, empty, empty.astype(bool))
+    rep = reports.assign(hour=pd.to_datetime(reports["hour"], utc=True), sensor=reports["sensor"].astype(str),
+                         folder=reports["folder"].astype(str))
+    folders = sorted(rep["folder"].unique())
+    reported = (rep.groupby(["hour", "folder"]).size().unstack("folder").reindex(index=hours, columns=folders)
+                .notna())
+
+    # Home folder and mobility, by distinct hours.
+    per = rep.groupby(["sensor", "folder"])["hour"].nunique()
+    total = rep.groupby("sensor")["hour"].nunique()
+    best = per.groupby(level="sensor").idxmax().map(lambda k: k[1])
+    home_share = per.groupby(level="sensor").max() / total
+    fixed = home_share[home_share >= settings.coverage_home_share].index.tolist()
+    mobile = sorted(set(total.index) - set(fixed))
+
+    share = pd.DataFrame(np.nan, index=hours, columns=folders)
+    fixed_by_folder: dict[str, list[str]] = {}
+    for sensor in fixed:
+        fixed_by_folder.setdefault(str(best[sensor]), []).append(str(sensor))
+    for folder, sensors in fixed_by_folder.items():
+        zone = settings.zone_for(folder)
+        local = hours.tz_convert(zone)
+        days = np.asarray(local.date)
+        hod = np.asarray(local.hour)
+        mine = rep[rep["sensor"].isin(sensors)]
+        heard = (mine.groupby(["hour", "sensor"]).size().unstack("sensor").reindex(index=hours, columns=sensors)
+                 .notna().to_numpy())
+        listening = np.zeros_like(heard)
+        member = np.zeros_like(heard)
+        for j in range(len(sensors)):
+            h = heard[:, j]
+            active_days = np.unique(days[h])
+            on_active = np.isin(days, active_days)
+            if len(active_days) >= MIN_ACTIVE_DAYS_FOR_RHYTHM:
+                # Share of active days on which the sensor reported at each local hour of day.
+                counts = pd.Series(h[on_active]).groupby(hod[on_active]).sum()
+                days_at = pd.Series(days[on_active]).groupby(hod[on_active]).nunique()
+                p = (counts / days_at).reindex(range(24), fill_value=0.0).to_numpy()
+                quiet_hour = p[hod] < settings.coverage_normal_share
+            else:
+                quiet_hour = np.zeros(len(hours), dtype=bool)
+            listening[:, j] = h | (on_active & quiet_hour)
+            if len(active_days):
+                member[:, j] = (days >= active_days.min()) & (days <= active_days.max())
+        n_member = member.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share[folder] = np.where(n_member > 0, (listening & member).sum(axis=1) / np.maximum(n_member, 1), 0.0)
+    # Folders without a fixed sensor: covered exactly where something reported.
+    for folder in folders:
+        if folder not in fixed_by_folder:
+            share[folder] = reported[folder].astype(float)
+    return Coverage(settings, utc(start), utc(end), hours, share.astype(float), reported,
+                    fixed_by_folder, mobile)
