@@ -244,7 +244,7 @@ class StationaryDetector(Detector):
         from santiway_anomaly.detectors.density import DensityDetector
 
         density = DensityDetector(self.settings, sorted({p["folder"] for p in live.values()})).fit(store, window)
-        scored = density.score(store, window)
+        scored = density.hourly(store, window)
         if scored.empty:
             return
         spikes = scored[scored["score"] >= ALARM_SCORE]
