@@ -45,7 +45,7 @@ def test_detection_is_idempotent(world_store: Store, settings: Settings) -> None
     names = ["density", "night", "stationary"]
     first = run_detection(world_store, settings, hours=24, until=WINDOW.end, detectors=names)
     assert first.errors == {} and set(first.timings) == set(names)
-    assert len(first.new) == len(first.anomalies) >= 6
+    assert len(first.new) == len(first.anomalies) >= 7
     stored = count_anomalies(world_store, AnomalyFilter())
     second = run_detection(world_store, settings, hours=24, until=WINDOW.end, detectors=names)
     assert len(second.anomalies) == len(first.anomalies)
