@@ -374,3 +374,15 @@ def test_ingest_json_and_ndjson_report_rejects(prod_server: Server) -> None:
         assert c.post("/ingest", content=b"[1, 2", headers={"Content-Type": "application/json"}).status_code == 422
         profile = c.post("/analyze/device/AA:BB:CC:77:77:77").json()
     assert profile["signal"]["sightings"] == 3 and profile["network_type"] == "ble"
+
+
+def test_folders_coverage_says_learning_for_a_folder_with_hours_of_history(prod_server: Server) -> None:
+    with prod_server.client(K1) as c:
+        r = c.get("/folders/coverage", params={"hours": 48})
+    assert prod_server.client().get("/folders/coverage").status_code == 401
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["learning_min_days"] >= 1 and body["data"]
+    for folder in body["data"]:
+        # Three hours of sightings: nowhere near LEARNING_MIN_DAYS covered days.
+        assert folder["state"] == "learning" and folder["covered_hours"] >= 1 and folder["hours"] >= 48

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.base import Window
 from santiway_anomaly.detectors.density import DensityDetector
 from santiway_anomaly.storage.store import Store
@@ -21,6 +22,15 @@ from santiway_anomaly.storage.store import Store
 # Length of the windows the series is judged in (the specification's detection window, 24 h).
 CHUNK = timedelta(hours=24)
 MAX_FITS = 14
+
+
+def folder_coverage(store: Store, settings: Settings, since: datetime, until: datetime) -> dict[str, Any]:
+    """Per folder: learning or ready, covered days and hours in [since, until) (coverage.py)."""
+    coverage = load_coverage(store, settings, since, until)
+    summary = coverage.summary(until)
+    return {"since": since, "until": until, "learning_min_days": settings.learning_min_days,
+            "mobile_sensors": coverage.mobile_sensors,
+            "data": [{"folder": f, **v} for f, v in sorted(summary.items())]}
 
 
 def folder_series(store: Store, settings: Settings, since: datetime, until: datetime,
@@ -55,6 +65,8 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
             "baseline": str(row["baseline_kind"]),
             "baseline_samples": int(row["baseline_n"]),
             "score": round(float(row["score"]), 4),
+            "state": str(row.get("state", "ready")),
+            "covered": bool(row.get("covered", True)),
         })
     return {
         "since": window.start,

@@ -16,6 +16,26 @@ class FolderHourPublic(BaseModel):
     baseline: str = Field(description="same_hour (same local hour on trailing days), all_hours, or none")
     baseline_samples: int
     score: float = Field(description="The density detector's calibrated score for the hour, [0, 1]")
+    state: str = Field(default="ready", description="learning (too few covered days of history: no alarm) or ready")
+    covered: bool = Field(default=True, description="Were the folder's sensors listening in this hour")
+
+
+class FolderCoveragePublic(BaseModel):
+    folder: str
+    state: str = Field(description="learning (fewer than LEARNING_MIN_DAYS covered days: no baseline-relative "
+                                   "alarm) or ready")
+    covered_days: int = Field(description="Local days with at least COVERAGE_DAY_SHARE of their hours covered")
+    covered_hours: int = Field(description="Hours in which the folder's sensors were listening")
+    hours: int = Field(description="Hours in the look-back")
+    fixed_sensors: int = Field(description="Sensors whose home is this folder (patrols excluded)")
+
+
+class FoldersCoveragePublic(BaseModel):
+    since: datetime
+    until: datetime
+    learning_min_days: int
+    mobile_sensors: list[str] = Field(description="Sensors that move between folders: they define no coverage")
+    data: list[FolderCoveragePublic]
 
 
 class FolderSeriesPublic(BaseModel):

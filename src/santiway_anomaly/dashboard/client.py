@@ -25,7 +25,7 @@ from santiway_anomaly.api.schemas import (
     ModelPublic,
     StatsPublic,
 )
-from santiway_anomaly.api.schemas_folders import FolderSeriesPublic
+from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic
 from santiway_anomaly.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -215,6 +215,10 @@ class ApiClient:
         """GET /folders/hourly: distinct devices per folder per hour and the p95 baseline."""
         response = self._send("GET", "/folders/hourly", params={"hours": hours, "folder": folder})
         return self._parse(FolderSeriesPublic, response)
+
+    def folder_coverage(self, hours: float = 24.0 * 14) -> FoldersCoveragePublic:
+        """GET /folders/coverage: per folder learning or ready, covered days and hours."""
+        return self._parse(FoldersCoveragePublic, self._send("GET", "/folders/coverage", params={"hours": hours}))
 
     def model(self) -> ModelPublic:
         return self._parse(ModelPublic, self._send("GET", "/models/current"))

@@ -318,7 +318,8 @@ class DensityDetector(FindingDetector):
                 "budget_line_ratio": round(self.line_.get(folder, s.density_ratio_alarm), 2), "state": state,
             },
             folder=folder, lat=float(row["lat"]), lon=float(row["lon"]))
-        return finding, {"p95_baseline": p95_out, "baseline_kind": kind, "baseline_n": int(n), "state": state}
+        return finding, {"p95_baseline": p95_out, "baseline_kind": kind, "baseline_n": int(n), "state": state,
+                         "covered": self.coverage_.is_covered(folder, hour.to_pydatetime())}
 
 
 _SPIKE_MEMO: dict[tuple[int, datetime, datetime], set[tuple[str, int]]] = {}

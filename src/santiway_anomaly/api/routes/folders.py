@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from santiway_anomaly.analysis.folders import folder_series
+from santiway_anomaly.analysis.folders import folder_coverage, folder_series
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES
 from santiway_anomaly.api.fields import IsoDateTime
 from santiway_anomaly.api.params import MIN_HOURS, window
 from santiway_anomaly.api.ratelimit import default_limit, limiter
-from santiway_anomaly.api.schemas_folders import FolderSeriesPublic
+from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic
 from santiway_anomaly.api.security import require_api_key
 
 router = APIRouter(
@@ -39,3 +39,21 @@ async def folders_hourly(
     since, end = window(hours, until, settings)
     result = await runner(folder_series, settings, since, end, folder)
     return FolderSeriesPublic.model_validate(result)
+
+
+@router.get("/coverage", response_model=FoldersCoveragePublic, summary="When each folder's sensors were listening")
+@limiter.limit(default_limit)
+async def folders_coverage(
+    request: Request,
+    runner: StoreDep,
+    settings: SettingsDep,
+    hours: Annotated[float, Query(ge=MIN_HOURS, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0 * 14,
+    until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
+) -> FoldersCoveragePublic:
+    """Per folder: `learning` (fewer than LEARNING_MIN_DAYS covered days: the baseline-relative detectors
+    raise nothing for it yet) or `ready`, with its covered days and hours. Coverage is derived from the
+    sightings: a sensor silent at an hour it normally reports in was off, and that hour is missing data,
+    not zero devices (docs/detectors.md, "Coverage")."""
+    since, end = window(hours, until, settings)
+    result = await runner(folder_coverage, settings, since, end)
+    return FoldersCoveragePublic.model_validate(result)

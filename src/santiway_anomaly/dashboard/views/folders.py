@@ -27,6 +27,15 @@ def render() -> None:
     cols[0].metric("Folders", len(series.folders))
     cols[1].metric("Hours above p95", len(over))
     cols[2].metric("Highest score", f"{frame['score'].max():.2f}")
+    coverage = ui.call(api.folder_coverage)
+    learning = [c.folder for c in coverage.data if c.state == "learning"]
+    if learning:
+        st.warning(f"Learning (fewer than {coverage.learning_min_days} covered days of history, no crowd alarm "
+                   f"yet): {', '.join(learning)}")
+    with st.expander("Coverage: when each folder's sensors were listening (last 14 days)"):
+        st.dataframe(pd.DataFrame([c.model_dump() for c in coverage.data]), hide_index=True)
+        st.caption("A sensor silent at an hour it normally reports in was off: that hour is missing data, not zero "
+                   "devices, and no baseline counts it.")
     busiest = list(frame.groupby("folder")["robust_devices"].max().sort_values(ascending=False).index)
     chosen = st.multiselect("Folders", busiest, default=busiest[:SHOWN], key="folders_chosen")
     for folder in chosen:
