@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -57,29 +58,34 @@ class Coverage:
     def folders(self) -> list[str]:
         return [str(c) for c in self.share.columns]
 
-    @property
+    @cached_property
     def covered(self) -> pd.DataFrame:
         """hours x folders, True where the folder-hour is covered."""
         return self.share >= self.settings.coverage_min_share
 
-    @property
+    @cached_property
     def restart(self) -> pd.DataFrame:
         """hours x folders, True on the first covered hour after an uncovered one."""
         cov = self.covered
         before = cov.shift(1, fill_value=True)
         return cov & ~before
 
+    @cached_property
+    def _positions(self) -> tuple[dict[pd.Timestamp, int], dict[str, int]]:
+        return ({ts: i for i, ts in enumerate(self.share.index)},
+                {str(f): j for j, f in enumerate(self.share.columns)})
+
+    def _lookup(self, matrix: pd.DataFrame, folder: str, hour: datetime) -> bool:
+        rows, cols = self._positions
+        i = rows.get(pd.Timestamp(floor_hour(hour)))
+        j = cols.get(folder)
+        return False if i is None or j is None else bool(matrix.iat[i, j])
+
     def is_covered(self, folder: str, hour: datetime) -> bool:
-        ts = pd.Timestamp(floor_hour(hour))
-        if folder not in self.share.columns or ts not in self.share.index:
-            return False
-        return bool(self.covered.at[ts, folder])
+        return self._lookup(self.covered, folder, hour)
 
     def is_restart(self, folder: str, hour: datetime) -> bool:
-        ts = pd.Timestamp(floor_hour(hour))
-        if folder not in self.share.columns or ts not in self.share.index:
-            return False
-        return bool(self.restart.at[ts, folder])
+        return self._lookup(self.restart, folder, hour)
 
     def covered_hours(self, folder: str, before: datetime | None = None) -> pd.DatetimeIndex:
         if folder not in self.share.columns:
@@ -160,41 +166,51 @@ def coverage_from_reports(reports: pd.DataFrame, settings: Settings, start: date
     fixed = home_share[home_share >= settings.coverage_home_share].index.tolist()
     mobile = sorted(set(total.index) - set(fixed))
 
-    share = pd.DataFrame(np.nan, index=hours, columns=folders)
+    share = pd.DataFrame(0.0, index=hours, columns=folders)
     fixed_by_folder: dict[str, list[str]] = {}
     for sensor in fixed:
         fixed_by_folder.setdefault(str(best[sensor]), []).append(str(sensor))
-    for folder, sensors in fixed_by_folder.items():
-        zone = settings.zone_for(folder)
-        local = hours.tz_convert(zone)
-        days = np.asarray(local.date)
-        hod = np.asarray(local.hour)
-        mine = rep[rep["sensor"].isin(sensors)]
-        heard = (mine.groupby(["hour", "sensor"]).size().unstack("sensor").reindex(index=hours, columns=sensors)
-                 .notna().to_numpy())
-        listening = np.zeros_like(heard)
-        member = np.zeros_like(heard)
-        for j in range(len(sensors)):
-            h = heard[:, j]
-            active_days = np.unique(days[h])
-            on_active = np.isin(days, active_days)
-            if len(active_days) >= MIN_ACTIVE_DAYS_FOR_RHYTHM:
-                # Share of active days on which the sensor reported at each local hour of day.
-                counts = pd.Series(h[on_active]).groupby(hod[on_active]).sum()
-                days_at = pd.Series(days[on_active]).groupby(hod[on_active]).nunique()
-                p = (counts / days_at).reindex(range(24), fill_value=0.0).to_numpy()
-                quiet_hour = p[hod] < settings.coverage_normal_share
-            else:
-                quiet_hour = np.zeros(len(hours), dtype=bool)
-            listening[:, j] = h | (on_active & quiet_hour)
-            if len(active_days):
-                member[:, j] = (days >= active_days.min()) & (days <= active_days.max())
-        n_member = member.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share[folder] = np.where(n_member > 0, (listening & member).sum(axis=1) / np.maximum(n_member, 1), 0.0)
+    by_zone: dict[str, list[str]] = {}
+    for folder in fixed_by_folder:
+        by_zone.setdefault(str(settings.zone_for(folder)), []).append(folder)
+    for zone_name, zone_folders in by_zone.items():
+        sensors = [x for f in zone_folders for x in fixed_by_folder[f]]
+        listening, member = _listening(rep[rep["sensor"].isin(sensors)], sensors, hours, zone_name, settings)
+        owner = np.array([best[x] for x in sensors])
+        for folder in zone_folders:
+            cols = owner == folder
+            n_member = member[:, cols].sum(axis=1)
+            share[folder] = np.where(n_member > 0, (listening[:, cols] & member[:, cols]).sum(axis=1)
+                                     / np.maximum(n_member, 1), 0.0)
     # Folders without a fixed sensor: covered exactly where something reported.
     for folder in folders:
         if folder not in fixed_by_folder:
             share[folder] = reported[folder].astype(float)
     return Coverage(settings, utc(start), utc(end), hours, share.astype(float), reported,
                     fixed_by_folder, mobile)
+
+
+def _listening(rows: pd.DataFrame, sensors: list[str], hours: pd.DatetimeIndex, zone: str,
+               settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """hours x sensors: listening (reported, or a quiet hour of an active day) and membership (between
+    the sensor's first and last active day), for sensors sharing one time zone, all at once."""
+    local = hours.tz_convert(zone)
+    day_code, _ = pd.factorize(pd.Index(local.date), sort=True)
+    hod = np.asarray(local.hour)
+    heard = (rows.groupby(["hour", "sensor"]).size().unstack("sensor").reindex(index=hours, columns=sensors)
+             .notna().to_numpy())
+    active = pd.DataFrame(heard).groupby(day_code).any().to_numpy()  # days x sensors
+    on_active = active[day_code]  # hours x sensors
+    n_active = active.sum(axis=0)
+    # Share of active days on which each sensor reported at each local hour of day.
+    counts = pd.DataFrame(heard & on_active).groupby(hod).sum().reindex(range(24), fill_value=0).to_numpy()
+    days_at = pd.DataFrame(on_active).groupby(hod).sum().reindex(range(24), fill_value=0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(days_at > 0, counts / np.maximum(days_at, 1), 0.0)
+    quiet = (p[hod] < settings.coverage_normal_share) & (n_active >= MIN_ACTIVE_DAYS_FOR_RHYTHM)[None, :]
+    listening = heard | (on_active & quiet)
+    idx = np.arange(active.shape[0])[:, None]
+    first = np.where(active.any(axis=0), np.where(active, idx, active.shape[0]).min(axis=0), active.shape[0])
+    last = np.where(active, idx, -1).max(axis=0)
+    member = (day_code[:, None] >= first[None, :]) & (day_code[:, None] <= last[None, :])
+    return listening, member

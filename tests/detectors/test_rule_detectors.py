@@ -213,3 +213,27 @@ def test_fixtures_are_learned_not_hard_coded(world_store: Store, settings: Setti
     assert PRINTER in fixtures and fixtures[PRINTER]["coverage"] >= 0.9
     assert not set(fixtures) & {*STAFF, *NIGHT_SHIFT, REGULAR_VISITOR}
     assert set(learn_fixtures(world_store, settings, WINDOW.start, [PRINTER, STAFF[0]])) == {PRINTER}
+
+
+def test_density_vectorised_baseline_matches_a_plain_loop(settings: Settings) -> None:
+    import numpy as np
+
+    from santiway_anomaly.detectors.density import loo_quantiles, quantile
+
+    rng = np.random.default_rng(5)
+    rows = [{"folder": f, "local_hour": h, "local_day": d, "robust_devices": float(rng.poisson(20 if h > 8 else 3)),
+             "hour": None} for f in ("a", "b") for d in range(14) for h in range(24) if rng.random() > 0.1]
+    samples = pd.DataFrame(rows)
+    samples.loc[samples.sample(frac=0.02, random_state=1).index, "robust_devices"] = 90.0  # a few crowds
+    det = DensityDetector(settings.model_copy(update={"density_min_excess": 5}))
+    baseline, lines = det._baseline(samples)
+    q = settings.density_quantile
+    for folder, part in samples.groupby("folder"):
+        loo = np.full(len(part), np.nan)
+        for hour, group in part.groupby("local_hour"):
+            v = group["robust_devices"].to_numpy()
+            if len(v) >= settings.density_min_same_hour_days:
+                assert baseline[folder]["same_hour"][hour] == (quantile(v, q), len(v))
+                loo[part.index.get_indexer(group.index)] = loo_quantiles(v, q)
+        naive = det._budget_line(part["robust_devices"].to_numpy(), loo, part["local_day"].to_numpy(), 14)
+        assert lines[folder] == naive > settings.density_ratio_alarm

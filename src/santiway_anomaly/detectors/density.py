@@ -23,11 +23,7 @@ Evidence against, and its effect on the level:
 - the folder is learning (fewer than LEARNING_MIN_DAYS covered days): x0 (no baseline, no alarm);
 - the hour is the first after a coverage gap (a restarting sensor hears everyone at once): x0;
 - the excess over the baseline is under DENSITY_MIN_EXCESS devices (a big ratio of a tiny number): x0;
-- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR;
-- the extra devices are far: for an hour that would alarm, the folder's devices are split into near
-  and far by the upper cut of Otsu's three-class threshold of their strongest RSSI over its
-  history; when the near devices rise less than the alarm line, the level falls to the near
-  devices' level (x near level / level). A crowd in a corridor outside a lab is not a crowd in it.
+- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR.
 """
 
 from __future__ import annotations
@@ -46,38 +42,10 @@ from santiway_anomaly.detectors.alarm import prior_alarms
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
-from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours, rssi_profile
+from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours
 from santiway_anomaly.storage.store import Store
 
-# The near/far split speaks only with enough history (device-hours) and a near class that is neither a
-# handful of devices (a carrier's own watch) nor nearly everyone (no far class to leave out).
-NEAR_MIN_DEVICE_HOURS = 200
-NEAR_SHARE = (0.05, 0.9)
-
 __all__ = ["DensityDetector", "folder_hours", "spike_hours", "COLUMNS"]
-
-
-def otsu_cut(values: np.ndarray, weights: np.ndarray) -> float:
-    """The upper cut of Otsu's three-class threshold of a weighted 1-D sample (the two cuts that
-    maximise the between-class variance): a sensor hears three kinds of device, far ones (fixtures
-    behind walls), passing ones (a corridor, a street) and the ones in its place. Devices at or above
-    the cut are the near class. Fewer than three distinct values: no cut (everything is near)."""
-    uniq, inverse = np.unique(values, return_inverse=True)
-    if len(uniq) < 3:
-        return float(uniq.min()) if len(uniq) else 0.0
-    wsum = np.bincount(inverse, weights=weights)
-    cw, cs = np.cumsum(wsum), np.cumsum(wsum * uniq)
-    total, stotal = cw[-1], cs[-1]
-    mean = stotal / total
-    i, j = np.triu_indices(len(uniq) - 1, k=1)  # class 0 = [0..i], 1 = (i..j], 2 = (j..]
-    w0, s0 = cw[i], cs[i]
-    w1, s1 = cw[j] - cw[i], cs[j] - cs[i]
-    w2, s2 = total - cw[j], stotal - cs[j]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (w0 * (s0 / w0 - mean) ** 2 + w1 * (s1 / w1 - mean) ** 2 + w2 * (s2 / w2 - mean) ** 2)
-    between = np.where((w0 > 0) & (w1 > 0) & (w2 > 0), between, -1.0)
-    k = int(np.argmax(between))
-    return float((uniq[j[k]] + uniq[j[k] + 1]) / 2)
 
 
 def quantile(values: np.ndarray, q: float) -> float:
@@ -152,11 +120,13 @@ class DensityDetector(FindingDetector):
         frame = frame.merge(counts[["folder", "hour", "robust_devices"]], on=["folder", "hour"], how="left")
         frame["robust_devices"] = frame["robust_devices"].fillna(0.0).astype(float)
         frame["local_hour"] = 0
-        frame["local_day"] = None
-        for folder, rows in frame.groupby("folder").groups.items():
-            local = pd.DatetimeIndex(frame.loc[rows, "hour"]).tz_convert(self.settings.zone_for(str(folder)))
+        frame["local_day"] = 0
+        zones = frame["folder"].map(lambda f: str(self.settings.zone_for(str(f))))
+        for zone in zones.unique():  # usually one zone: vectorised over every folder in it
+            rows = (zones == zone).to_numpy()
+            local = pd.DatetimeIndex(frame.loc[rows, "hour"]).tz_convert(zone)
             frame.loc[rows, "local_hour"] = local.hour
-            frame.loc[rows, "local_day"] = pd.Series(local.date, index=rows)
+            frame.loc[rows, "local_day"] = (local.normalize().tz_localize(None) - pd.Timestamp(0)).days
         return frame
 
     def _baseline(self, samples: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
@@ -164,24 +134,36 @@ class DensityDetector(FindingDetector):
         "covered_days": n}, and folder -> budget alarm line as a ratio."""
         s = self.settings
         q = s.density_quantile
+        if samples.empty:
+            return {}, {}
+        # Sorted by folder, hour of day and value: every group's order statistics by position, at once.
+        frame = samples.sort_values(["folder", "local_hour", "robust_devices"], kind="stable").reset_index(drop=True)
+        values = frame["robust_devices"].to_numpy(dtype=float)
+        group = frame.groupby(["folder", "local_hour"], sort=False).ngroup().to_numpy()
+        starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+        sizes = np.diff(np.r_[starts, len(frame)])
+        n = sizes[group]
+        first = starts[group]
+        rank = np.arange(len(frame)) - first
+        enough = n >= max(2, s.density_min_same_hour_days)
+        k_all = np.floor((n - 1) * q).astype(np.int64)
+        k_loo = np.floor(np.maximum(n - 2, 0) * q).astype(np.int64)
+        # Without its own value the order statistic k of the others is at k, or k + 1 at or past its rank.
+        loo = np.where(enough, values[np.minimum(first + k_loo + (k_loo >= rank), len(values) - 1)], np.nan)
+        frame["loo"] = loo
+        same = frame.loc[starts, ["folder", "local_hour"]].assign(
+            p=values[starts + k_all[starts]], n=sizes)
+        same = same[same["n"] >= s.density_min_same_hour_days]
         baseline: dict[str, dict[str, Any]] = {}
         lines: dict[str, float] = {}
-        for folder, rows in samples.groupby("folder"):
-            values = rows["robust_devices"].to_numpy(dtype=float)
+        for folder, rows in frame.groupby("folder", sort=False):
+            v = rows["robust_devices"].to_numpy(dtype=float)
             n_days = int(rows["local_day"].nunique())
-            all_hours = (quantile(values, q), len(values)) if len(values) >= s.density_min_history_hours \
-                else None
-            entry: dict[str, Any] = {"same_hour": {}, "all_hours": all_hours, "covered_days": n_days}
-            # Leave-one-out replay of history for the budget: each hour against the other days' quantile.
-            loo = np.full(len(rows), np.nan)
-            for hour, sub in rows.groupby("local_hour"):
-                pos = rows.index.get_indexer(sub.index)
-                v = sub["robust_devices"].to_numpy(dtype=float)
-                if len(v) >= s.density_min_same_hour_days:
-                    entry["same_hour"][int(str(hour))] = (quantile(v, q), len(v))
-                    loo[pos] = loo_quantiles(v, q)
-            baseline[str(folder)] = entry
-            lines[str(folder)] = self._budget_line(values, loo, rows["local_day"].to_numpy(), n_days)
+            all_hours = (quantile(v, q), len(v)) if len(v) >= s.density_min_history_hours else None
+            baseline[str(folder)] = {"same_hour": {}, "all_hours": all_hours, "covered_days": n_days}
+            lines[str(folder)] = self._budget_line(v, rows["loo"].to_numpy(), rows["local_day"].to_numpy(), n_days)
+        for folder, hour, p, size in same.itertuples(index=False):
+            baseline[str(folder)]["same_hour"][int(hour)] = (float(p), int(size))
         return baseline, lines
 
     def _budget_line(self, values: np.ndarray, loo: np.ndarray, days: np.ndarray, n_days: int) -> float:
@@ -223,52 +205,9 @@ class DensityDetector(FindingDetector):
     def findings(self, store: Store, window: Window) -> list[Finding]:
         scored = self.hourly(store, window)
         found: list[Finding] = list(scored["finding"]) if len(scored) else []
-        self._check_near(store, window, [f for f in found if f.score(self.alarm_line(f)) >= ALARM_SCORE])
         if self.folders is None:  # the whole run's answer: the stationary detector reuses it
-            scored["score"] = [f.score(self.alarm_line(f)) for f in found]
             _remember_spikes(store, window, scored)
         return found
-
-    def _check_near(self, store: Store, window: Window, candidates: list[Finding]) -> None:
-        """Are the extra devices in the folder, or passing it at a distance (a corridor, a street)?
-        Only for the hours that would alarm: the folder's strongest-RSSI profile over its history is
-        split into near and far by Otsu's threshold (the folder's own near/far mixture, not one global
-        cut), and the near devices must spike too. When they do not, the level falls to theirs."""
-        s = self.settings
-        if not candidates:
-            return
-        hist_start = self.start_ - timedelta(days=s.detect_history_days)
-        profile = rssi_profile(store, sorted({f.folder for f in candidates}), hist_start, window.end)
-        for folder, rows in profile.groupby("folder"):
-            history = rows[rows["hour"] < pd.Timestamp(self.start_)]
-            if history.empty:
-                continue
-            weights = history["devices"].to_numpy(dtype=float)
-            cut = otsu_cut(history["rssi_max"].to_numpy(dtype=float), weights)
-            near_share = weights[history["rssi_max"].to_numpy(dtype=float) >= cut].sum() / max(weights.sum(), 1.0)
-            if weights.sum() < NEAR_MIN_DEVICE_HOURS or not NEAR_SHARE[0] <= near_share <= NEAR_SHARE[1]:
-                continue  # too little history, or no distinct near class: no evidence either way
-            near = rows[rows["rssi_max"] >= cut].groupby("hour")["devices"].sum()
-            covered = self.coverage_.covered_hours(str(folder), self.start_)
-            zone = s.zone_for(str(folder))
-            samples = pd.DataFrame({"hour": covered, "near": near.reindex(covered, fill_value=0).to_numpy(dtype=float),
-                                    "local_hour": covered.tz_convert(zone).hour})
-            for f in (c for c in candidates if c.folder == folder):
-                hour = pd.Timestamp(f.window_start)
-                same = samples[samples["local_hour"] == hour.tz_convert(zone).hour]["near"].to_numpy()
-                pool = same if len(same) >= s.density_min_same_hour_days else samples["near"].to_numpy()
-                if len(pool) == 0:
-                    continue
-                base = quantile(pool, s.density_quantile)
-                now = float(near.get(hour, 0.0))
-                near_level = piecewise_level(now / max(base, 1.0), self._levels)
-                f.evidence.update({"near_cut_dbm": round(cut, 1), "near_devices": int(now),
-                                   "near_p95_baseline": round(base, 2)})
-                if near_level < self.alarm_line(f):
-                    # The near devices are a subset: their rise is judged as a ratio, and the level falls to theirs.
-                    factor = min(0.99, near_level / max(f.adjusted_level, 1e-9))
-                    f.against.append(Against(f"the near devices barely rose: {now:.0f} at >= {cut:.0f} dBm vs p95 "
-                                             f"{base:.1f}", factor))
 
     def _finding(self, row: dict[Any, Any]) -> tuple[Finding, dict[str, Any]]:
         s = self.settings

@@ -54,32 +54,3 @@ def folder_hours(store: Store, start: datetime, end: datetime, folders: list[str
         return pd.DataFrame(columns=COLUMNS)
     df["robust_devices"] = df["stable_devices"].astype(float) + df["randomized_peak"].astype(float)
     return df
-
-
-_RSSI_PROFILE = """
-SELECT folder, hour, r AS rssi_max, count() AS devices
-FROM
-(
-    -- one row per device-hour (parts not yet merged hold partial rows): its strongest reading
-    SELECT device_id, hour, max(rssi_max) AS r, groupUniqArrayArray(folders) AS fs
-    FROM anomaly_ml.hourly_features
-    WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-    GROUP BY device_id, hour
-    HAVING hasAny(fs, {folders:Array(String)})
-)
-ARRAY JOIN fs AS folder
-WHERE folder IN {folders:Array(String)}
-GROUP BY folder, hour, rssi_max
-"""
-
-
-def rssi_profile(store: Store, folders: list[str], start: datetime, end: datetime) -> pd.DataFrame:
-    """Per folder, UTC hour and strongest RSSI (dBm): how many devices heard there in that hour had
-    that strongest reading. Enough to count the devices above any cut in any hour."""
-    if not folders:
-        return pd.DataFrame(columns=["folder", "hour", "rssi_max", "devices"])
-    df = store.query_df(_RSSI_PROFILE, {"start": start, "end": end, "folders": folders})
-    if df.empty:
-        return pd.DataFrame(columns=["folder", "hour", "rssi_max", "devices"])
-    df["hour"] = pd.to_datetime(df["hour"], utc=True)
-    return df
