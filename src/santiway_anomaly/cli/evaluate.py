@@ -89,8 +89,8 @@ def _evaluate_worlds(families: str | None, seeds: str, scale: float, lab: Path |
     configure_logging("WARNING")
     try:
         seed_list = [int(s) for s in _split(seeds)]
-        result = run_all(_split(families) if families else list(FAMILIES), seed_list, scale, _split(detectors),
-                         lab=lab, jobs=jobs, progress=progress)
+        tasks = [(f, s) for f in (_split(families) if families else list(FAMILIES)) for s in seed_list]
+        result = run_all(tasks, scale, _split(detectors), lab=lab, jobs=jobs, progress=progress)
     except ValueError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_CONFIG) from None

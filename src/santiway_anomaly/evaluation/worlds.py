@@ -230,14 +230,16 @@ def summarize(worlds: list[dict[str, Any]], types: Sequence[str]) -> dict[str, A
     return out
 
 
-def run_all(families: Sequence[str], seeds: Sequence[int], scale: float, detectors: Sequence[str],
+def run_all(tasks: Sequence[tuple[str, int]], scale: float, detectors: Sequence[str],
             lab: Path | None = None, jobs: int = 1, workdir: Path | None = None, keep: bool = False,
             progress: bool = True) -> dict[str, Any]:
-    """Every family x seed (and the lab when given), each in a worker process of its own."""
+    """Every (family, seed) of `tasks` (and the lab when given), each in a worker process of its own."""
     from tqdm import tqdm
 
     from santiway_anomaly.simulate.families import FAMILIES
 
+    families = list(dict.fromkeys(f for f, _ in tasks))
+    seeds = list(dict.fromkeys(s for _, s in tasks))
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown families {unknown}; choose from {', '.join(FAMILIES)}")
@@ -253,7 +255,6 @@ def run_all(families: Sequence[str], seeds: Sequence[int], scale: float, detecto
         lab_note = f"real captures skipped: {lab / 'sightings.parquet'} not found"
         logger.warning(lab_note)
         lab = None
-    tasks = [(f, s) for f in families for s in seeds]
     ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool, \
             tqdm(total=len(tasks) + (1 if lab else 0), unit="world", desc="evaluate", disable=not progress) as bar:
@@ -274,8 +275,8 @@ def run_all(families: Sequence[str], seeds: Sequence[int], scale: float, detecto
         shutil.rmtree(root, ignore_errors=True)
     types = [DETECTOR_TYPES[d] for d in detectors]
     ok = [w for w in worlds if "error" not in w]
-    return {"created": datetime.now(UTC).isoformat(timespec="seconds"), "families": list(families),
-            "seeds": list(seeds), "scale": scale, "detectors": list(detectors), "types": types,
+    return {"created": datetime.now(UTC).isoformat(timespec="seconds"), "families": families, "seeds": seeds,
+            "scale": scale, "detectors": list(detectors), "types": types,
             "seconds": round(time.perf_counter() - started, 1), "worlds": worlds,
             "summary": summarize(ok, types), "lab": lab_result, "lab_note": lab_note,
             "rule": "same type, same subject, windows overlapping within 60 min"}
