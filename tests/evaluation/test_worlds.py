@@ -24,6 +24,7 @@ def test_harness_on_a_tiny_world(tmp_path: Path) -> None:
         assert result["summary"][t]["f1"]["worst_world"] in (None, "small_site-5")
     assert result["summary"]["all_types"]["fa_per_clean_day"]["worst_world"] == "small_site-5"
     assert "skipped" in result["lab_note"]
+    assert set(world["false_alarms_by_role"]) <= set(TYPES)
     md, js = write_outputs(result, tmp_path / "docs")
     text = md.read_text(encoding="utf-8")
     assert "mean / worst" in text and "small_site-5" in text and js.exists()

@@ -41,6 +41,8 @@ def test_ingest_accepts_every_row(world: tuple[str, Path]) -> None:
     assert table.num_rows > 0
     assert rejects == []
     assert stored.num_rows == table.num_rows
+    who = pq.read_table(out / "devices.parquet")  # every MAC has its role, for reading false alarms
+    assert set(who.column("device_id").to_pylist()) == set(table.column("device_id").unique().to_pylist())
 
 
 def test_truth_lies_in_the_anomaly_days(world: tuple[str, Path]) -> None:

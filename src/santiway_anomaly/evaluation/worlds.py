@@ -123,6 +123,8 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
             "false_positives": s.false_positives[:10], "missed": s.missed,
         }
     fa_all = len(clean)
+    false = clean + [d for d in in_window if d.anomaly_id in
+                     {fp["anomaly_id"] for name in types for fp in scores[name].false_positives}]
     result = {
         "world": f"{family}-{seed}", "family": family, "seed": seed, "scale": scale, "timezone": info.timezone,
         "devices": info.devices, "macs": info.macs, "sightings": info.sightings, "ingested": report.accepted,
@@ -131,12 +133,27 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
         "all_types": {"clean_day_alarms": fa_all, "fa_per_clean_day": fa_all / n_clean,
                       "fa_per_1000_devices_per_clean_day": fa_all / n_clean / (info.devices / 1000)},
         "hard_negative_hits": _hard_negative_hits(world, [d for v in detections.values() for d in v], truth),
+        "false_alarms_by_role": _by_role(base / "world" / "devices.parquet", false),
         "clean_day_examples": [{"type": d.anomaly_type, "subject": d.subject,
                                 "window_start": d.window_start.isoformat(), "score": d.score} for d in clean[:15]],
     }
     if not keep:
         shutil.rmtree(base, ignore_errors=True)
     return result
+
+
+def _by_role(devices: Path, false: list[Any]) -> dict[str, dict[str, int]]:
+    """type -> "role/MAC behaviour" -> false alarms (clean days and anomaly days): who fooled a detector."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(devices, columns=["device_id", "role", "mac_mode"]).to_pydict()
+    who = {m: f"{r}/{k}" for m, r, k in zip(table["device_id"], table["role"], table["mac_mode"], strict=True)}
+    out: dict[str, dict[str, int]] = {}
+    for d in false:
+        key = "folder" if d.subject.startswith("folder:") else who.get(d.subject, "unknown")
+        bucket = out.setdefault(d.anomaly_type, {})
+        bucket[key] = bucket.get(key, 0) + 1
+    return {t: dict(sorted(v.items(), key=lambda kv: -kv[1])) for t, v in out.items()}
 
 
 def _hard_negative_hits(world: dict[str, Any], detections: list[Any], truth: list[Any]) -> list[dict[str, Any]]:
@@ -286,6 +303,17 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def _families_table(result: dict[str, Any]) -> list[str]:
+    from santiway_anomaly.simulate.families import FAMILIES
+
+    lines = ["## Families", "", "| family | what it tests |", "| --- | --- |"]
+    lines += [f"| {f} | {FAMILIES[f].notes} |" for f in result["families"] if f in FAMILIES]
+    return [*lines, "", "Every world also has ordinary life (staff on weekday rhythms, visitors, passers-by, phones "
+            "rotating randomized MACs every 15-30 min, fixtures) and, in its last 3 days only: density crowds "
+            "(2-4x the folder's same-hour p95, mostly rotating MACs), night intruders, lingering and returning "
+            "strangers, followers of a moving sensor (patrols, large_site); plus hard negatives.", ""]
+
+
 def render_markdown(result: dict[str, Any], command: str = "") -> str:
     types: list[str] = result["types"]
     ok = [w for w in result["worlds"] if "error" not in w]
@@ -301,7 +329,7 @@ def render_markdown(result: dict[str, Any], command: str = "") -> str:
               "and F1 count the alarms of the last 3 days (the anomaly days) under the matching rule "
               f"({result['rule']}); false alarms (FA) are the alarms raised on clean days (no injected anomaly), "
               "per clean day and per 1,000 devices (physical devices, not MACs) per clean day.", "",
-              "## Summary: mean and worst world", "",
+              *_families_table(result), "## Summary: mean and worst world", "",
               "| type | precision mean / worst | recall mean / worst | F1 mean / worst | FA per clean day mean / worst "
               "| FA per 1,000 devices per clean day mean / worst |",
               "| --- | --- | --- | --- | --- | --- |"]
@@ -338,6 +366,18 @@ def render_markdown(result: dict[str, Any], command: str = "") -> str:
                   for world, h in hits]
     else:
         lines.append("None flagged.")
+    roles: dict[str, dict[str, int]] = {}
+    for w in ok:
+        for name, counts in w.get("false_alarms_by_role", {}).items():
+            for key, n in counts.items():
+                roles.setdefault(name, {})[key] = roles.setdefault(name, {}).get(key, 0) + n
+    if roles:
+        lines += ["", "## Who the false alarms were (all worlds, clean and anomaly days)", "",
+                  "Role of the device behind each false alarm / its MAC behaviour (from each world's "
+                  "`devices.parquet`).", ""]
+        for name, counts in roles.items():
+            top = sorted(counts.items(), key=lambda kv: -kv[1])[:8]
+            lines.append(f"- {name} ({sum(counts.values())}): " + ", ".join(f"{k} {n}" for k, n in top))
     missed = [(w["world"], name, m) for w in ok for name in types for m in w["types"][name]["missed"]]
     if missed:
         lines += ["", "## Missed truth events", ""]

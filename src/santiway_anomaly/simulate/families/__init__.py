@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
@@ -89,11 +90,12 @@ def generate(family: str, seed: int, out: Path, scale: float = 1.0) -> WorldInfo
         lf.outages(layout, life, rng)
     arrays = pres.arrays()
     dev_arrays = devs.arrays()
-    table, tags = sightings(layout, arrays, dev_arrays, life.outages, rng)
+    table, tags, row_dev, row_mac = sightings(layout, arrays, dev_arrays, life.outages, rng)
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, out / "sightings.parquet", compression="zstd", compression_level=1,
                    use_dictionary=["device_id", "sensor_id", "folder", "network_type", "vendor"])
     mode_of, _rot, oui_of, _net = dev_arrays
+    _write_devices(out / "devices.parquet", row_mac, row_dev, devs, mode_of)
 
     def mac(dev: int) -> str:
         if mode_of[dev] != STABLE:
@@ -133,6 +135,21 @@ def generate(family: str, seed: int, out: Path, scale: float = 1.0) -> WorldInfo
     logger.info("world {} seed {}: {:,} devices, {:,} MACs, {:,} sightings, {} truth events in {:.1f} s",
                 family, seed, info.devices, info.macs, info.sightings, info.truth_events, info.seconds)
     return info
+
+
+MODE_NAMES = ("stable", "rotating", "sticky_day", "per_presence")
+
+
+def _write_devices(path: Path, row_mac: Any, row_dev: Any, devs: Devices, mode_of: Any) -> None:
+    """Who is behind each MAC (role, MAC behaviour, device number): for reading a false alarm."""
+    macs, first = np.unique(row_mac, return_index=True)
+    dev = row_dev[first]
+    roles = np.repeat(np.arange(len(devs.role)), devs.role_n)
+    pq.write_table(pa.table({
+        "device_id": rf.format_macs(macs), "device": pa.array(dev),
+        "role": pa.array(devs.role, type=pa.string()).take(pa.array(roles[dev])),
+        "mac_mode": pa.array(MODE_NAMES, type=pa.string()).take(pa.array(mode_of[dev])),
+    }), path, compression="zstd")
 
 
 def _positions(layout: Any) -> dict[str, dict[str, float]]:

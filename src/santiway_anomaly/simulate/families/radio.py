@@ -25,8 +25,9 @@ def stable_macs(dev: I64, oui: I64, seed: int) -> np.ndarray[Any, np.dtype[np.ui
 
 
 def sightings(layout: Layout, p: dict[str, Any], devices: tuple[Any, Any, Any, Any],
-              outages: list[tuple[int, float, float, str]], rng: np.random.Generator) -> tuple[pa.Table, I64]:
-    """The sightings table (INPUT_SCHEMA, sorted by time) and each row's truth tag."""
+              outages: list[tuple[int, float, float, str]],
+              rng: np.random.Generator) -> tuple[pa.Table, I64, I64, Any]:
+    """The sightings table (INPUT_SCHEMA, sorted by time), and per row: truth tag, device index, MAC."""
     mode_of, rot_of, oui_of, net_of = devices
     n_sens = np.array([len(s) for s in layout.folder_sensors], dtype=np.int64)
     first = np.array([s[0] for s in layout.folder_sensors], dtype=np.int64)
@@ -91,4 +92,4 @@ def sightings(layout: Layout, p: dict[str, Any], devices: tuple[Any, Any, Any, A
         "lat": pa.array(lat), "lon": pa.array(lon),
         "vendor": vendors.take(pa.array(vendor_idx)),
     }, schema=INPUT_SCHEMA)
-    return table, p["tag"].astype(np.int64)[pres]
+    return table, p["tag"].astype(np.int64)[pres], dev, macs
