@@ -286,7 +286,11 @@ def run_all(tasks: Sequence[tuple[str, int]], scale: float, detectors: Sequence[
             bar.set_postfix_str(f"{f}-{s}")
             bar.update()
         if lab_future is not None:
-            lab_result = lab_future.result()
+            try:
+                lab_result = lab_future.result()
+            except Exception as exc:  # the worlds' figures stand without the lab's
+                lab_note = f"real captures failed: {type(exc).__name__}: {exc}"
+                logger.error(lab_note)
             bar.update()
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
