@@ -40,7 +40,7 @@ def test_worst_world_is_the_lowest_precision_and_the_most_false_alarms() -> None
                 "all_types": {"fa_per_clean_day": fa, "fa_per_1000_devices_per_clean_day": fa / 2}}
 
     s = summarize([world("a", 0.9, 3.0), world("b", 0.5, 1.0)], ["density_spike"])
-    assert s["density_spike"]["precision"] == {"mean": 0.7, "worst": 0.5, "worst_world": "b"}
+    assert s["density_spike"]["precision"] == {"mean": 0.7, "worst": 0.5, "worst_world": "b", "tied": 0, "worlds": 2}
     assert s["density_spike"]["fa_per_clean_day"]["worst_world"] == "a"
     assert s["density_spike"]["f1"]["worst_world"] is None
     md = render_markdown({"created": "now", "seconds": 1, "worlds": [], "families": [], "seeds": [], "scale": 1,

@@ -117,7 +117,9 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
         fa = sum(1 for d in clean if d.anomaly_type == name)
         per_type[name] = {
             "detections": s.detections, "correct": s.true_positives, "truth_events": s.truth_events,
-            "found": s.found, "precision": s.precision, "recall": s.recall, "f1": s.f1,
+            # no alarm at all against real events is an F1 of 0, not "undefined" (precision stays undefined)
+            "found": s.found, "precision": s.precision, "recall": s.recall,
+            "f1": 0.0 if s.f1 is None and s.recall is not None else s.f1,
             "clean_day_alarms": fa, "fa_per_clean_day": fa / n_clean,
             "fa_per_1000_devices_per_clean_day": fa / n_clean / (info.devices / 1000),
             "false_positives": s.false_positives[:10], "missed": s.missed,
@@ -242,7 +244,8 @@ def summarize(worlds: list[dict[str, Any]], types: Sequence[str]) -> dict[str, A
                 continue
             pick = min if m in LOWER_IS_WORSE else max
             worst = pick(vals, key=lambda kv: kv[1])
-            row[m] = {"mean": sum(v for _, v in vals) / len(vals), "worst": worst[1], "worst_world": worst[0]}
+            row[m] = {"mean": sum(v for _, v in vals) / len(vals), "worst": worst[1], "worst_world": worst[0],
+                      "tied": sum(1 for _, v in vals if v == worst[1]) - 1, "worlds": len(vals)}
         out[name] = row
     return out
 
@@ -307,6 +310,15 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def _cell(stat: dict[str, Any]) -> str:
+    who = stat["worst_world"] or "-"
+    if stat.get("tied") and stat["tied"] + 1 == stat.get("worlds"):
+        who = "every world"
+    elif stat.get("tied"):
+        who += f" and {stat['tied']} more"
+    return f"{_f(stat['mean'])} / **{_f(stat['worst'])}** ({who})"
+
+
 def _families_table(result: dict[str, Any]) -> list[str]:
     from santiway_anomaly.simulate.families import FAMILIES
 
@@ -332,20 +344,19 @@ def render_markdown(result: dict[str, Any], command: str = "") -> str:
               "(`run_detection(hours=24, until=<local midnight>)`, TIMEZONE = the world's zone). Precision, recall "
               "and F1 count the alarms of the last 3 days (the anomaly days) under the matching rule "
               f"({result['rule']}); false alarms (FA) are the alarms raised on clean days (no injected anomaly), "
-              "per clean day and per 1,000 devices (physical devices, not MACs) per clean day.", "",
+              "per clean day and per 1,000 devices (physical devices, not MACs) per clean day. A detector "
+              "without any alarm in a world has no precision there (n/a) and an F1 of 0 if it missed events; "
+              "the worst world is the lowest precision / recall / F1 or the most false alarms.", "",
               *_families_table(result), "## Summary: mean and worst world", "",
               "| type | precision mean / worst | recall mean / worst | F1 mean / worst | FA per clean day mean / worst "
               "| FA per 1,000 devices per clean day mean / worst |",
               "| --- | --- | --- | --- | --- | --- |"]
     for name in types:
         row = result["summary"][name]
-        cells = [f"{_f(row[m]['mean'])} / **{_f(row[m]['worst'])}** ({row[m]['worst_world'] or '-'})"
-                 for m in LOWER_IS_WORSE + HIGHER_IS_WORSE]
+        cells = [_cell(row[m]) for m in LOWER_IS_WORSE + HIGHER_IS_WORSE]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     allrow = result["summary"]["all_types"]
-    lines.append("| all rule detectors | | | | " + " | ".join(
-        f"{_f(allrow[m]['mean'])} / **{_f(allrow[m]['worst'])}** ({allrow[m]['worst_world'] or '-'})"
-        for m in HIGHER_IS_WORSE) + " |")
+    lines.append("| all rule detectors | | | | " + " | ".join(_cell(allrow[m]) for m in HIGHER_IS_WORSE) + " |")
     lines += ["", "## Per world", "",
               "| world | zone | devices | MACs | sightings | type | alarms | correct | truth | found | P | R | F1 "
               "| FA / clean day | FA / 1k dev / clean day |",
