@@ -12,9 +12,11 @@ from santiway_anomaly.cli.common import EXIT_CONFIG, open_store, settings_or_exi
 
 
 def evaluate(
-    truth: Annotated[Path, typer.Option(help="Ground truth, one JSON object per line (the simulator's "
-                                              "truth.jsonl)", exists=True, dir_okay=False, readable=True)],
-    out: Annotated[Path, typer.Option(help="Directory for evaluation.md and evaluation.json")] = Path("reports"),
+    truth: Annotated[Path | None, typer.Option(help="Ground truth, one JSON object per line (the simulator's "
+                                                     "truth.jsonl)", exists=True, dir_okay=False,
+                                                readable=True)] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for the report (default: reports; with --worlds "
+                                                  "docs/evaluation)")] = None,
     tolerance_minutes: Annotated[float, typer.Option(help="Windows match when they overlap within this many "
                                                           "minutes", min=0)] = 60.0,
     since: Annotated[str | None, typer.Option(help="Only truth and anomalies whose windows end after this "
@@ -23,14 +25,38 @@ def evaluate(
                                                    "ISO-8601 time")] = None,
     section: Annotated[list[str] | None, typer.Option(help="Only these report sections (repeat), e.g. "
                                                            "rule_detectors; default: all")] = None,
+    worlds: Annotated[bool, typer.Option("--worlds", help="Evaluate the rule detectors across generated "
+                                                          "world families (each in a fresh store) instead of "
+                                                          "--truth")] = False,
+    families: Annotated[str | None, typer.Option(help="With --worlds: comma-separated families (default: "
+                                                      "all)")] = None,
+    seeds: Annotated[str, typer.Option(help="With --worlds: comma-separated seeds, each run for every "
+                                            "family")] = "101",
+    scale: Annotated[float, typer.Option(help="With --worlds: device count scale", min=0.01)] = 1.0,
+    lab: Annotated[Path | None, typer.Option(help="With --worlds: real captures directory (sightings.parquet, "
+                                                  "meta.json); skipped with a message when absent")] = None,
+    detectors: Annotated[str, typer.Option(help="With --worlds: rule detectors to run")] = "density,night,stationary",
+    jobs: Annotated[int, typer.Option(help="With --worlds: worlds evaluated in parallel", min=1)] = 1,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
 ) -> None:
     """Per anomaly type: precision, recall and F1 of the stored anomalies against the truth (matching
     rule: same type, same subject, windows overlapping within the tolerance). Writes a Markdown and a
-    JSON report and prints the Markdown."""
+    JSON report and prints the Markdown.
+
+    With --worlds: generate worlds of several families, run the rule detectors once per local day in a
+    fresh store per world, and report per type precision, recall, F1 and false alarms per clean day,
+    with the worst world named (docs/evaluation/worlds.md and worlds.json)."""
     from santiway_anomaly.cli.detect import parse_time
     from santiway_anomaly.evaluation import EvalContext, MatchingRule, build_report, load_truth, write_report
     from santiway_anomaly.evaluation.truth import TruthError
 
+    if worlds:
+        _evaluate_worlds(families, seeds, scale, lab, detectors, jobs, out or Path("docs/evaluation"), progress)
+        return
+    if truth is None:
+        typer.secho("error: give --truth FILE, or --worlds", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_CONFIG)
+    out = out or Path("reports")
     settings = settings_or_exit()
     try:
         events = load_truth(truth)
@@ -43,6 +69,35 @@ def evaluate(
                           since=parse_time(since), until=parse_time(until))
         sections = build_report(ctx, section or None)
         md, js = write_report(sections, out, ctx)
+    typer.echo(md.read_text(encoding="utf-8"))
+    typer.echo(f"report: {md} and {js}")
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _evaluate_worlds(families: str | None, seeds: str, scale: float, lab: Path | None, detectors: str, jobs: int,
+                     out: Path, progress: bool) -> None:
+    import shlex
+    import sys
+
+    from santiway_anomaly.cli.common import configure_logging
+    from santiway_anomaly.evaluation.worlds import run_all, write_outputs
+    from santiway_anomaly.simulate.families import FAMILIES
+
+    configure_logging("WARNING")
+    try:
+        seed_list = [int(s) for s in _split(seeds)]
+        tasks = [(f, s) for f in (_split(families) if families else list(FAMILIES)) for s in seed_list]
+        result = run_all(tasks, scale, _split(detectors), lab=lab, jobs=jobs, progress=progress)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if result.get("lab_note"):
+        typer.secho(result["lab_note"], err=True, fg=typer.colors.YELLOW)
+    command = "santiway-anomaly " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    md, js = write_outputs(result, out, command)
     typer.echo(md.read_text(encoding="utf-8"))
     typer.echo(f"report: {md} and {js}")
 
