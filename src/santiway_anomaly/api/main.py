@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.state.health_cache = AnswerCache[tuple[int, bytes]](min(settings.api_cache_ttl, 1.0), 1)
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
     app.state.limiter = ratelimit.limiter
+    app.state.ingest_slots = asyncio.Semaphore(settings.api_ingest_concurrency)
 
     app.add_exception_handler(RateLimitExceeded, ratelimit.rate_limit_exceeded)
     # Unreachable store: 503 with the reason. Any other ClickHouse error is a bug: the generic 500.

@@ -212,6 +212,8 @@ class IngestPublic(BaseModel):
     source: str
     accepted: int
     rejected: int
+    duplicates: int = Field(default=0, description="Good rows not stored again: the same sighting (ts, device, "
+                            "sensor, network) is stored already or came earlier in the body")
     rejects: list[RejectPublic] = Field(description="The first 1000 rejected rows, in order")
     rejects_truncated: bool = False
 
