@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from santiway_anomaly.ingest.validate import LINE, Reject
+from santiway_anomaly.sightings import INPUT_FIELDS
 
 # Fields that hold text: a JSON number there is a mistake (a MAC sent as 112233445566 would be
 # read as hex digits of a different device), not something to stringify.
@@ -92,6 +93,8 @@ def check_record(rec: Any, limits: Limits) -> tuple[dict[str, str | None] | None
     for key, value in rec.items():
         if not _encodable(key):
             return None, "row", "a field name is not valid Unicode (lone surrogate)"
+        if key not in INPUT_FIELDS and (isinstance(value, dict | list | bool) or value is None):
+            continue  # not a sighting field: a complex value there is none of our business
         if value is None or value == "":
             out[key] = None
         elif isinstance(value, dict | list):
