@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     api_max_hours: float = Field(default=24 * 90, gt=0, le=24 * 366)
     # POST /ingest body cap: 32 MiB keeps one request's parse under a second and its memory bounded.
     api_max_ingest_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
-    # POST /ingest bodies parsed at once: each costs ~10x its size while parsed, so this bounds memory
-    # (4 x 32 MiB bodies ~ 1.3 GB); further requests wait their turn.
+    # POST /ingest bodies read and parsed at once: a 32 MiB body cost ~340 MB while parsed (issue 13),
+    # so 2 keep the peak under ~0.7 GB however many clients post; further requests wait their turn.
     api_ingest_concurrency: int = Field(default=2, ge=1, le=64)
     # Failed sign-ins (wrong or missing key) per client address before 429, and the window they count in.
     api_auth_max_failures: int = Field(default=20, ge=1, le=100_000)
