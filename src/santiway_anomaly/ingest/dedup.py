@@ -111,7 +111,7 @@ def _stored_mask(store: Store, table: pa.Table, before_ms: int | None) -> np.nda
     if table.num_rows == 0:
         return found
     lo, hi = pc.min_max(table.column("ts").cast(pa.int64())).values()
-    stored = stored_keys_between(store, int(lo.as_py()), int(hi.as_py()), before_ms)
+    stored = stored_keys_between(store, int(lo.as_py()), int(hi.as_py()), before_ms, table.column("device_id"))
     if stored is None:
         return found
     keys = _key_table(table).append_column(_ROW, pa.array(np.arange(table.num_rows)))
