@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     api_max_hours: float = Field(default=24 * 90, gt=0, le=24 * 366)
     # POST /ingest body cap: 32 MiB keeps one request's parse under a second and its memory bounded.
     api_max_ingest_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # POST /ingest bodies read and parsed at once: a 32 MiB body cost ~340 MB while parsed (issue 13),
+    # so 2 keep the peak under ~0.7 GB however many clients post; further requests wait their turn.
+    api_ingest_concurrency: int = Field(default=2, ge=1, le=64)
+    # Failed sign-ins (wrong or missing key) per client address before 429, and the window they count in.
+    api_auth_max_failures: int = Field(default=20, ge=1, le=100_000)
+    api_auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    # Retry-After sent with a 503 when the store cannot write (full disk, read-only, unreachable).
+    api_store_retry_after_s: int = Field(default=30, ge=1, le=3600)
     # POST /comparison/compare: devices per request (pairwise overlap grows with the square).
     api_max_compare_devices: int = Field(default=10, ge=2, le=100)
     # Top-N lists in /anomalies/stats.
@@ -104,6 +112,16 @@ class Settings(BaseSettings):
 
     # --- Ingest --------------------------------------------------------------------------
     ingest_batch_rows: int = Field(default=500_000, ge=1000, le=5_000_000)
+    # Limits on what one row may hold (issue 13): a sighting's fields are short, so anything far
+    # larger is damage or an attack, rejected with its line instead of exhausting memory.
+    ingest_max_field_chars: int = Field(default=4096, ge=128, le=1_000_000)
+    ingest_max_row_bytes: int = Field(default=65_536, ge=1024, le=16_777_216)
+    # A sighting is a flat object; JSON nested deeper than this is rejected (Python's parser would
+    # otherwise recurse ~1000 levels and fail the whole body).
+    ingest_max_json_depth: int = Field(default=16, ge=2, le=500)
+    # Distinct days (ClickHouse partitions) per insert: ClickHouse refuses more than
+    # max_partitions_per_insert_block (100) with TOO_MANY_PARTS, so a long span is split.
+    ingest_max_days_per_insert: int = Field(default=90, ge=1, le=100)
 
     # --- ML ----------------------------------------------------------------------------
     # Feature history before the scored window: 7 days, so the personal profile features

@@ -24,7 +24,9 @@ def _overlaps(a: object, since: datetime, until: datetime) -> bool:
 
 def test_health_is_open_and_reports_store_schema_model_and_freshness(prod_server: Server) -> None:
     for path in ("/health", "/anomalies/health"):
-        r = prod_server.client().get(path)
+        anonymous = prod_server.client().get(path)
+        assert anonymous.status_code == 200 and set(anonymous.json()) == {"status", "checked_at"}
+        r = prod_server.client(K1).get(path)
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["store"]["reachable"] is True

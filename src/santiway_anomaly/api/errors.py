@@ -39,4 +39,7 @@ async def unhandled(request: Request, exc: Exception) -> Response:
 
 async def store_failure(request: Request, exc: Exception) -> Response:
     logger.warning("store failure on {} {}: {}", request.method, request.url.path, exc)
-    return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+    retry = getattr(getattr(request.app.state, "settings", None), "api_store_retry_after_s", 30)
+    # Retry-After: a client backs off instead of looping; the connection stays open for the retry.
+    return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503,
+                        headers={"Retry-After": str(retry)})

@@ -40,7 +40,7 @@ from santiway_anomaly.api.routes import (
     models,
     ws_notifications,
 )
-from santiway_anomaly.api.security import DEV_MODE_BANNER, KeyRing, RefuseKeyInQuery, protect_access_log
+from santiway_anomaly.api.security import DEV_MODE_BANNER, KeyRing, RefuseKeyInQuery, SignInGuard, protect_logs
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.notify.dispatcher import Dispatcher, default_dispatcher
 from santiway_anomaly.notify.service import start_notifications
@@ -60,6 +60,12 @@ runs in development mode and checks no key. `/health`, `/metrics` and these docs
 /anomalies/detect-and-notify` 10/minute, other data routes 300/minute; over the limit: 429 with
 `Retry-After`.
 """
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret the service knows, so the log filter can redact it wherever it shows up."""
+    return [*settings.valid_api_keys, settings.notify_webhook_api_key.get_secret_value(),
+            settings.dashboard_api_key, settings.clickhouse_password]
 
 
 def _open_store(settings: Settings) -> Store:
@@ -89,11 +95,13 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     settings = settings or load_settings()
     disable_created_metrics()  # type: ignore[no-untyped-call] # the *_created series only double the exposition size
     ratelimit.configure(settings)
-    protect_access_log()
+    secrets = _secrets(settings)
+    protect_logs(secrets)
     executor = ThreadPoolExecutor(max_workers=settings.api_workers_threads, thread_name_prefix="store")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        protect_logs(secrets)  # again: uvicorn (re)configured its handlers after create_app
         if settings.dev_mode:
             logger.warning("=" * 72)
             logger.warning(DEV_MODE_BANNER)
@@ -126,6 +134,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.state.health_cache = AnswerCache[tuple[int, bytes]](min(settings.api_cache_ttl, 1.0), 1)
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
     app.state.limiter = ratelimit.limiter
+    app.state.ingest_slots = asyncio.Semaphore(settings.api_ingest_concurrency)
+    app.state.signin_guard = SignInGuard(settings.api_auth_max_failures, settings.api_auth_failure_window_s)
 
     app.add_exception_handler(RateLimitExceeded, ratelimit.rate_limit_exceeded)
     # Unreachable store: 503 with the reason. Any other ClickHouse error is a bug: the generic 500.

@@ -125,10 +125,13 @@ class StoreHealth(BaseModel):
     target: str
     schema_version: int | None
     error: str | None = None
+    # The last write the store refused (full disk, read-only), while it is recent.
+    write_error: str | None = None
 
 
 class HealthPublic(BaseModel):
-    """Service health. `status` is `unhealthy` (HTTP 503) when the store cannot be used."""
+    """Service health. `status` is `unhealthy` (HTTP 503) when the store cannot be used, `degraded` when
+    it cannot write (full disk, read-only) or data are stale. Details only with a valid key."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -156,16 +159,18 @@ class HealthPublic(BaseModel):
     )
 
     status: Literal["healthy", "degraded", "unhealthy"]
-    version: str
-    store: StoreHealth
-    model_loaded: bool
-    model_reason: str
-    latest_sighting: datetime | None
-    data_age_seconds: float | None
-    data_stale: bool
-    dev_mode: bool
-    warnings: list[str]
     checked_at: datetime
+    # The details below need a valid X-API-Key (or development mode): they name paths, processes
+    # and versions an anonymous caller has no business knowing. Without one only `status` is sent.
+    version: str | None = None
+    store: StoreHealth | None = None
+    model_loaded: bool | None = None
+    model_reason: str | None = None
+    latest_sighting: datetime | None = None
+    data_age_seconds: float | None = None
+    data_stale: bool | None = None
+    dev_mode: bool | None = None
+    warnings: list[str] | None = None
 
 
 class WindowPublic(BaseModel):
@@ -212,6 +217,8 @@ class IngestPublic(BaseModel):
     source: str
     accepted: int
     rejected: int
+    duplicates: int = Field(default=0, description="Good rows not stored again: the same sighting (ts, device, "
+                            "sensor, network) is stored already or came earlier in the body")
     rejects: list[RejectPublic] = Field(description="The first 1000 rejected rows, in order")
     rejects_truncated: bool = False
 

@@ -11,6 +11,7 @@ from loguru import logger
 
 from santiway_anomaly.config import Settings, SettingsError, load_settings
 from santiway_anomaly.storage import Store, StoreError, StoreLockedError
+from santiway_anomaly.storage.store import write_fault
 
 EXIT_CONFIG = 2
 EXIT_STORE = 3
@@ -38,6 +39,11 @@ def open_store(settings: Settings) -> Iterator[Store]:
         store = Store.open(settings)
     except (StoreLockedError, StoreError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_STORE) from None
+    except Exception as exc:  # a read-only or full data directory fails inside chDB or the migrations
+        where = settings.chdb_path if settings.embedded else "the server"
+        sentence = write_fault(exc) or f"cannot open the store at {where}"
+        typer.secho(f"error: {sentence} ({type(exc).__name__})", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_STORE) from None
     try:
         yield store

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from santiway_anomaly.cli.common import EXIT_CONFIG, open_store, settings_or_exit
+from santiway_anomaly.cli.common import EXIT_CONFIG, EXIT_STORE, open_store, settings_or_exit
 
 if TYPE_CHECKING:  # the pipeline pulls in pyarrow; `--help` should not
     from santiway_anomaly.ingest.pipeline import IngestReport
@@ -38,6 +38,7 @@ def ingest(
 
     from santiway_anomaly.ingest.pipeline import ColumnMapping, MappingError, ingest_file
     from santiway_anomaly.ingest.readers import ReadError, detect_format
+    from santiway_anomaly.storage import StoreError
 
     settings = settings_or_exit()
     try:
@@ -66,6 +67,16 @@ def ingest(
             except (MappingError, ReadError) as exc:
                 bar.close()
                 typer.secho(f"error: {path}: {exc}", err=True, fg=typer.colors.RED)
+                raise typer.Exit(EXIT_CONFIG) from None
+            except StoreError as exc:
+                # Batches stored before the fault stay stored; a re-run stores only the missing rows.
+                bar.close()
+                typer.secho(f"error: {path}: {exc}", err=True, fg=typer.colors.RED)
+                raise typer.Exit(EXIT_STORE) from None
+            except OSError as exc:
+                bar.close()
+                typer.secho(f"error: {path}: cannot read the file: {exc.strerror or exc}", err=True,
+                            fg=typer.colors.RED)
                 raise typer.Exit(EXIT_CONFIG) from None
             bar.close()
             reports.append(report)

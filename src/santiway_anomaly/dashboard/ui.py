@@ -146,6 +146,6 @@ def sidebar_status() -> None:
             return
         icon = {"healthy": ":green[:material/check_circle:]", "degraded": ":orange[:material/warning:]",
                 "unhealthy": ":red[:material/error:]"}[result.status]
-        st.markdown(f"{icon} **{result.status}** · v{result.version}")
-        for warning in result.warnings[:3]:
+        st.markdown(f"{icon} **{result.status}** · v{result.version or '?'}")
+        for warning in (result.warnings or [])[:3]:  # None without a key: status only
             st.caption(f":material/warning: {warning}")

@@ -1,9 +1,10 @@
 """Ingest: read → map columns → validate → store good rows and rejects, batch by batch.
 
-Each stored batch carries an insert deduplication token (`<source hash>:<batch no>`), so re-running
-the same file, or retrying after a crash, never doubles the data: ClickHouse drops a block whose
-token it has already seen. `anomaly_ml.ingest_batches` records every stored batch, so a re-run
-also skips the work and reports how much was already there.
+Idempotent by content (`dedup.py`): a sighting (all its fields equal) already stored, or
+repeated in the input, is not stored again, whatever file or request it comes from, so re-running
+a corrected copy after a crash stores each sighting once. Each insert also carries a deduplication
+token (a hash of its rows), so ClickHouse drops a block re-sent by a retry. `anomaly_ml.ingest_batches`
+records every stored batch of a file, so a re-run of the same file skips the work entirely.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import pyarrow as pa
 from loguru import logger
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.dedup import INSERT_LOCK, Deduper, split_by_days
 from santiway_anomaly.ingest.mac import load_vendor_registry
 from santiway_anomaly.ingest.readers import RawBatch, detect_format, read_batches, total_size
+from santiway_anomaly.ingest.records import Limits
 from santiway_anomaly.ingest.validate import LINE, Reject, validate
 from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
 from santiway_anomaly.storage.store import Store
@@ -41,6 +44,8 @@ class IngestReport:
     accepted: int = 0
     rejected: int = 0
     already_stored: int = 0
+    # Good rows not stored because the same sighting was stored before or came earlier in the input.
+    duplicates: int = 0
     batches: int = 0
     seconds: float = 0.0
     rejects: list[Reject] = field(default_factory=list)
@@ -61,6 +66,7 @@ class IngestReport:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "already_stored": self.already_stored,
+            "duplicates": self.duplicates,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "rejects": [r.to_dict() for r in self.rejects],
@@ -126,9 +132,18 @@ def _pairs(items: list[str], option: str, shape: str) -> dict[str, str]:
     return out
 
 
-def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: str, token: str | None) -> None:
+def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: str, token: str | None,
+                 max_days: int, dedup: Deduper) -> int:
+    """Store the batch's new sightings and its rejects; returns how many sightings were new."""
+    new = 0
     if stored.num_rows:
-        store.insert_arrow("santi.way_data", stored, dedup_token=token)
+        with INSERT_LOCK:
+            fresh = dedup.fresh(store, stored)
+            for i, part in enumerate(split_by_days(fresh, max_days)):
+                # ClickHouse drops a block whose token it has seen: a retried insert is not stored twice.
+                part_token = f"{token}:{i}:{part.num_rows}" if token else None
+                store.insert_arrow("santi.way_data", part, dedup_token=part_token)
+            new = fresh.num_rows
     if rejects:
         now = datetime.now(UTC)
         store.insert_rows(
@@ -136,6 +151,7 @@ def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: 
             [[now, source, r.line, r.field, r.reason, r.raw] for r in rejects],
             ["rejected_at", "source", "line", "field", "reason", "raw"],
         )
+    return new
 
 
 def ingest_table(store: Store, table: pa.Table, source: str, settings: Settings | None = None,
@@ -150,10 +166,11 @@ def ingest_table(store: Store, table: pa.Table, source: str, settings: Settings 
     mapping = mapping or ColumnMapping()
     mapping.check(table.column_names)
     report = IngestReport(source=source)
-    stored, rejects = validate(mapping.apply(table))
+    stored, rejects = _validate_safely(mapping.apply(table))
+    max_days = settings.ingest_max_days_per_insert if settings else 90
     token = "batch:" + _table_digest(stored) if stored.num_rows else None
-    _store_batch(store, stored, rejects, source, token)
-    report.accepted, report.batches = stored.num_rows, 1
+    new = _store_batch(store, stored, rejects, source, token, max_days, Deduper(store, across_batches=False))
+    report.accepted, report.duplicates, report.batches = new, stored.num_rows - new, 1
     report.add_rejects(rejects)
     report.seconds = time.perf_counter() - started
     return report
@@ -196,15 +213,18 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     }
     report = IngestReport(source=source)
     total = total_size(path, fmt)
+    dedup = Deduper(store, across_batches=True)
 
     def store_one(batch: _PreparedBatch) -> _PreparedBatch:
-        _store_batch(store, batch.stored, batch.rejects, source, f"{source_hash}:{batch.number}")
+        batch.new = _store_batch(store, batch.stored, batch.rejects, source, f"{source_hash}:{batch.number}",
+                                 settings.ingest_max_days_per_insert, dedup)
         store.insert_rows("anomaly_ml.ingest_batches", [[source_hash, batch.number, source, batch.rows]],
                           ["source_hash", "batch_no", "source", "rows"])
         return batch
 
     def finish(batch: _PreparedBatch) -> None:
-        report.accepted += batch.stored.num_rows
+        report.accepted += batch.new
+        report.duplicates += batch.stored.num_rows - batch.new
         report.add_rejects(batch.rejects)
         report.batches = batch.number + 1
         logger.debug("Stored batch {} of {}", batch.number, path.name)
@@ -214,7 +234,7 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     pending: Future[_PreparedBatch] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-store") as pool:
         pool.submit(load_vendor_registry)  # the storing thread is idle while the first batch is read
-        for batch_no, raw in enumerate(read_batches(path, fmt, batch_rows)):
+        for batch_no, raw in enumerate(read_batches(path, fmt, batch_rows, Limits.from_settings(settings))):
             if batch_no == 0:
                 mapping.check(raw.table.column_names)
             if batch_no in done_batches:
@@ -238,10 +258,36 @@ class _PreparedBatch:
     rejects: list[Reject]
     rows: int
     end_offset: int
+    new: int = 0
+
+
+def _validate_safely(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
+    """`validate`, and if a value it was not written for makes it fail, row by row: the rows that
+    still fail are rejected with the error, the others stored (one bad row never fails a batch)."""
+    try:
+        return validate(table)
+    except Exception as exc:
+        logger.warning("validation failed on a batch ({}: {}); validating its {} rows one by one",
+                       type(exc).__name__, exc, table.num_rows)
+    good: list[pa.Table] = []
+    rejects: list[Reject] = []
+    for i in range(table.num_rows):
+        row = table.slice(i, 1)
+        try:
+            stored, more = validate(row)
+        except Exception as exc:
+            line = row.column(LINE)[0].as_py()
+            rejects.append(Reject(int(line), "row", f"unreadable value ({type(exc).__name__})", ""))
+            continue
+        rejects.extend(more)
+        if stored.num_rows:
+            good.append(stored)
+    stored = pa.concat_tables(good) if good else validate(table.slice(0, 0))[0]
+    return stored, rejects
 
 
 def _prepare(raw: RawBatch, mapping: ColumnMapping, number: int) -> _PreparedBatch:
-    stored, rejects = validate(mapping.apply(raw.table)) if raw.table.num_rows else (pa.table({}), [])
+    stored, rejects = _validate_safely(mapping.apply(raw.table)) if raw.table.num_rows else (pa.table({}), [])
     all_rejects = sorted(raw.rejects + rejects, key=lambda r: r.line)
     return _PreparedBatch(number, stored, all_rejects, raw.table.num_rows + len(raw.rejects), raw.end_offset)
 

@@ -20,7 +20,10 @@ from santiway_anomaly.ingest.mac import fill_vendor, is_randomized, normalise_ma
 from santiway_anomaly.sightings import RSSI_MAX, RSSI_MIN, STORED_SCHEMA
 
 LINE = "__line"
+# sensor_id, folder and vendor: names, not documents (README "Ingest" documents the limit).
 MAX_TEXT = 128
+# |Unix seconds| beyond this (year ~5138) cannot be a sighting time; kept out of int64 arithmetic.
+MAX_ABS_SECONDS = 1e11
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # Sensor clocks drift; a day ahead is clearly wrong, minutes ahead are not.
 MAX_FUTURE = timedelta(days=1)
@@ -84,6 +87,10 @@ def _text(table: pa.Table, name: str) -> pa.Array:
     return pc.utf8_trim_whitespace(col)
 
 
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+
 def _missing(col: pa.Array) -> pa.Array:
     return pc.fill_null(pc.equal(col, ""), True)
 
@@ -92,7 +99,7 @@ def _numbers(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(values as float64 with NaN for missing/unparsable, mask of present-but-unparsable)."""
     col = table.column(name).combine_chunks() if name in table.column_names else pa.nulls(table.num_rows)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        values = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+        values = pc.fill_null(col.cast(pa.float64(), safe=False), np.nan).to_numpy(zero_copy_only=False)
         return values, np.zeros(len(values), dtype=bool)
     text = _text(table, name)
     series = pd.Series(text.to_pandas(), dtype="object")
@@ -112,26 +119,32 @@ def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         missing = pc.is_null(ms).to_numpy(zero_copy_only=False)
         return pc.fill_null(ms, 0).to_numpy(zero_copy_only=False), missing, np.zeros(n, dtype=bool)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        secs = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+        secs = pc.fill_null(col.cast(pa.float64(), safe=False), np.nan).to_numpy(zero_copy_only=False)
         missing = np.isnan(secs)
-        return np.where(missing, 0, np.round(secs * 1000)).astype(np.int64), missing, np.zeros(n, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            huge = ~missing & ~(np.abs(secs) < MAX_ABS_SECONDS)
+        ok = ~missing & ~huge
+        return np.where(ok, np.round(np.where(ok, secs, 0) * 1000), 0).astype(np.int64), missing, huge
     text = _text(table, "ts")
     missing = _missing(text).to_numpy(zero_copy_only=False)
     series = pd.Series(text.to_pandas(), dtype="object")
     numeric = pd.to_numeric(series, errors="coerce")
-    is_num = numeric.notna().to_numpy()
+    secs = numeric.to_numpy(dtype=float)
+    is_num = numeric.notna().to_numpy() & np.isfinite(secs)
+    # Far outside any plausible time: refused by the range check, but never converted (int64 overflow).
+    is_num &= np.abs(np.where(is_num, secs, 0.0)) < MAX_ABS_SECONDS
     ms = np.zeros(n, dtype=np.int64)
-    ms[is_num] = np.round(numeric[is_num].to_numpy(dtype=float) * 1000).astype(np.int64)
-    iso_mask = ~is_num & ~missing
+    ms[is_num] = np.round(secs[is_num] * 1000).astype(np.int64)
+    # Only absolute times: pandas would read "now", "today" or "yesterday" as the ingest time.
+    looks_iso = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"), False)
+    iso_mask = ~is_num & ~missing & looks_iso.to_numpy(zero_copy_only=False)
+    bad = ~is_num & ~missing & ~iso_mask
     if iso_mask.any():
         parsed = pd.to_datetime(series[iso_mask], utc=True, format="ISO8601", errors="coerce")
         ok = parsed.notna().to_numpy()
         idx = np.flatnonzero(iso_mask)
         ms[idx[ok]] = parsed[ok].to_numpy(dtype="datetime64[ms]").astype(np.int64)
-        bad = np.zeros(n, dtype=bool)
         bad[idx[~ok]] = True
-    else:
-        bad = np.zeros(n, dtype=bool)
     return ms, missing, bad
 
 
@@ -149,6 +162,12 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     in_range = (ms >= lo) & (ms <= hi)
     problems.add(~ts_missing & ~ts_bad & ~in_range, "ts", f"outside {EARLIEST.date()} .. now + 1 day")
 
+    for name in ("device_id", "sensor_id", "folder", "network_type", "vendor"):
+        # A typed numeric column where text belongs (Parquet): 112233445566 is not a MAC.
+        if name in table.column_names and _is_number(table.column(name).type):
+            problems.add(pc.is_valid(table.column(name)).to_numpy(zero_copy_only=False), name,
+                         "a number where text belongs")
+
     device_raw = _text(table, "device_id")
     dev_missing = _missing(device_raw).to_numpy(zero_copy_only=False)
     problems.add(dev_missing, "device_id", "missing (required)")
@@ -156,10 +175,11 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     problems.add(~dev_missing & ~dev_ok, "device_id", "not a MAC address (e.g. AA:BB:CC:DD:EE:FF)")
 
     texts: dict[str, pa.Array] = {}
-    for name in ("sensor_id", "folder"):
+    for name in ("sensor_id", "folder", "vendor"):
         col = _text(table, name)
-        miss = _missing(col).to_numpy(zero_copy_only=False)
-        problems.add(miss, name, "missing (required)")
+        if name != "vendor":
+            miss = _missing(col).to_numpy(zero_copy_only=False)
+            problems.add(miss, name, "missing (required)")
         too_long = pc.fill_null(pc.greater(pc.utf8_length(col), MAX_TEXT), False)
         problems.add(too_long, name, f"longer than {MAX_TEXT} characters")
         texts[name] = col
@@ -203,7 +223,7 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
 
     device = normalise_mac(kept(device_raw))
     randomized = is_randomized(device)
-    vendor = fill_vendor(kept(_text(table, "vendor")), device, randomized)
+    vendor = fill_vendor(kept(texts["vendor"]), device, randomized)
     stored = pa.table(
         {
             "ts": pa.array(kept_np(ms), type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),

@@ -2,6 +2,6 @@
 
 from santiway_anomaly.storage.lock import StoreLockedError
 from santiway_anomaly.storage.names import identifier
-from santiway_anomaly.storage.store import Store, StoreError
+from santiway_anomaly.storage.store import Store, StoreError, StoreWriteError
 
-__all__ = ["Store", "StoreError", "StoreLockedError", "identifier"]
+__all__ = ["Store", "StoreError", "StoreLockedError", "StoreWriteError", "identifier"]

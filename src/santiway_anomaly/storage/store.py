@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from tenacity import (
     RetryCallState,
     Retrying,
+    retry_if_exception,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
@@ -40,6 +41,30 @@ RETRYABLE = (OperationalError, ConnectionError, TimeoutError, OSError)
 
 class StoreError(RuntimeError):
     """The store could not be reached or refused an operation; the message says which and why."""
+
+
+class StoreWriteError(StoreError):
+    """The store refused a write for a reason outside the data: full disk, read-only, no permission."""
+
+
+# (pattern in ClickHouse's / the OS's message, the one sentence an operator reads)
+_WRITE_FAULTS = (
+    (("no space left", "not_enough_space", "errno: 28", "enospc", "file too large", "errno: 27"),
+     "the store's disk is full (or a file size limit was reached): free space, then retry"),
+    (("read-only file system", "readonly", "read_only", "errno: 30", "erofs", "table_is_read_only"),
+     "the store is read-only: make the data directory writable, then retry"),
+    (("permission denied", "errno: 13", "eacces"),
+     "the store's files cannot be written (permission denied): fix the data directory's owner, then retry"),
+)
+
+
+def write_fault(exc: BaseException) -> str | None:
+    """The operator's sentence for an error that is a disk / permission fault, else None."""
+    text = str(exc).lower()
+    for patterns, sentence in _WRITE_FAULTS:
+        if any(p in text for p in patterns):
+            return sentence
+    return None
 
 
 def _log_retry(operation: str) -> Any:
@@ -68,7 +93,8 @@ class Store:
         self._query_retry = Retrying(
             stop=stop_after_attempt(settings.clickhouse_query_tries),
             wait=wait_exponential(multiplier=1, min=1, max=10),
-            retry=retry_if_exception_type(RETRYABLE),
+            # A full disk or a read-only store does not heal in seconds: answered at once, not retried.
+            retry=retry_if_exception(lambda e: isinstance(e, RETRYABLE) and write_fault(e) is None),
             before_sleep=_log_retry("query"),
             reraise=True,
         )
@@ -155,6 +181,20 @@ class Store:
     def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return self._query_retry(fn, *args, **kwargs)
 
+    def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A write: a full disk or a read-only store becomes `StoreWriteError` (one sentence), not retried
+        (retrying cannot free space) and never a bare ClickHouse error."""
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            sentence = write_fault(exc)
+            if sentence is None:
+                raise
+            logger.error("store write failed: {} ({}: {})", sentence, type(exc).__name__, str(exc)[:300])
+            raise StoreWriteError(sentence) from exc
+
     def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         df: pd.DataFrame = self._run(self.client.query_df, sql, parameters=dict(params or {}))
         return _utc_columns(df)
@@ -191,14 +231,14 @@ class Store:
             # Without this the materialized views would aggregate a dropped repeat anyway.
             settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
         if self._bulk:
-            self._run(self._bulk.insert, table, data, settings)
+            self._write(self._run, self._bulk.insert, table, data, settings)
         else:
-            self._run(self.client.insert_arrow, identifier(table), data, settings=settings)
+            self._write(self._run, self.client.insert_arrow, identifier(table), data, settings=settings)
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
         for name in column_names:
             identifier(name)
-        self._run(self.client.insert, identifier(table), list(rows), column_names=list(column_names))
+        self._write(self._run, self.client.insert, identifier(table), list(rows), column_names=list(column_names))
 
 
 def _utc_columns(df: pd.DataFrame) -> pd.DataFrame:

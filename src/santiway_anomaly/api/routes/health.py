@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from santiway_anomaly.api.cache import AnswerCache
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.model import model_status
 from santiway_anomaly.api.schemas import HealthPublic
+from santiway_anomaly.api.security import SignInGuard, check_key, client_address
+from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.migrations import current_version
 from santiway_anomaly.storage.store import Store
 
@@ -70,7 +73,12 @@ async def health_report(request: Request, runner: StoreDep, settings: SettingsDe
         warnings.append(f"newest sighting is {age / 3600:.1f} h old (> {settings.api_stale_after_hours:g} h)")
     if not loaded:
         warnings.append(f"ML model not loaded: {reason}")
-    status = "unhealthy" if not store_info["reachable"] else ("degraded" if stale or not loaded else "healthy")
+    fault = runner.write_fault()
+    if fault:
+        store_info["write_error"] = fault
+        warnings.append(f"the store refuses writes: {fault}")
+    degraded = stale or not loaded or bool(fault)
+    status = "unhealthy" if not store_info["reachable"] else ("degraded" if degraded else "healthy")
     body = {
         "status": status,
         "version": __version__,
@@ -88,9 +96,10 @@ async def health_report(request: Request, runner: StoreDep, settings: SettingsDe
 
 
 _DOC = (
-    "Store reachable and schema version, ML model loaded (or why not), data freshness (newest "
-    "sighting), development-mode warning. 200 when the service can work (`healthy` or `degraded`), "
-    "503 with the reasons when it cannot. Results are reused for up to API_CACHE_TTL seconds."
+    "Store reachable and schema version, writes refused (full disk, read-only), ML model loaded (or "
+    "why not), data freshness (newest sighting), development-mode warning. 200 when the service can "
+    "work (`healthy` or `degraded`), 503 with the reasons when it cannot. Without a valid X-API-Key "
+    "(production mode) only `status` and `checked_at` are sent. Reused for up to API_CACHE_TTL seconds."
 )
 
 
@@ -102,7 +111,23 @@ async def _health(request: Request, runner: StoreDep, settings: SettingsDep) -> 
         return code, HealthPublic.model_validate(body).model_dump_json().encode()
 
     code, payload = await cache.get_or_compute("health", compute)
+    if not _may_see_details(request, settings):
+        body = json.loads(payload)
+        payload = json.dumps({"status": body["status"], "checked_at": body["checked_at"]}).encode()
     return Response(payload, status_code=code, media_type="application/json")
+
+
+def _may_see_details(request: Request, settings: Settings) -> bool:
+    """Development mode, or a valid X-API-Key. A wrong key counts as a failed sign-in (otherwise
+    /health would answer key guesses without limit)."""
+    if settings.dev_mode:
+        return True
+    key = request.headers.get("x-api-key")
+    if not key:
+        return False
+    guard: SignInGuard | None = getattr(request.app.state, "signin_guard", None)
+    key_id, _ = check_key(guard, request.app.state.keyring, key, client_address(request.client))
+    return key_id is not None
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {503: {"model": HealthPublic, "description": "Unhealthy"}}

@@ -21,7 +21,14 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from loguru import logger
 
-from santiway_anomaly.api.security import INVALID_KEY, KeyRing
+from santiway_anomaly.api.security import (
+    INVALID_KEY,
+    TOO_MANY_FAILURES,
+    KeyRing,
+    SignInGuard,
+    check_key,
+    client_address,
+)
 from santiway_anomaly.notify.dispatcher import NOTIFICATIONS
 from santiway_anomaly.notify.hub import (
     CLOSE_BAD_REQUEST,
@@ -160,12 +167,13 @@ async def notifications(websocket: WebSocket) -> None:
         return
     ring: KeyRing = websocket.app.state.keyring
     if not ring.dev_mode:
-        key = _key(websocket)
-        if not key:
-            await _refuse(websocket, CLOSE_UNAUTHORIZED, MISSING_WS_KEY)
-            return
-        if ring.identify(key) is None:
-            await _refuse(websocket, CLOSE_UNAUTHORIZED, INVALID_KEY)
+        guard: SignInGuard | None = getattr(websocket.app.state, "signin_guard", None)
+        key_id, reason = check_key(guard, ring, _key(websocket), client_address(websocket.client))
+        if key_id is None:
+            if reason == "blocked":
+                await _refuse(websocket, CLOSE_TOO_MANY, TOO_MANY_FAILURES)
+            else:
+                await _refuse(websocket, CLOSE_UNAUTHORIZED, MISSING_WS_KEY if reason == "missing" else INVALID_KEY)
             return
     params = websocket.query_params
     try:

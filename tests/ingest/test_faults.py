@@ -1,0 +1,90 @@
+"""A full disk and a read-only store, for real (a small tmpfs): the CLI exits 3 with one sentence,
+POST /ingest answers 503 with Retry-After, /health says why, and raw rows and aggregates agree.
+
+Needs permission to mount a tmpfs (root in a container with CAP_SYS_ADMIN); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from santiway_anomaly.config import load_settings
+from santiway_anomaly.storage import Store
+from tests.api.conftest import start_server, stop_server
+from tests.ingest.helpers import random_sightings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATA_DIR": str(data_dir)}
+    return subprocess.run([sys.executable, "-m", "santiway_anomaly.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _agree(data_dir: Path) -> tuple[int, int]:
+    with Store.open(load_settings(data_dir=data_dir, _env_file=None)) as store:
+        raw = int(store.scalar("SELECT count() FROM santi.way_data"))
+        agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0)
+    return raw, agg
+
+
+def test_full_disk_and_read_only_store_exit_3(tiny_disk: Path, tmp_path: Path) -> None:
+    data = tiny_disk / "data"
+    small, big = tmp_path / "small.parquet", tmp_path / "big.parquet"
+    pq.write_table(pa.Table.from_pandas(random_sightings(2000, seed=1), preserve_index=False), small)
+    pq.write_table(pa.Table.from_pandas(random_sightings(400_000, seed=2, devices=20_000, days=3),
+                                        preserve_index=False), big)
+    assert _cli(data, "ingest", "--no-progress", str(small)).returncode == 0
+    full = _cli(data, "ingest", "--no-progress", str(big))
+    assert full.returncode == 3, full.stderr
+    errors = [line for line in full.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "disk is full" in errors[0]
+    assert "Traceback" not in full.stderr
+    raw, agg = _agree(data)
+    assert raw == agg >= 2000  # what was stored is in the aggregates too
+
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    read_only = _cli(data, "ingest", "--no-progress", str(small))
+    assert read_only.returncode == 3, read_only.stderr
+    assert "Traceback" not in read_only.stderr
+
+
+def test_full_disk_during_post_ingest_is_503_with_retry_after(tiny_disk: Path) -> None:
+    data = tiny_disk / "data"
+    data.mkdir()
+    server = start_server(data, None, {"VALID_API_KEYS": "fault-key-1234567890"})  # type: ignore[arg-type]
+    rows = random_sightings(150_000, seed=3, devices=20_000, days=3)
+    body = rows.astype({"ts": str}).to_json(orient="records").encode()
+    try:
+        with server.client("fault-key-1234567890") as client:
+            r = client.post("/ingest", content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 503, r.text
+            assert "disk is full" in r.json()["detail"] and int(r.headers["Retry-After"]) > 0
+            health = client.get("/health").json()  # same keep-alive connection: still usable
+            assert health["status"] == "degraded" and "disk is full" in health["store"]["write_error"]
+    finally:
+        stop_server(server)
+    raw, agg = _agree(data)
+    assert raw == agg
