@@ -1,20 +1,32 @@
 """Known devices: the operators' allowlist (`anomaly_ml.known_devices`) and learned fixtures.
 
-A fixture (printer, access point, smart TV) is "always there, for days": it is learned from the
-hourly aggregates, never hard-coded. Operators can also mark any device as known, for one anomaly
+A fixture (printer, access point, smart TV, a far network card) is "always there, for days": it is
+learned from the hourly aggregates relative to the time the sensors were listening (coverage.py),
+never hard-coded. Operators can also mark any device as known, for one anomaly
 type or for `all`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import pandas as pd
+
 from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import Coverage, load_coverage
+from santiway_anomaly.detectors.util import floor_hour
+from santiway_anomaly.storage.queries.fixtures import fixture_candidate_hours, heartbeat_folders
 from santiway_anomaly.storage.store import Store
 
 ALL = "all"
+# A heartbeat needs this many heard hours in the folder (ours: half a day; fewer says nothing).
+HEARTBEAT_MIN_HOURS = 12
+# ... at this many distinct hours of the day (ours: three quarters of the day; a 9-hour shift reaches 9-10).
+HEARTBEAT_HOURS_OF_DAY = 18
 
 
 @dataclass(frozen=True)
@@ -70,32 +82,88 @@ def remove_known(store: Store, device_ids: Sequence[str], reason: str = ALL) -> 
     )
 
 
-def learn_fixtures(store: Store, settings: Settings, before: datetime,
-                   device_ids: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-    """Devices present in at least `fixture_hour_coverage` of the hours of their presence span, over
-    at least `fixture_min_days`, in the `detect_history_days` before `before`.
+def listening_hours(store: Store, settings: Settings, coverage: Coverage) -> pd.DataFrame:
+    """hours x folders, True where the folder was listening: covered (coverage.py) and, in a folder with a
+    heartbeat (a stable device heard in at least FIXTURE_HEARTBEAT_SHARE of the hours anything was heard
+    there, day and night), also reported. coverage.py takes a silence at an hour the sensor rarely reports
+    in for a quiet hour; where an always-on device is heard whenever the sensor is on (the lab's Raspberry
+    Pis), that silence is the sensor being off (recording sessions of a few hours), not a quiet night."""
+    covered = coverage.covered.copy()
+    beats = heartbeat_folders(store, coverage.start, coverage.end, settings.fixture_heartbeat_share,
+                              HEARTBEAT_MIN_HOURS, HEARTBEAT_HOURS_OF_DAY)
+    for folder in sorted(beats & set(covered.columns)):
+        covered[folder] = covered[folder] & coverage.reported[folder].fillna(False).astype(bool)
+    return covered
 
-    Returns device_id -> evidence (hours seen, span in hours, coverage). With `device_ids`, only those
-    devices are examined (the detectors ask about their suspects only, which keeps this cheap).
+
+def learn_fixtures(store: Store, settings: Settings, before: datetime,
+                   device_ids: Sequence[str] | None = None, *,
+                   listening: pd.DataFrame | None = None) -> dict[str, dict[str, float]]:
+    """Fixtures (printers, access points, Raspberry Pis, far network cards) learned relative to covered
+    time over the `detect_history_days` before `before`: a device heard in at least FIXTURE_HOUR_COVERAGE
+    of the covered hours of a covered local day is *present* that day; it is a fixture when present on at
+    least FIXTURE_MIN_DAYS days and on at least FIXTURE_DAY_SHARE of the covered days since it was first
+    heard. Hours when its folder's sensors were silent count neither for nor against it, so a fixture is
+    learned on gappy data; a weak device at the edge of range that is heard in most hours qualifies.
+
+    Returns device_id -> evidence (`present_days`, `covered_days`, `hour_share`: the median share of
+    covered hours heard on covered days; `hours_seen`, `span_hours`, `coverage`: heard hours of all hours
+    since first heard). With `device_ids`, only those devices are examined (the detectors ask about their
+    suspects only, which keeps this cheap). `listening` (`listening_hours` of at least
+    [before - history, before)) saves loading it again.
     """
-    start = before - timedelta(days=settings.detect_history_days)
-    where_ids = "AND device_id IN {ids:Array(String)}" if device_ids is not None else ""
     if device_ids is not None and not device_ids:
         return {}
-    rows = store.query_rows(
-        f"""
-        SELECT device_id, uniqExact(hour) AS hours,
-               dateDiff('hour', min(hour), max(hour)) + 1 AS span_hours
-        FROM anomaly_ml.hourly_features
-        WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}} {where_ids}
-        GROUP BY device_id
-        HAVING span_hours >= {{min_span:Float64}} AND hours >= {{coverage:Float64}} * span_hours
-        """,
-        {"start": start, "end": before, "ids": list(device_ids or []),
-         "min_span": settings.fixture_min_days * 24, "coverage": settings.fixture_hour_coverage},
-    )
-    return {str(d): {"hours_seen": int(h), "span_hours": int(s), "coverage": round(h / s, 3)}
-            for d, h, s in rows}
+    s = settings
+    start = floor_hour(before) - timedelta(days=s.detect_history_days)
+    end = floor_hour(before)
+    # Fewer heard hours than FIXTURE_MIN_DAYS present days of the fewest covered hours cannot qualify.
+    min_hours = max(1, math.ceil(s.fixture_min_days * 24 * s.coverage_day_share * s.fixture_hour_coverage))
+    rows = fixture_candidate_hours(store, start, end, list(device_ids) if device_ids is not None else None,
+                                   min_hours)
+    if rows.empty:
+        return {}
+    if listening is None:
+        listening = listening_hours(store, s, load_coverage(store, s, start, end))
+    rows = rows.assign(hour=pd.to_datetime(rows["hour"], utc=True), folder=rows["folder"].astype(str),
+                       device_id=rows["device_id"].astype(str)).drop_duplicates(["device_id", "hour"])
+    hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="h", inclusive="left")
+    covered_all = listening.reindex(index=hours, fill_value=False)
+    main_folder = rows.groupby("device_id")["folder"].agg(lambda f: f.value_counts().index[0])
+    out: dict[str, dict[str, float]] = {}
+    for folder, devices in main_folder.groupby(main_folder):
+        if folder in covered_all.columns:
+            covered = covered_all[folder].fillna(False).to_numpy(dtype=bool)
+        else:  # never reported in the coverage range: only its own hours are known
+            covered = np.zeros(len(hours), dtype=bool)
+        local = hours.tz_convert(s.zone_for(str(folder)))
+        day_codes, _ = pd.factorize(np.asarray(local.date))
+        n_days = int(day_codes.max()) + 1 if len(day_codes) else 0
+        mine = rows[rows["device_id"].isin(devices.index)]
+        idx = hours.get_indexer(pd.DatetimeIndex(mine["hour"]))
+        grouped = pd.Series(idx, index=mine["device_id"].to_numpy()).groupby(level=0)
+        for device, positions in grouped:
+            heard = np.zeros(len(hours), dtype=bool)
+            heard[positions.to_numpy()[positions.to_numpy() >= 0]] = True
+            # A folder without coverage information is covered where the device itself was heard.
+            cov_here = covered | heard if not covered.any() else covered
+            span = np.arange(len(hours)) >= int(np.flatnonzero(heard)[0])
+            in_span = np.bincount(day_codes[span], minlength=n_days)
+            cov_day = np.bincount(day_codes[span & cov_here], minlength=n_days)
+            heard_day = np.bincount(day_codes[span & cov_here & heard], minlength=n_days)
+            covered_day = (in_span > 0) & (cov_day > 0) & (cov_day >= s.coverage_day_share * in_span)
+            if not covered_day.any():
+                continue
+            share = heard_day[covered_day] / cov_day[covered_day]
+            present = int((share >= s.fixture_hour_coverage).sum())
+            n_cov = int(covered_day.sum())
+            if present >= s.fixture_min_days and present >= s.fixture_day_share * n_cov:
+                seen, span_hours = int((heard & span).sum()), int(span.sum())
+                # hours_seen / span_hours / coverage keep the older callers' keys (stationary's reasons).
+                out[str(device)] = {"present_days": present, "covered_days": n_cov,
+                                    "hour_share": round(float(np.median(share)), 3), "hours_seen": seen,
+                                    "span_hours": span_hours, "coverage": round(seen / span_hours, 3)}
+    return out
 
 
 def _utc(value: datetime) -> datetime:
