@@ -12,8 +12,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from santiway_anomaly.config import Settings
@@ -134,35 +136,52 @@ def learn_fixtures(store: Store, settings: Settings, before: datetime,
     for folder, devices in main_folder.groupby(main_folder):
         if folder in covered_all.columns:
             covered = covered_all[folder].fillna(False).to_numpy(dtype=bool)
-        else:  # never reported in the coverage range: only its own hours are known
+        else:  # never reported in the coverage range: nothing is known about its hours
             covered = np.zeros(len(hours), dtype=bool)
-        local = hours.tz_convert(s.zone_for(str(folder)))
-        day_codes, _ = pd.factorize(np.asarray(local.date))
-        n_days = int(day_codes.max()) + 1 if len(day_codes) else 0
-        mine = rows[rows["device_id"].isin(devices.index)]
-        idx = hours.get_indexer(pd.DatetimeIndex(mine["hour"]))
-        grouped = pd.Series(idx, index=mine["device_id"].to_numpy()).groupby(level=0)
-        for device, positions in grouped:
-            heard = np.zeros(len(hours), dtype=bool)
-            heard[positions.to_numpy()[positions.to_numpy() >= 0]] = True
-            # A folder without coverage information is covered where the device itself was heard.
-            cov_here = covered | heard if not covered.any() else covered
-            span = np.arange(len(hours)) >= int(np.flatnonzero(heard)[0])
-            in_span = np.bincount(day_codes[span], minlength=n_days)
-            cov_day = np.bincount(day_codes[span & cov_here], minlength=n_days)
-            heard_day = np.bincount(day_codes[span & cov_here & heard], minlength=n_days)
-            covered_day = (in_span > 0) & (cov_day > 0) & (cov_day >= s.coverage_day_share * in_span)
-            if not covered_day.any():
-                continue
-            share = heard_day[covered_day] / cov_day[covered_day]
-            present = int((share >= s.fixture_hour_coverage).sum())
-            n_cov = int(covered_day.sum())
-            if present >= s.fixture_min_days and present >= s.fixture_day_share * n_cov:
-                seen, span_hours = int((heard & span).sum()), int(span.sum())
-                # hours_seen / span_hours / coverage keep the older callers' keys (stationary's reasons).
-                out[str(device)] = {"present_days": present, "covered_days": n_cov,
-                                    "hour_share": round(float(np.median(share)), 3), "hours_seen": seen,
-                                    "span_hours": span_hours, "coverage": round(seen / span_hours, 3)}
+        zone = s.zone_for(str(folder))
+        out.update(_fixtures_in_folder(s, hours, zone, covered, rows[rows["device_id"].isin(devices.index)]))
+    return out
+
+
+def _fixtures_in_folder(s: Settings, hours: pd.DatetimeIndex, zone: ZoneInfo, covered: npt.NDArray[np.bool_],
+                        mine: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The fixture rule for the devices of one folder, as devices x local days matrices (no loop over
+    devices: the night detector asks about thousands of night-active devices on a large site)."""
+    local_days = np.asarray(hours.tz_convert(zone).date)
+    day_codes, _ = pd.factorize(local_days)  # hours ascend, so local days are contiguous runs
+    n_days = int(day_codes.max()) + 1 if len(day_codes) else 0
+    day_start = np.searchsorted(day_codes, np.arange(n_days), side="left")
+    day_end = np.searchsorted(day_codes, np.arange(n_days), side="right")
+    idx = hours.get_indexer(pd.DatetimeIndex(mine["hour"]))
+    keep = idx >= 0
+    dev_codes, devices = pd.factorize(mine["device_id"].to_numpy()[keep])
+    idx = idx[keep]
+    n_dev = len(devices)
+    first = np.full(n_dev, len(hours), dtype=np.int64)
+    np.minimum.at(first, dev_codes, idx)
+    # Hours since each device was first heard, and covered ones among them, per local day.
+    start = np.maximum(day_start[None, :], first[:, None])
+    end = np.broadcast_to(day_end[None, :], start.shape)
+    in_span = np.clip(end - start, 0, None)
+    cum = np.concatenate([[0], np.cumsum(covered)])
+    cov_day = np.where(in_span > 0, cum[end] - cum[np.minimum(start, end)], 0)
+    heard_day = np.zeros((n_dev, n_days), dtype=np.int64)
+    hit = covered[idx]
+    np.add.at(heard_day, (dev_codes[hit], day_codes[idx[hit]]), 1)
+    covered_day = (in_span > 0) & (cov_day > 0) & (cov_day >= s.coverage_day_share * in_span)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(covered_day, heard_day / np.maximum(cov_day, 1), np.nan)
+    present = ((share >= s.fixture_hour_coverage) & covered_day).sum(axis=1)
+    n_cov = covered_day.sum(axis=1)
+    fixture = (n_cov > 0) & (present >= s.fixture_min_days) & (present >= s.fixture_day_share * n_cov)
+    seen = np.bincount(dev_codes, minlength=n_dev)
+    out: dict[str, dict[str, float]] = {}
+    for k in np.flatnonzero(fixture):
+        span_hours = len(hours) - int(first[k])
+        # hours_seen / span_hours / coverage keep the older callers' keys (stationary's reasons).
+        out[str(devices[k])] = {"present_days": int(present[k]), "covered_days": int(n_cov[k]),
+                                "hour_share": round(float(np.nanmedian(share[k])), 3), "hours_seen": int(seen[k]),
+                                "span_hours": span_hours, "coverage": round(int(seen[k]) / span_hours, 3)}
     return out
 
 
