@@ -147,8 +147,8 @@ def test_evidence_against_and_its_factor(site: Store, settings: Settings) -> Non
     found = _found(NightDetector(settings), site)
     vetoed = {
         GUARDS[0]: "a night device",
-        DEPOT_AP: "learned fixture",
-        FAR_CARD: "learned fixture",
+        DEPOT_AP: "a night device",  # always on: heard on every night, so no fixture learning is needed
+        FAR_CARD: "a night device",
         EARLY: "early arrival",
         LATE: "late leave",
         PASSER: "passing through",
@@ -164,6 +164,21 @@ def test_evidence_against_and_its_factor(site: Store, settings: Settings) -> Non
     assert once.evidence["history_night_nights"] == 1
     assert [a.factor for a in once.against] == [pytest.approx(1 - 1 / covered)]
     assert once.score() >= 0.5
+
+
+def test_a_learned_fixture_is_vetoed(empty_store: Store, settings: Settings) -> None:
+    """An access point installed two days ago is new (too little history of its own) and, with a strict
+    NIGHT_KNOWN_MIN_NIGHTS, not yet known at night: only the fixture rule stands between it and an alarm."""
+    w = World()
+    _site(w)
+    new_ap = mac(0x49, 1)
+    w.track(new_ap, NIGHT - 2 * DAY, NIGHT + timedelta(hours=7), sensor="D1", folder="depot", rssi=-55,
+            every_s=300)
+    w.insert(empty_store)
+    strict = settings.model_copy(update={"night_known_min_nights": 5})
+    f = _found(NightDetector(strict), empty_store)[new_ap]
+    assert f.evidence["judged_by"] == "folder"
+    assert [a.factor for a in f.against] == [0.0] and "a learned fixture: present on 2 of its 2" in _against(f)
 
 
 def test_nights_without_recording_are_no_quiet_nights(empty_store: Store, settings: Settings) -> None:

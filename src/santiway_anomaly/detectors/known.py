@@ -84,15 +84,18 @@ def remove_known(store: Store, device_ids: Sequence[str], reason: str = ALL) -> 
     )
 
 
-def listening_hours(store: Store, settings: Settings, coverage: Coverage) -> pd.DataFrame:
+def listening_hours(store: Store, settings: Settings, coverage: Coverage,
+                    folders: Sequence[str] | None = None) -> pd.DataFrame:
     """hours x folders, True where the folder was listening: covered (coverage.py) and, in a folder with a
     heartbeat (a stable device heard in at least FIXTURE_HEARTBEAT_SHARE of the hours anything was heard
     there, day and night), also reported. coverage.py takes a silence at an hour the sensor rarely reports
     in for a quiet hour; where an always-on device is heard whenever the sensor is on (the lab's Raspberry
-    Pis), that silence is the sensor being off (recording sessions of a few hours), not a quiet night."""
+    Pis), that silence is the sensor being off (recording sessions of a few hours), not a quiet night.
+    With `folders`, only those folders are refined (the others keep coverage.py's hours)."""
     covered = coverage.covered.copy()
     beats = heartbeat_folders(store, coverage.start, coverage.end, settings.fixture_heartbeat_share,
-                              HEARTBEAT_MIN_HOURS, HEARTBEAT_HOURS_OF_DAY)
+                              HEARTBEAT_MIN_HOURS, HEARTBEAT_HOURS_OF_DAY,
+                              list(folders) if folders is not None else None)
     for folder in sorted(beats & set(covered.columns)):
         covered[folder] = covered[folder] & coverage.reported[folder].fillna(False).astype(bool)
     return covered
@@ -126,12 +129,15 @@ def learn_fixtures(store: Store, settings: Settings, before: datetime,
     if rows.empty:
         return {}
     if listening is None:
-        listening = listening_hours(store, s, load_coverage(store, s, start, end))
+        listening = listening_hours(store, s, load_coverage(store, s, start, end),
+                                    sorted(rows["folder"].astype(str).unique()))
     rows = rows.assign(hour=pd.to_datetime(rows["hour"], utc=True), folder=rows["folder"].astype(str),
                        device_id=rows["device_id"].astype(str)).drop_duplicates(["device_id", "hour"])
     hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="h", inclusive="left")
     covered_all = listening.reindex(index=hours, fill_value=False)
-    main_folder = rows.groupby("device_id")["folder"].agg(lambda f: f.value_counts().index[0])
+    # Each device's main folder: the one it was heard in most hours.
+    per_folder = rows.groupby(["device_id", "folder"]).size().sort_values(ascending=False)
+    main_folder = per_folder.reset_index().drop_duplicates("device_id").set_index("device_id")["folder"]
     out: dict[str, dict[str, float]] = {}
     for folder, devices in main_folder.groupby(main_folder):
         if folder in covered_all.columns:

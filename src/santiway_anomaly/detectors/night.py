@@ -162,7 +162,7 @@ class NightDetector(FindingDetector):
         self.history_end_ = floor_hour(window.start)
         self.allow_ = load_allowlist(store)
         self.coverage_ = load_coverage(store, s, self.history_start_, self.history_end_)
-        self.listening_ = listening_hours(store, s, self.coverage_)
+        self.listening_ = self.coverage_.covered  # refined with tonight's heartbeat candidates in findings
         # Only operator-confirmed night alarms leave the baselines (DESIGN.md "Baselines that do not
         # feed on their own alarms"): robust statistics absorb the rest.
         self.confirmed_ = confirmed_devices(store, self.anomaly_type, self.history_start_, self.history_end_)
@@ -174,11 +174,18 @@ class NightDetector(FindingDetector):
 
     def findings(self, store: Store, window: Window) -> list[Finding]:
         self.check_fitted()
-        found: list[Finding] = []
+        groups = []
         for tz, folders, exclude in self._tz_groups():
             params = self._params(tz)
             where, fparams = folder_clause(folders, exclude)
             sessions = night_sessions(store, {**params, **fparams}, where, window.start, window.end)
+            groups.append((tz, params, where, fparams, sessions))
+        # Only the folders heard at night tonight are judged: refine their coverage alone.
+        tonight = sorted({str(f) for *_, sessions in groups if not sessions.empty for f in sessions["folder"]})
+        self.listening_ = listening_hours(store, self.settings, self.coverage_, tonight)
+        self.folders_ = {}
+        found: list[Finding] = []
+        for tz, params, where, fparams, sessions in groups:
             if not sessions.empty:
                 found.extend(self._device_findings(store, sessions, tz, params))
             found.extend(self._population_findings(store, window, tz, {**params, **fparams}, where))
@@ -198,11 +205,9 @@ class NightDetector(FindingDetector):
         new_folders = sorted({str(r.folder) for r in records(sessions) if judged[r.device_id] is None})
         population = folder_night_devices(store, params, new_folders, self.history_start_, self.history_end_)
         population = population.assign(device_id=population["device_id"].astype(str),
-                                       folder=population["folder"].astype(str))
+                                       folder=population["folder"].astype(str), night=population["night"].map(as_date))
         population = population[~population["device_id"].isin(self.confirmed_)]
-        fixtures = learn_fixtures(store, s, self.history_end_,
-                                  sorted(set(ids) | set(population["device_id"])), listening=self.listening_)
-        folder_stats = {f: self._folder_population(f, population, fixtures) for f in new_folders}
+        nights_here = population.groupby(["folder", "device_id"])["night"].nunique().to_dict()
         grace = timedelta(minutes=s.night_grace_minutes)
         out: list[Finding] = []
         for row in records(sessions):
@@ -223,18 +228,13 @@ class NightDetector(FindingDetector):
                 evidence.update(judged_by="device", **own)
                 self._judge_by_device(device, own, reasons, against)
             else:
-                stats = folder_stats[folder]
-                known_nights = stats["nights_here"].get(device, 0)
+                covered_nights = len(self.folder_nights(folder).nights)
+                known_nights = int(nights_here.get((folder, device), 0))
                 evidence.update(judged_by="folder",
                                 history_active_days=int(hist_rows.get(device, {}).get("active_days", 0)),
-                                folder_covered_nights=stats["covered_nights"],
-                                folder_known_night_devices=len(stats["known"]),
-                                folder_night_p95=round(stats["p95"], 2), earlier_nights_here=known_nights)
-                self._judge_by_folder(stats, known_nights, (last - first).total_seconds() / 60, reasons, against)
-            if device in fixtures:
-                f = fixtures[device]
-                against.append(Against(f"a learned fixture: present on {f['present_days']:g} of its "
-                                       f"{f['covered_days']:g} covered days", VETO))
+                                folder_covered_nights=covered_nights, earlier_nights_here=known_nights)
+                self._judge_by_folder(covered_nights, known_nights, (last - first).total_seconds() / 60, reasons,
+                                      against)
             if is_exempt(self.allow_, device, self.anomaly_type):
                 against.append(Against("on the known-devices list", VETO))
             if first >= night_end - grace and row.morning > 0:
@@ -254,7 +254,47 @@ class NightDetector(FindingDetector):
                 pattern="night_device", reasons=reasons, against=against, evidence=evidence, device_id=device,
                 folder=folder, vendor=str(row.vendor), network_type=str(row.network_type), lat=float(row.lat),
                 lon=float(row.lon)))
+        self._fixtures_and_busy_folders(store, out, population)
         return out
+
+    def _fixtures_and_busy_folders(self, store: Store, found: list[Finding], population: pd.DataFrame) -> None:
+        """The two costly pieces of evidence against, for the findings nothing else vetoed (a device already
+        known as a night device needs no fixture learning): a learned fixture (factor 0) and, for a new
+        device, a folder busy at night (NIGHT_BUSY_FACTOR)."""
+        s = self.settings
+        open_ = [f for f in found if f.adjusted_level > 0]
+        busy_folders = sorted({f.folder for f in open_ if f.evidence["judged_by"] == "folder"})
+        known = population[population["folder"].isin(busy_folders)]
+        per_device = known.groupby(["folder", "device_id"])["night"].nunique()
+        known = known.set_index(["folder", "device_id"])
+        known = known[per_device.reindex(known.index).to_numpy() >= s.night_known_min_nights].reset_index()
+        asked = sorted({f.subject for f in open_} | set(known["device_id"]))
+        fixtures = learn_fixtures(store, s, self.history_end_, asked, listening=self.listening_) if asked else {}
+        stats = {folder: self._busy(folder, known, fixtures) for folder in busy_folders}
+        for f in open_:
+            if f.evidence["judged_by"] == "folder":
+                n_known, p95 = stats[f.folder]
+                f.evidence.update(folder_known_night_devices=n_known, folder_night_p95=round(p95, 2))
+                f.reasons[0] = (f"new device, not in the folder's known night population ({n_known} devices over "
+                                f"{f.evidence['folder_covered_nights']} covered nights)")
+                if p95 > s.night_quiet_folder_devices:
+                    f.against.append(Against(f"the folder is busy at night: p95 {p95:.1f} known devices per "
+                                             "covered night", s.night_busy_factor))
+            if f.subject in fixtures:
+                fx = fixtures[f.subject]
+                f.against.append(Against(f"a learned fixture: present on {fx['present_days']:g} of its "
+                                         f"{fx['covered_days']:g} covered days", VETO))
+
+    def _busy(self, folder: str, known: pd.DataFrame, fixtures: dict[str, dict[str, float]]) -> tuple[int, float]:
+        """The folder's known night devices, and p95 over its covered nights of the known non-fixture ones
+        heard each night (a folder whose only night life is its access points is quiet)."""
+        nights = self.folder_nights(folder).nights
+        mine = known[(known["folder"] == folder) & known["night"].isin(set(nights))]
+        n_known = int(mine["device_id"].nunique())
+        counted = mine[~mine["device_id"].isin(set(fixtures))]
+        per_night = counted.groupby("night")["device_id"].nunique()
+        counts = np.array([float(per_night.get(n, 0)) for n in nights])
+        return n_known, float(np.quantile(counts, 0.95)) if len(counts) else 0.0
 
     def _own_history(self, row: Any, h: dict[str, Any] | None) -> dict[str, Any] | None:
         """The device's covered history since its first sighting, or None when it is too short to judge."""
@@ -291,39 +331,18 @@ class NightDetector(FindingDetector):
             against.append(Against(f"heard at night before on {heard} of {covered} covered nights",
                                    max(0.0, 1.0 - heard / max(covered, heard + 1))))
 
-    def _judge_by_folder(self, stats: dict[str, Any], known_nights: int, span_min: float, reasons: list[str],
+    def _judge_by_folder(self, covered_nights: int, known_nights: int, span_min: float, reasons: list[str],
                          against: list[Against]) -> None:
         s = self.settings
-        reasons.append(f"new device, not in the folder's known night population ({len(stats['known'])} devices "
-                       f"over {stats['covered_nights']} covered nights)")
-        if stats["covered_nights"] < s.learning_min_days:
-            against.append(Against(f"the folder is still learning: {stats['covered_nights']} covered nights "
+        reasons.append("new device, not in the folder's known night population")  # completed with its size
+        if covered_nights < s.learning_min_days:
+            against.append(Against(f"the folder is still learning: {covered_nights} covered nights "
                                    f"(LEARNING_MIN_DAYS {s.learning_min_days})", VETO))
         if known_nights >= s.night_known_min_nights:
             against.append(Against(f"known at night here: heard on {known_nights} earlier covered nights", VETO))
         if span_min < s.night_new_device_min_minutes:
             against.append(Against(f"passing through: a new device seen for {span_min:.0f} min "
                                    f"(NIGHT_NEW_DEVICE_MIN_MINUTES {s.night_new_device_min_minutes:g})", VETO))
-        if stats["p95"] > s.night_quiet_folder_devices:
-            against.append(Against(f"the folder is busy at night: p95 {stats['p95']:.1f} known devices per "
-                                   "covered night", s.night_busy_factor))
-
-    def _folder_population(self, folder: str, population: pd.DataFrame,
-                           fixtures: dict[str, dict[str, float]]) -> dict[str, Any]:
-        """The folder's known night population over its covered history nights: device -> nights heard
-        there at night, and p95 over covered nights of the known non-fixture devices heard each night."""
-        nights = self.folder_nights(folder).nights
-        mine = population[(population["folder"] == folder)]
-        mine = mine.assign(night=[as_date(n) for n in mine["night"]]) if not mine.empty else mine
-        mine = mine[mine["night"].isin(set(nights))] if not mine.empty else mine
-        per_device = mine.groupby("device_id")["night"].nunique() if not mine.empty else pd.Series(dtype=int)
-        known = {str(d): int(n) for d, n in per_device.items() if n >= self.settings.night_known_min_nights}
-        counted = mine[mine["device_id"].isin(set(known) - set(fixtures))] if not mine.empty else mine
-        per_night = counted.groupby("night")["device_id"].nunique() if not counted.empty else pd.Series(dtype=int)
-        counts = np.array([float(per_night.get(n, 0)) for n in nights])
-        p95 = float(np.quantile(counts, 0.95)) if len(counts) else 0.0
-        return {"known": known, "nights_here": {str(d): int(n) for d, n in per_device.items()},
-                "covered_nights": len(nights), "p95": p95}
 
     def _population_findings(self, store: Store, window: Window, tz: str, params: dict[str, Any],
                              where: str) -> list[Finding]:
