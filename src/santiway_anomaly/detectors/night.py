@@ -27,7 +27,8 @@ Who is judged how:
 - randomized MACs are judged as a population per folder (subject `folder:<name>`): the night's peak of
   distinct randomized MACs per 5 minutes against p95 over the folder's covered nights (raw = ratio,
   levels NIGHT_RANDOM_RATIO x 1 / 1.5 / 2.5); an excess below NIGHT_RANDOM_MIN_EXCESS MACs vetoes.
-- for every device: a learned fixture (known.learn_fixtures), the operators' known list, fewer than
+- for every device: a learned fixture (known.learn_fixtures; asked only about findings nothing else
+  vetoed, which keeps a large site cheap), the operators' known list, fewer than
   NIGHT_MIN_SIGHTINGS sightings, an early arrival (a session starting within NIGHT_GRACE_MINUTES of the
   night's end and running into the day) or a late leave: factor 0.
 
