@@ -180,18 +180,24 @@ class Settings(BaseSettings):
     # Evidence factor when the baseline is over all hours, not this hour of day (ours: a weaker comparison).
     density_all_hours_factor: float = Field(default=0.8, ge=0, lt=1)
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
+    # Levels and evidence against: docs/detectors.md "night"; checked together at load_settings().
     night_start_hour: int = Field(default=0, ge=0, le=23)
     night_end_hour: int = Field(default=6, ge=0, le=23)
-    night_min_history_days: int = Field(default=3, ge=1)  # ours: fewer active days -> judged by the folder
-    # A device active on >= max(nights, fraction * active days) of its history nights is a night device.
+    # A device is judged by its own history with at least this many active days AND this many covered
+    # nights since its first sighting (ours: three nights before "never at night" means anything); with
+    # less it is new and judged against its folder's known night population.
+    night_min_history_days: int = Field(default=3, ge=1)
+    night_min_history_nights: int = Field(default=3, ge=1)
+    # A device heard at night on >= max(nights, fraction * covered nights of its history) is a night device.
     night_regular_min_nights: int = Field(default=2, ge=1)  # ours (night-shift staff work several nights)
     night_regular_fraction: float = Field(default=0.2, ge=0, le=1)  # ours
-    # ... or whose active hours fall at night this often (ours: a device heard at random hours has a
-    # quarter of them at night; a daytime device almost none, an early arrival now and then ~1 %).
-    night_regular_hour_share: float = Field(default=0.05, ge=0, le=1)
+    # ... or one without a daytime rhythm: its share of covered night hours heard is at least this ratio
+    # times its share of covered day hours heard (ours: a far beacon heard at random hours has a ratio
+    # near 1, a daytime employee 0, one early arrival in two weeks ~0.03).
+    night_rhythm_ratio: float = Field(default=0.25, gt=0, le=1)
     night_min_sightings: int = Field(default=3, ge=1)  # Chasing-Your-Tail: >= 3 sightings before any alert
-    # A new device (judged by its folder) must stay: a passer-by crosses a sensor's range in a few
-    # minutes, a visit lasts longer (ours; Pigtail likewise ignores transient devices).
+    # A new device must stay: a passer-by crosses a sensor's range in a few minutes, a visit lasts
+    # longer (ours; Pigtail likewise ignores transient devices).
     night_new_device_min_minutes: float = Field(default=10, ge=0)
     # Active minutes at night: alarm / warning / critical levels (ours; 3 = CYT's three sightings).
     night_minutes_alarm: float = Field(default=3, gt=0)
@@ -200,10 +206,16 @@ class Settings(BaseSettings):
     # A night session that starts this close to the night's end and runs on into the day is an early
     # arrival (or, mirrored, a late leave), not night activity (ours: the "arrives early once" case).
     night_grace_minutes: int = Field(default=60, ge=0, le=180)
-    # A folder is quiet at night when p95 of its nightly stable (non-randomized) devices, learned
-    # fixtures left out, is at most this (ours: a lone guard still leaves a folder quiet).
+    # A folder's known night population: stable devices heard at night there on at least this many
+    # earlier covered nights (ours: one night may have been the intruder's own first visit).
+    night_known_min_nights: int = Field(default=2, ge=1)
+    # A folder is busy at night when p95 over its covered nights of its known night devices (fixtures
+    # left out) exceeds this (ours: a lone guard still leaves a folder quiet).
     night_quiet_folder_devices: float = Field(default=1, ge=0)
-    # Randomized MACs at night, judged per folder as a population (peak per 5 minutes vs p95 of nights).
+    # A new device at night in a busy folder is still an intruder: its level is multiplied by this
+    # (ours: half, so 45 minutes at night in a staffed folder is an alarm at warning level, not critical).
+    night_busy_factor: float = Field(default=0.5, ge=0, lt=1)
+    # Randomized MACs at night, judged per folder as a population (peak per 5 minutes vs p95 of covered nights).
     night_random_ratio: float = Field(default=3.0, gt=1)  # ours
     night_random_min_excess: int = Field(default=5, ge=1)  # ours
     # Stationary surveillance.
@@ -241,9 +253,17 @@ class Settings(BaseSettings):
     # Pigtail/CYT: a crowd moving with the sensor (bus, train) is evidence against following.
     follow_crowd_max: int = Field(default=4, ge=0)
     companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned
-    # Known fixtures are learned: present >= coverage of the hours over >= min days (ours; "always there").
+    # Fixtures are learned relative to covered time (detectors/known.py): heard in >= FIXTURE_HOUR_COVERAGE
+    # of the covered hours of a covered day ("most hours"; ours: a 9-hour working day is 0.38, a far card
+    # at -90 dBm heard now and then in most hours ~0.7-1.0), on >= FIXTURE_DAY_SHARE of the covered days
+    # since first heard ("most days"; ours: a weekday-only worker reaches 5/7 = 0.71 only on 12-hour days)
+    # and on >= FIXTURE_MIN_DAYS days.
     fixture_min_days: float = Field(default=2.0, gt=0)
-    fixture_hour_coverage: float = Field(default=0.8, gt=0, le=1)
+    fixture_hour_coverage: float = Field(default=0.6, gt=0.5, le=1)
+    fixture_day_share: float = Field(default=0.7, gt=0.5, le=1)
+    # A folder has a heartbeat when one stable device is heard in this share of the hours anything was heard
+    # there: its sensor is then off whenever silent (ours: the lab's always-on Raspberry Pis reach 0.95-1.0).
+    fixture_heartbeat_share: float = Field(default=0.9, gt=0.5, le=1)
     # --- end Detectors -------------------------------------------------------------------
 
     # --- Notifications (issue 6) ---------------------------------------------------------
@@ -359,6 +379,22 @@ class Settings(BaseSettings):
     def _thresholds_ordered(self) -> Settings:
         if self.anomaly_threshold_99 < self.anomaly_threshold_95:
             raise ValueError("ANOMALY_THRESHOLD_99 must be >= ANOMALY_THRESHOLD_95")
+        return self
+
+    @model_validator(mode="after")
+    def _night_levels(self) -> Settings:
+        if self.night_start_hour == self.night_end_hour:
+            raise ValueError("NIGHT_START_HOUR and NIGHT_END_HOUR must differ (the night would be empty)")
+        if not self.night_minutes_alarm < self.night_minutes_warning < self.night_minutes_critical:
+            raise ValueError("NIGHT_MINUTES_ALARM < NIGHT_MINUTES_WARNING < NIGHT_MINUTES_CRITICAL must hold, got "
+                             f"{self.night_minutes_alarm:g}, {self.night_minutes_warning:g}, "
+                             f"{self.night_minutes_critical:g}")
+        if self.night_min_history_nights > self.detect_history_days:
+            raise ValueError(f"NIGHT_MIN_HISTORY_NIGHTS ({self.night_min_history_nights}) cannot exceed "
+                             f"DETECT_HISTORY_DAYS ({self.detect_history_days})")
+        if self.fixture_min_days > self.detect_history_days:
+            raise ValueError(f"FIXTURE_MIN_DAYS ({self.fixture_min_days:g}) cannot exceed "
+                             f"DETECT_HISTORY_DAYS ({self.detect_history_days})")
         return self
 
     @property

@@ -35,7 +35,7 @@ def test_randomized_burst_at_night_is_one_folder_anomaly(empty_store: Store, set
     alarms = det.alarms(det.score(empty_store, window), window)
     assert [(a.device_id, a.folder) for a in alarms] == [("", "depot")]
     d = alarms[0].details
-    assert d["judged_by"] == "randomized_population" and d["randomized_peak_5min"] >= 20
+    assert d["pattern"] == "randomized_population" and d["randomized_peak_5min"] >= 20
     assert d["p95_baseline"] <= 2
 
 
@@ -64,5 +64,5 @@ def test_a_device_heard_at_random_hours_is_not_a_daytime_device(empty_store: Sto
     det = NightDetector(settings).fit(empty_store, window)
     scored = det.score(empty_store, window).set_index("subject")
     assert float(scored.loc[beacon, "score"]) < 0.5
-    against = " ".join(scored.loc[beacon, "details"]["against"])
-    assert "no daytime rhythm" in against or "consistent night history" in against
+    against = " ".join(scored.loc[beacon, "finding"].details()["against"])
+    assert "no daytime rhythm" in against or "a night device" in against

@@ -220,7 +220,8 @@ def known_learn(
     apply: Annotated[bool, typer.Option(help="Store the learned fixtures in the allowlist (reason "
                                              "stationary_surveillance)")] = False,
 ) -> None:
-    """Show the fixtures learned from history (always there, for days); with --apply, store them.
+    """Show the fixtures learned from history (heard in most covered hours of most covered days, so gaps
+    in the recording do not count against them); with --apply, store them.
     The detectors learn fixtures on every run anyway: --apply only makes them visible and editable."""
     from santiway_anomaly.detectors.known import add_known, learn_fixtures
 
@@ -229,7 +230,8 @@ def known_learn(
         before = parse_time(until, store) or datetime.now(UTC)
         fixtures = learn_fixtures(store, settings, before)
         for device, ev in sorted(fixtures.items()):
-            typer.echo(f"{device}  seen {ev['hours_seen']} of {ev['span_hours']} hours ({ev['coverage']:.0%})")
+            typer.echo(f"{device}  present on {ev['present_days']:g} of {ev['covered_days']:g} covered days, "
+                       f"heard in {ev['hour_share']:.0%} of their covered hours (median)")
         if apply and fixtures:
             add_known(store, sorted(fixtures), reason="stationary_surveillance", note="learned fixture",
                       added_by="fixture-learner")

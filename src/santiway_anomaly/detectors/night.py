@@ -1,76 +1,98 @@
 """night_activity: activity between NIGHT_START_HOUR and NIGHT_END_HOUR local time that the
-device's own history (or, for a new device, its folder's) says should not be there.
+device's own history (or, for a new device, its folder's known night population) says should not be
+there. docs/detectors.md "night" is the operator's version of this page.
 
-Score direction and unit: higher = more anomalous, calibrated to [0, 1] from the device's active
-minutes in the night (alarm / warning / critical at NIGHT_MINUTES_*), weighted by how much of a
-daytime device its history makes it (1 - share of its active days that had night activity).
+Raw score and level: the device's distinct active minutes at night (`raw`), placed on the level
+scale at NIGHT_MINUTES_ALARM / _WARNING / _CRITICAL (1 / 2 / 3); higher = more anomalous. Evidence
+against multiplies the level by a documented factor (`Against`), and the shared step
+(`FindingDetector`) turns it into the common [0, 1] score.
+
+Every baseline counts covered time only (coverage.py): a night on which the folder's sensors were
+not listening is no night of anybody's history, and a device's history starts at its first sighting
+(the nights before it are not its quiet nights). Nothing is dropped from a baseline because it
+alarmed; only devices whose night alarm an operator confirmed leave the folder's known night population.
 
 Who is judged how:
-- a device with at least NIGHT_MIN_HISTORY_DAYS active days is judged by its own history: a
-  consistent night history (night-shift staff, fixtures) is not an anomaly;
-- a device with less history is judged by the folder: an anomaly only where the folder is quiet at
-  night (p95 of stable night devices <= NIGHT_QUIET_FOLDER_DEVICES);
-- randomized MACs are judged as a population per folder: the night's peak of distinct randomized
-  MACs per 5 minutes against the folder's p95 of earlier nights (subject `folder:<name>`);
-- a night session that starts within NIGHT_GRACE_MINUTES of the night's end and runs on into the
-  morning is an early arrival, and one that ends within the grace after the night's start having
-  begun in the evening is a late leave: neither is night activity.
+- *own history*: a device with >= NIGHT_MIN_HISTORY_DAYS active days and >= NIGHT_MIN_HISTORY_NIGHTS
+  covered nights since its first sighting. A night device (heard at night on >= max(NIGHT_REGULAR_MIN_NIGHTS,
+  NIGHT_REGULAR_FRACTION x covered nights)) or a device without a daytime rhythm (share of covered night
+  hours heard >= NIGHT_RHYTHM_RATIO x share of covered day hours heard) is vetoed (factor 0); a device
+  heard on some earlier nights gets factor 1 - nights heard / covered nights.
+- *folder* (a new device): judged against the folder's known night population, the stable devices heard
+  at night there on >= NIGHT_KNOWN_MIN_NIGHTS earlier covered nights. A known one is vetoed; a new one
+  active for NIGHT_NEW_DEVICE_MIN_MINUTES or more is an intruder. A folder busy at night (p95 of its known
+  night devices per covered night, fixtures left out, > NIGHT_QUIET_FOLDER_DEVICES) multiplies the level
+  by NIGHT_BUSY_FACTOR: it lowers, it does not veto. A folder with fewer than LEARNING_MIN_DAYS covered
+  nights is learning: vetoed.
+- randomized MACs are judged as a population per folder (subject `folder:<name>`): the night's peak of
+  distinct randomized MACs per 5 minutes against p95 over the folder's covered nights (raw = ratio,
+  levels NIGHT_RANDOM_RATIO x 1 / 1.5 / 2.5); an excess below NIGHT_RANDOM_MIN_EXCESS MACs vetoes.
+- for every device: a learned fixture (known.learn_fixtures; asked only about findings nothing else
+  vetoed, which keeps a large site cheap), the operators' known list, fewer than
+  NIGHT_MIN_SIGHTINGS sightings, an early arrival (a session starting within NIGHT_GRACE_MINUTES of the
+  night's end and running into the day) or a late leave: factor 0.
 
-The night of local date D is [D NIGHT_START_HOUR, D NIGHT_END_HOUR) (starting the evening before
-when NIGHT_START_HOUR > NIGHT_END_HOUR); each anomaly's window is that night, so a device yields at
-most one anomaly per night and re-running never duplicates it.
+The night of local date D is [D NIGHT_START_HOUR, D NIGHT_END_HOUR) (starting the evening before when
+NIGHT_START_HOUR > NIGHT_END_HOUR); each finding's window is that night, so a device yields at most
+one anomaly per night and re-running never duplicates it.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from santiway_anomaly.anomaly import Anomaly, calibrate, severity_for
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.alarm import above_threshold
-from santiway_anomaly.detectors.base import Detector, Window, register
-from santiway_anomaly.detectors.known import is_exempt, load_allowlist
-from santiway_anomaly.detectors.util import as_date, floor_hour, records, utc
+from santiway_anomaly.coverage import load_coverage
+from santiway_anomaly.detectors.base import FindingDetector, Window, register
+from santiway_anomaly.detectors.findings import Against, Finding
+from santiway_anomaly.detectors.known import is_exempt, learn_fixtures, listening_hours, load_allowlist
+from santiway_anomaly.detectors.night_sql import (
+    confirmed_devices,
+    device_history,
+    folder_clause,
+    folder_night_devices,
+    night_params,
+    night_sessions,
+    randomized_night_peaks,
+)
+from santiway_anomaly.detectors.util import as_date, floor_hour, piecewise_level, records, utc
 from santiway_anomaly.storage.store import Store
 
-# Shared SQL fragments; `t` is a UTC DateTime expression. The night label is the local date on which
-# the night ends, and stays the same from the hour before the night to the hour after it.
-_LOCAL = "toTimeZone({t}, {{tz:String}})"
-_HOUR = "toHour(" + _LOCAL + ")"
-_IS_NIGHT = "((" + _HOUR + " + 24 - {{ns:UInt8}}) % 24) < {{dur:UInt8}}"
-_IS_MORNING = "((" + _HOUR + " + 24 - {{ne:UInt8}}) % 24) = 0"
-_IS_EVENING = "((" + _HOUR + " + 24 - {{ns:UInt8}}) % 24) = 23"
-_LABEL = "toDate(" + _LOCAL + " + INTERVAL {{shift:UInt8}} HOUR, {{tz:String}})"
+VETO = 0.0
 
 
-def _frag(template: str, t: str) -> str:
-    return template.format(t=t)
+@dataclass
+class FolderNights:
+    """One folder's covered history, hour by hour and night by night (before the scored window)."""
 
+    hours: pd.DatetimeIndex  # UTC hours of the history
+    night_after: npt.NDArray[np.int64]  # heard night hours (listening, something heard) from hour i on
+    day_after: npt.NDArray[np.int64]  # heard day hours from hour i on
+    nights: list[date]  # covered nights (labels), ascending
+    heard_ends: list[datetime]  # end times (UTC) of the covered nights on which something was heard, ascending
 
-def _folder_clause(folders: list[str] | None, exclude: list[str]) -> tuple[str, dict[str, Any]]:
-    if folders is not None:
-        return "folder IN {folders:Array(String)}", {"folders": folders}
-    if exclude:
-        return "folder NOT IN {folders:Array(String)}", {"folders": exclude}
-    return "1", {"folders": []}
-
-
-def _by_night(df: pd.DataFrame, folder: str) -> dict[date, float]:
-    if df.empty:  # an empty answer has no columns at all
-        return {}
-    rows = df[df["folder"] == folder]
-    return {as_date(d): float(n) for d, n in zip(rows["night"], rows["n"], strict=True)}
+    def since(self, first: datetime) -> tuple[int, int, int]:
+        """Heard covered nights ending after `first`, heard night hours and heard day hours from `first` on."""
+        i = int(self.hours.searchsorted(pd.Timestamp(first)))
+        n = len(self.heard_ends) - bisect.bisect_right(self.heard_ends, first)
+        if i >= len(self.hours):
+            return n, 0, 0
+        return n, int(self.night_after[i]), int(self.day_after[i])
 
 
 @register("night")
-class NightDetector(Detector):
-    """Per device per night: night activity against the device's (or folder's) own history."""
+class NightDetector(FindingDetector):
+    """Per device per night: night activity against the device's own history or its folder's known
+    night population; per folder per night: a crowd of randomized MACs at night."""
 
     name = "night"
     anomaly_type = "night_activity"
@@ -80,13 +102,12 @@ class NightDetector(Detector):
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _night_params(self, tz: str) -> dict[str, Any]:
-        s = self.settings
-        dur = (s.night_end_hour - s.night_start_hour) % 24
-        if dur == 0:
-            raise ValueError("NIGHT_START_HOUR and NIGHT_END_HOUR must differ")
-        return {"tz": tz, "ns": s.night_start_hour, "ne": s.night_end_hour, "dur": dur,
-                "shift": (24 - s.night_start_hour + 1) % 24}
+    @property
+    def _duration(self) -> int:
+        return (self.settings.night_end_hour - self.settings.night_start_hour) % 24
+
+    def _params(self, tz: str) -> dict[str, Any]:
+        return night_params(tz, self.settings.night_start_hour, self.settings.night_end_hour)
 
     def _tz_groups(self) -> list[tuple[str, list[str] | None, list[str]]]:
         """(time zone, folders in it or None for "every other folder", folders to exclude)."""
@@ -99,321 +120,268 @@ class NightDetector(Detector):
         return groups
 
     def _night_bounds(self, label: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        end = datetime.combine(label, time(self.settings.night_end_hour), tzinfo=zone)
+        return utc(end - timedelta(hours=self._duration)), utc(end)
+
+    def _folder_nights(self, listening: pd.DataFrame, reported: pd.DataFrame, folder: str) -> FolderNights:
         s = self.settings
-        end = datetime.combine(label, time(s.night_end_hour), tzinfo=zone)
-        dur = (s.night_end_hour - s.night_start_hour) % 24
-        return utc(end - timedelta(hours=dur)), utc(end)
+        hours = pd.date_range(pd.Timestamp(self.history_start_), pd.Timestamp(self.history_end_), freq="h",
+                              inclusive="left")
+        if folder in listening.columns:
+            covered = listening[folder].reindex(hours, fill_value=False).to_numpy(dtype=bool)
+            heard = covered & reported[folder].reindex(hours, fill_value=False).fillna(False).to_numpy(dtype=bool)
+        else:
+            covered = heard = np.zeros(len(hours), dtype=bool)
+        zone = s.zone_for(folder)
+        local = hours.tz_convert(zone)
+        night = ((np.asarray(local.hour) + 24 - s.night_start_hour) % 24) < self._duration
+        labels = np.asarray((local + pd.Timedelta(hours=(24 - s.night_start_hour + 1) % 24)).date)
+        night_after = np.cumsum((heard & night)[::-1])[::-1].astype(np.int64)
+        day_after = np.cumsum((heard & ~night)[::-1])[::-1].astype(np.int64)
+        frame = pd.DataFrame({"label": labels[night], "covered": covered[night], "heard": heard[night]})
+        per_night = frame.groupby("label").agg(covered=("covered", "sum"), heard=("heard", "sum"))
+        # A night at the edge of the history has fewer hours in it: it must still be mostly covered.
+        good = per_night[per_night["covered"] >= s.coverage_day_share * self._duration]
+        nights = sorted(as_date(d) for d in good.index)
+        # A device's absence counts only on nights the folder heard something: coverage.py takes a silent
+        # night of a sensor that rarely reports at night for a quiet one, and where recordings are
+        # sessions of a few hours (the lab), that night was never recorded.
+        heard_nights = sorted(as_date(d) for d in good.index[good["heard"].to_numpy() > 0])
+        ends = [self._night_bounds(d, zone)[1] for d in heard_nights]
+        return FolderNights(hours, night_after, day_after, nights, ends)
+
+    def folder_nights(self, folder: str) -> FolderNights:
+        if folder not in self.folders_:
+            self.folders_[folder] = self._folder_nights(self.listening_, self.coverage_.reported, folder)
+        return self.folders_[folder]
 
     # ---- fit ----------------------------------------------------------------------------
 
     def fit(self, store: Store, window: Window) -> Self:
         s = self.settings
-        if s.night_minutes_alarm >= s.night_minutes_warning or s.night_minutes_warning >= s.night_minutes_critical:
-            raise ValueError("NIGHT_MINUTES_ALARM < NIGHT_MINUTES_WARNING < NIGHT_MINUTES_CRITICAL must hold")
         self.history_start_ = floor_hour(window.start) - timedelta(days=s.detect_history_days)
         self.history_end_ = floor_hour(window.start)
         self.allow_ = load_allowlist(store)
-        self.folder_nights_: dict[str, dict[str, float]] = {}
-        self._nights: dict[str, list[date]] = {}
-        for tz, folders, exclude in self._tz_groups():
-            self.folder_nights_.update(self._folder_night_baseline(store, tz, folders, exclude))
+        self.coverage_ = load_coverage(store, s, self.history_start_, self.history_end_)
+        self.listening_ = self.coverage_.covered  # refined with tonight's heartbeat candidates in findings
+        # Only operator-confirmed night alarms leave the baselines (DESIGN.md "Baselines that do not
+        # feed on their own alarms"): robust statistics absorb the rest.
+        self.confirmed_ = confirmed_devices(store, self.anomaly_type, self.history_start_, self.history_end_)
+        self.folders_: dict[str, FolderNights] = {}
+        self.prior_ = []  # one finding per subject per night by construction: nothing to suppress
         return self
 
-    def _folder_night_baseline(self, store: Store, tz: str, folders: list[str] | None,
-                               exclude: list[str]) -> dict[str, dict[str, float]]:
-        """folder -> number of history nights and p95 over them of the peak randomized MACs per 5
-        minutes (nights without sightings counting as 0)."""
-        s = self.settings
-        where, fparams = _folder_clause(folders, exclude)
-        params = {**self._night_params(tz), **fparams, "start": self.history_start_, "end": self.history_end_}
-        random = store.query_df(
-            f"""
-            SELECT folder, night, max(n) AS n FROM (
-                SELECT toString(folder) AS folder, slot, {_frag(_LABEL, 'slot')} AS night,
-                       uniqExactMerge(randomized_devices) AS n
-                FROM anomaly_ml.folder_5min
-                WHERE slot >= {{start:DateTime('UTC')}} AND slot < {{end:DateTime('UTC')}} AND {where}
-                  AND {_frag(_IS_NIGHT, 'slot')}
-                GROUP BY folder, slot)
-            GROUP BY folder, night
-            """, params)
-        first_seen = store.query_df(
-            f"""
-            SELECT toString(folder) AS folder, min(hour) AS first_hour FROM anomaly_ml.folder_hourly
-            WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}} AND {where}
-            GROUP BY folder
-            """, params)
-        out: dict[str, dict[str, float]] = {}
-        zone = ZoneInfo(tz)
-        last_night = (pd.Timestamp(self.history_end_).tz_convert(zone) - pd.Timedelta(hours=s.night_end_hour)).date()
-        for row in records(first_seen):
-            first = (pd.Timestamp(row.first_hour).tz_convert(zone) + pd.Timedelta(hours=1)).date()
-            nights = pd.date_range(first, last_night, freq="D").date
-            n_nights = len(nights)
-            if n_nights == 0:
-                continue
-            random_n = _by_night(random, str(row.folder))
-            rv = np.array([random_n.get(d, 0.0) for d in nights])
-            self._nights[str(row.folder)] = list(nights)
-            # stable_p95 is filled in lazily (`_ensure_stable`), only for folders a new device visits
-            # at night: it is the one costly baseline, and most runs never need it.
-            out[str(row.folder)] = {"nights": float(n_nights), "random_p95": float(np.quantile(rv, 0.95))}
-        return out
+    # ---- findings -----------------------------------------------------------------------
 
-    def _ensure_stable(self, store: Store, tz: str, folders: list[str]) -> None:
-        """p95 over history nights of the folder's distinct stable devices at night, learned fixtures
-        left out (a folder whose only night life is its access points and printers is quiet)."""
-        s = self.settings
-        need = sorted(f for f in set(folders)
-                      if f in self.folder_nights_ and "stable_p95" not in self.folder_nights_[f])
-        if not need:
-            return
-        # Devices already flagged for night activity do not feed the baseline they were judged against
-        # (river's protect_anomaly_detector): an intruder last night must not make the folder "busy".
-        flagged = [str(r[0]) for r in store.query_rows(
-            "SELECT DISTINCT device_id FROM anomaly_ml.anomalies FINAL WHERE anomaly_type = 'night_activity' "
-            "AND device_id != '' AND window_end > {start:DateTime64(3, 'UTC')} "
-            "AND window_start < {end:DateTime64(3, 'UTC')}",
-            {"start": self.history_start_, "end": self.history_end_})]
-        params = {**self._night_params(tz), "need": need, "start": self.history_start_, "end": self.history_end_,
-                  "fixture_span": s.fixture_min_days * 24, "coverage": s.fixture_hour_coverage, "flagged": flagged}
-        # Fixtures are learned among the night-active devices of these folders only.
-        stable = store.query_df(
-            f"""
-            SELECT folder, night, uniqExact(device_id) AS n FROM (
-                SELECT device_id, {_frag(_LABEL, 'hour')} AS night,
-                       arrayJoin(groupUniqArrayArray(folders)) AS folder, max(is_randomized) AS rnd
-                FROM anomaly_ml.hourly_features
-                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-                  AND {_frag(_IS_NIGHT, 'hour')}
-                GROUP BY device_id, hour
-                HAVING hasAny(groupUniqArrayArray(folders), {{need:Array(String)}}))
-            WHERE rnd = 0 AND folder IN {{need:Array(String)}} AND device_id NOT IN {{flagged:Array(String)}}
-              AND device_id NOT IN (
-                SELECT device_id FROM anomaly_ml.hourly_features
-                WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-                  AND device_id IN (
-                      SELECT device_id FROM anomaly_ml.hourly_features
-                      WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-                        AND {_frag(_IS_NIGHT, 'hour')}
-                      GROUP BY device_id
-                      HAVING hasAny(groupUniqArrayArray(folders), {{need:Array(String)}}))
-                GROUP BY device_id
-                HAVING dateDiff('hour', min(hour), max(hour)) + 1 >= {{fixture_span:Float64}}
-                   AND uniqExact(hour) >= {{coverage:Float64}} * (dateDiff('hour', min(hour), max(hour)) + 1))
-            GROUP BY folder, night
-            """, params)
-        for folder in need:
-            counts = _by_night(stable, folder)
-            sv = np.array([counts.get(d, 0.0) for d in self._nights[folder]])
-            self.folder_nights_[folder]["stable_p95"] = float(np.quantile(sv, 0.95))
-
-    # ---- score --------------------------------------------------------------------------
-
-    def score(self, store: Store, window: Window) -> pd.DataFrame:
+    def findings(self, store: Store, window: Window) -> list[Finding]:
         self.check_fitted()
-        frames = []
+        groups = []
         for tz, folders, exclude in self._tz_groups():
-            sessions = self._sessions(store, window, tz, folders, exclude)
+            params = self._params(tz)
+            where, fparams = folder_clause(folders, exclude)
+            sessions = night_sessions(store, {**params, **fparams}, where, window.start, window.end)
+            groups.append((tz, params, where, fparams, sessions))
+        # Only the folders heard at night tonight are judged: refine their coverage alone.
+        tonight = sorted({str(f) for *_, sessions in groups if not sessions.empty for f in sessions["folder"]})
+        self.listening_ = listening_hours(store, self.settings, self.coverage_, tonight)
+        self.folders_ = {}
+        found: list[Finding] = []
+        for tz, params, where, fparams, sessions in groups:
             if not sessions.empty:
-                frames.append(self._score_devices(store, sessions, tz))
-            frames.append(self._score_population(store, window, tz, folders, exclude))
-        frames = [f for f in frames if not f.empty]
-        if not frames:
-            return pd.DataFrame(columns=["subject", "score"])
-        return pd.concat(frames, ignore_index=True)
+                found.extend(self._device_findings(store, sessions, tz, params))
+            found.extend(self._population_findings(store, window, tz, {**params, **fparams}, where))
+        return found
 
-    def _sessions(self, store: Store, window: Window, tz: str, folders: list[str] | None,
-                  exclude: list[str]) -> pd.DataFrame:
-        where, fparams = _folder_clause(folders, exclude)
-        params = {**self._night_params(tz), **fparams, "start": window.start, "end": window.end,
-                  "pad_start": window.start - timedelta(hours=1), "pad_end": window.end + timedelta(hours=1)}
-        is_night = _frag(_IS_NIGHT, "ts")
-        return store.query_df(
-            f"""
-            SELECT device_id, {_frag(_LABEL, 'ts')} AS night,
-                   countIf(nf) AS n_night, uniqExactIf(toStartOfMinute(ts), nf) AS night_minutes,
-                   minIf(ts, nf) AS first_ts, maxIf(ts, nf) AS last_ts,
-                   countIf({_frag(_IS_MORNING, 'ts')}) AS morning, countIf({_frag(_IS_EVENING, 'ts')}) AS evening,
-                   toString(anyIf(folder, nf)) AS folder, toString(any(vendor)) AS vendor,
-                   toString(any(network_type)) AS network_type, max(is_randomized) AS is_randomized,
-                   avgIf(lat, nf) AS lat, avgIf(lon, nf) AS lon, avgIf(rssi, nf) AS rssi_mean
-            FROM
-            (
-                SELECT *, ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
-                          AND {is_night} AS nf
-                FROM santi.way_data
-                WHERE ts >= {{pad_start:DateTime64(3, 'UTC')}} AND ts < {{pad_end:DateTime64(3, 'UTC')}}
-                  AND {where}
-                  AND ({is_night} OR {_frag(_IS_MORNING, 'ts')} OR {_frag(_IS_EVENING, 'ts')})
-            )
-            GROUP BY device_id, night
-            HAVING n_night > 0 AND is_randomized = 0
-            """, params)
-
-    def _device_history(self, store: Store, devices: list[str], tz: str) -> pd.DataFrame:
-        params = {**self._night_params(tz), "ids": devices, "start": self.history_start_,
-                  "end": self.history_end_}
-        return store.query_df(
-            f"""
-            SELECT device_id,
-                   uniqExact(toDate(toTimeZone(hour, {{tz:String}}))) AS active_days,
-                   uniqExactIf({_frag(_LABEL, 'hour')}, {_frag(_IS_NIGHT, 'hour')}) AS night_days,
-                   uniqExact(hour) AS active_hours,
-                   uniqExactIf(hour, {_frag(_IS_NIGHT, 'hour')}) AS night_hours
-            FROM anomaly_ml.hourly_features
-            WHERE device_id IN {{ids:Array(String)}}
-              AND hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
-            GROUP BY device_id
-            """, params)
-
-    def _score_devices(self, store: Store, sessions: pd.DataFrame, tz: str) -> pd.DataFrame:
+    def _device_findings(self, store: Store, sessions: pd.DataFrame, tz: str,
+                         params: dict[str, Any]) -> list[Finding]:
         s = self.settings
         zone = ZoneInfo(tz)
-        hist = self._device_history(store, sorted(sessions["device_id"].unique().tolist()), tz)
-        if hist.empty:  # an empty answer has no columns at all
-            hist = pd.DataFrame({"device_id": [], "active_days": [], "night_days": [], "active_hours": [],
-                                 "night_hours": []})
-        hist = hist.set_index("device_id")
-        active = sessions["device_id"].map(hist["active_days"]).fillna(0)
-        self._ensure_stable(store, tz, sessions.loc[active < s.night_min_history_days, "folder"].astype(str).tolist())
-        grace = timedelta(minutes=s.night_grace_minutes)
-        out_rows: list[dict[str, Any]] = []
+        ids = sorted(sessions["device_id"].astype(str).unique().tolist())
+        hist = device_history(store, params, ids, self.history_start_, self.history_end_)
+        hist_rows: dict[str, dict[str, Any]] = {
+            str(r["device_id"]): r for r in hist.to_dict("records")}  # type: ignore[misc]
+        judged: dict[str, dict[str, Any] | None] = {}
         for row in records(sessions):
-            night_start, night_end = self._night_bounds(as_date(row.night), zone)
-            active_days = int(hist["active_days"].get(row.device_id, 0))
-            night_days = int(hist["night_days"].get(row.device_id, 0))
-            active_hours = int(hist["active_hours"].get(row.device_id, 0))
-            night_hours = int(hist["night_hours"].get(row.device_id, 0))
-            hour_share = night_hours / active_hours if active_hours else 0.0
-            reasons: list[str] = []
-            against: list[str] = []
-            contrast = 1.0
-            judged_by = "device"
-            if active_days >= s.night_min_history_days:
-                share = night_days / active_days
-                if night_days >= max(s.night_regular_min_nights, s.night_regular_fraction * active_days):
-                    contrast = 0.0
-                    against.append(f"consistent night history: active on {night_days} of {active_days} "
-                                   "history days at night")
-                elif hour_share >= s.night_regular_hour_share:
-                    # Heard at random hours (a far beacon at the edge of range): no daytime rhythm to break.
-                    contrast = 0.0
-                    against.append(f"no daytime rhythm: {night_hours} of its {active_hours} history hours "
-                                   "were at night")
-                else:
-                    contrast = 1.0 - share
-                    reasons.append(f"daytime device: night activity on {night_days} of {active_days} "
-                                   "history days")
-            else:
-                judged_by = "folder"
-                base = self.folder_nights_.get(str(row.folder))
-                if base is None:
-                    contrast = 0.0
-                    against.append("no history for the device or its folder")
-                elif base["stable_p95"] > s.night_quiet_folder_devices:
-                    contrast = 0.0
-                    against.append(f"new device, but the folder is busy at night "
-                                   f"(p95 {base['stable_p95']:.1f} devices)")
-                else:
-                    reasons.append(f"new device ({active_days} history days) in a folder quiet at night "
-                                   f"(p95 {base['stable_p95']:.1f} devices over {int(base['nights'])} nights)")
+            judged[row.device_id] = self._own_history(row, hist_rows.get(str(row.device_id)))
+        new_folders = sorted({str(r.folder) for r in records(sessions) if judged[r.device_id] is None})
+        population = folder_night_devices(store, params, new_folders, self.history_start_, self.history_end_)
+        population = population.assign(device_id=population["device_id"].astype(str),
+                                       folder=population["folder"].astype(str), night=population["night"].map(as_date))
+        population = population[~population["device_id"].isin(self.confirmed_)]
+        nights_here = population.groupby(["folder", "device_id"])["night"].nunique().to_dict()
+        grace = timedelta(minutes=s.night_grace_minutes)
+        out: list[Finding] = []
+        for row in records(sessions):
+            device, folder = str(row.device_id), str(row.folder)
+            label = as_date(row.night)
+            night_start, night_end = self._night_bounds(label, zone)
             first = utc(pd.Timestamp(row.first_ts).to_pydatetime())
             last = utc(pd.Timestamp(row.last_ts).to_pydatetime())
-            if first >= night_end - grace and row.morning > 0:
-                contrast = 0.0
-                against.append("early arrival: the session starts near the night's end and runs into the day")
-            elif last < night_start + grace and row.evening > 0:
-                contrast = 0.0
-                against.append("late leave: the session began in the evening and ends soon after night starts")
-            if is_exempt(self.allow_, row.device_id, self.anomaly_type):
-                contrast = 0.0
-                against.append("on the known-devices list")
-            span_min = (last - first).total_seconds() / 60
-            if judged_by == "folder" and contrast > 0 and span_min < s.night_new_device_min_minutes:
-                contrast = 0.0
-                against.append(f"passing through: a new device seen for {span_min:.0f} min "
-                               f"(< {s.night_new_device_min_minutes:g})")
-            if row.n_night < s.night_min_sightings:
-                contrast = 0.0
-                against.append(f"only {int(row.n_night)} sightings (minimum {s.night_min_sightings})")
             minutes = float(row.night_minutes)
-            score = 0.0 if contrast == 0 else calibrate(
-                minutes * contrast, alarm=s.night_minutes_alarm, warning=s.night_minutes_warning,
-                critical=s.night_minutes_critical)
-            out_rows.append({
-                "subject": row.device_id, "score": float(score), "device_id": row.device_id,
-                "folder": row.folder, "vendor": row.vendor, "network_type": row.network_type,
-                "lat": float(row.lat), "lon": float(row.lon), "window_start": night_start,
-                "window_end": night_end,
-                "details": {
-                    "judged_by": judged_by, "night_sightings": int(row.n_night),
-                    "night_minutes": int(minutes), "first_seen": first.isoformat(), "last_seen": last.isoformat(),
-                    "local_night": as_date(row.night).isoformat(), "timezone": tz, "history_active_days": active_days,
-                    "history_night_days": night_days, "history_night_hour_share": round(hour_share, 3),
-                    "rssi_mean": round(float(row.rssi_mean), 1),
-                    "reasons": reasons + [f"{int(minutes)} active minutes at night"], "against": against,
-                },
-            })
-        return pd.DataFrame.from_records(out_rows)
+            reasons: list[str] = []
+            against: list[Against] = []
+            own = judged[device]
+            evidence: dict[str, Any] = {
+                "night_sightings": int(row.n_night), "night_minutes": int(minutes), "first_seen": first.isoformat(),
+                "last_seen": last.isoformat(), "local_night": label.isoformat(), "timezone": tz,
+                "rssi_mean": round(float(row.rssi_mean), 1)}
+            if own is not None:
+                evidence.update(judged_by="device", **own)
+                self._judge_by_device(device, own, reasons, against)
+            else:
+                covered_nights = len(self.folder_nights(folder).nights)
+                known_nights = int(nights_here.get((folder, device), 0))
+                evidence.update(judged_by="folder",
+                                history_active_days=int(hist_rows.get(device, {}).get("active_days", 0)),
+                                folder_covered_nights=covered_nights, earlier_nights_here=known_nights)
+                self._judge_by_folder(covered_nights, known_nights, (last - first).total_seconds() / 60, reasons,
+                                      against)
+            if is_exempt(self.allow_, device, self.anomaly_type):
+                against.append(Against("on the known-devices list", VETO))
+            if first >= night_end - grace and row.morning > 0:
+                against.append(Against("early arrival: the session starts near the night's end and runs into "
+                                       "the day", VETO))
+            elif last < night_start + grace and row.evening > 0:
+                against.append(Against("late leave: the session began in the evening and ends soon after the "
+                                       "night starts", VETO))
+            if row.n_night < s.night_min_sightings:
+                against.append(Against(f"only {int(row.n_night)} sightings (NIGHT_MIN_SIGHTINGS "
+                                       f"{s.night_min_sightings})", VETO))
+            reasons.append(f"{int(minutes)} active minutes at night")
+            level = piecewise_level(minutes, (s.night_minutes_alarm, s.night_minutes_warning,
+                                              s.night_minutes_critical))
+            out.append(Finding(
+                subject=device, window_start=night_start, window_end=night_end, level=level, raw=minutes,
+                pattern="night_device", reasons=reasons, against=against, evidence=evidence, device_id=device,
+                folder=folder, vendor=str(row.vendor), network_type=str(row.network_type), lat=float(row.lat),
+                lon=float(row.lon)))
+        self._fixtures_and_busy_folders(store, out, population)
+        return out
 
-    def _score_population(self, store: Store, window: Window, tz: str, folders: list[str] | None,
-                          exclude: list[str]) -> pd.DataFrame:
+    def _fixtures_and_busy_folders(self, store: Store, found: list[Finding], population: pd.DataFrame) -> None:
+        """The two costly pieces of evidence against, for the findings nothing else vetoed (a device already
+        known as a night device needs no fixture learning): a learned fixture (factor 0) and, for a new
+        device, a folder busy at night (NIGHT_BUSY_FACTOR)."""
+        s = self.settings
+        open_ = [f for f in found if f.adjusted_level > 0]
+        busy_folders = sorted({f.folder for f in open_ if f.evidence["judged_by"] == "folder"})
+        known = population[population["folder"].isin(busy_folders)]
+        per_device = known.groupby(["folder", "device_id"])["night"].nunique()
+        known = known.set_index(["folder", "device_id"])
+        known = known[per_device.reindex(known.index).to_numpy() >= s.night_known_min_nights].reset_index()
+        asked = sorted({f.subject for f in open_} | set(known["device_id"]))
+        fixtures = learn_fixtures(store, s, self.history_end_, asked, listening=self.listening_) if asked else {}
+        stats = {folder: self._busy(folder, known, fixtures) for folder in busy_folders}
+        for f in open_:
+            if f.evidence["judged_by"] == "folder":
+                n_known, p95 = stats[f.folder]
+                f.evidence.update(folder_known_night_devices=n_known, folder_night_p95=round(p95, 2))
+                f.reasons[0] = (f"new device, not in the folder's known night population ({n_known} devices over "
+                                f"{f.evidence['folder_covered_nights']} covered nights)")
+                if p95 > s.night_quiet_folder_devices:
+                    f.against.append(Against(f"the folder is busy at night: p95 {p95:.1f} known devices per "
+                                             "covered night", s.night_busy_factor))
+            if f.subject in fixtures:
+                fx = fixtures[f.subject]
+                f.against.append(Against(f"a learned fixture: present on {fx['present_days']:g} of its "
+                                         f"{fx['covered_days']:g} covered days", VETO))
+
+    def _busy(self, folder: str, known: pd.DataFrame, fixtures: dict[str, dict[str, float]]) -> tuple[int, float]:
+        """The folder's known night devices, and p95 over its covered nights of the known non-fixture ones
+        heard each night (a folder whose only night life is its access points is quiet)."""
+        nights = self.folder_nights(folder).nights
+        mine = known[(known["folder"] == folder) & known["night"].isin(set(nights))]
+        n_known = int(mine["device_id"].nunique())
+        counted = mine[~mine["device_id"].isin(set(fixtures))]
+        per_night = counted.groupby("night")["device_id"].nunique()
+        counts = np.array([float(per_night.get(n, 0)) for n in nights])
+        return n_known, float(np.quantile(counts, 0.95)) if len(counts) else 0.0
+
+    def _own_history(self, row: Any, h: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The device's covered history since its first sighting, or None when it is too short to judge."""
+        s = self.settings
+        if h is None:
+            return None
+        first = utc(pd.Timestamp(h["first_hour"]).to_pydatetime())
+        nights_cov, night_hours_cov, day_hours_cov = self.folder_nights(str(row.folder)).since(first)
+        if int(h["active_days"]) < s.night_min_history_days or nights_cov < s.night_min_history_nights:
+            return None
+        heard = len(h["nights"])
+        night_rate = int(h["night_hours"]) / night_hours_cov if night_hours_cov else 0.0
+        day_rate = int(h["day_hours"]) / day_hours_cov if day_hours_cov else 0.0
+        return {"history_active_days": int(h["active_days"]), "history_covered_nights": nights_cov,
+                "history_night_nights": heard, "night_hour_rate": round(min(night_rate, 1.0), 3),
+                "day_hour_rate": round(min(day_rate, 1.0), 3)}
+
+    def _judge_by_device(self, device: str, own: dict[str, Any], reasons: list[str],
+                         against: list[Against]) -> None:
+        s = self.settings
+        heard, covered = own["history_night_nights"], own["history_covered_nights"]
+        night_rate, day_rate = own["night_hour_rate"], own["day_hour_rate"]
+        reasons.append(f"daytime device: heard at night on {heard} of its {covered} covered nights since "
+                       "first seen")
+        if device in self.confirmed_:
+            return  # its earlier nights were confirmed intrusions: they make it no night device
+        if heard >= max(s.night_regular_min_nights, s.night_regular_fraction * covered):
+            against.append(Against(f"a night device: heard at night on {heard} of its {covered} covered nights",
+                                   VETO))
+        elif night_rate > 0 and night_rate >= s.night_rhythm_ratio * day_rate:
+            against.append(Against(f"no daytime rhythm: heard in {night_rate:.0%} of covered night hours and "
+                                   f"{day_rate:.0%} of covered day hours", VETO))
+        elif heard > 0:
+            against.append(Against(f"heard at night before on {heard} of {covered} covered nights",
+                                   max(0.0, 1.0 - heard / max(covered, heard + 1))))
+
+    def _judge_by_folder(self, covered_nights: int, known_nights: int, span_min: float, reasons: list[str],
+                         against: list[Against]) -> None:
+        s = self.settings
+        reasons.append("new device, not in the folder's known night population")  # completed with its size
+        if covered_nights < s.learning_min_days:
+            against.append(Against(f"the folder is still learning: {covered_nights} covered nights "
+                                   f"(LEARNING_MIN_DAYS {s.learning_min_days})", VETO))
+        if known_nights >= s.night_known_min_nights:
+            against.append(Against(f"known at night here: heard on {known_nights} earlier covered nights", VETO))
+        if span_min < s.night_new_device_min_minutes:
+            against.append(Against(f"passing through: a new device seen for {span_min:.0f} min "
+                                   f"(NIGHT_NEW_DEVICE_MIN_MINUTES {s.night_new_device_min_minutes:g})", VETO))
+
+    def _population_findings(self, store: Store, window: Window, tz: str, params: dict[str, Any],
+                             where: str) -> list[Finding]:
         s = self.settings
         zone = ZoneInfo(tz)
-        where, fparams = _folder_clause(folders, exclude)
-        params = {**self._night_params(tz), **fparams, "start": window.start, "end": window.end}
-        peaks = store.query_df(
-            f"""
-            SELECT folder, night, max(n) AS peak, argMax(slot, n) AS peak_slot FROM (
-                SELECT toString(folder) AS folder, slot, {_frag(_LABEL, 'slot')} AS night,
-                       uniqExactMerge(randomized_devices) AS n
-                FROM anomaly_ml.folder_5min
-                WHERE slot >= {{start:DateTime('UTC')}} AND slot < {{end:DateTime('UTC')}} AND {where}
-                  AND {_frag(_IS_NIGHT, 'slot')}
-                GROUP BY folder, slot)
-            GROUP BY folder, night
-            HAVING peak > 0
-            """, params)
-        out_rows: list[dict[str, Any]] = []
-        for row in records(peaks):
-            base = self.folder_nights_.get(str(row.folder))
-            if base is None:
-                continue
-            p95 = base["random_p95"]
+        tonight = randomized_night_peaks(store, params, where, window.start, window.end)
+        tonight = tonight[tonight["peak"] > 0]
+        if tonight.empty:
+            return []
+        history = randomized_night_peaks(store, params, where, self.history_start_, self.history_end_)
+        out: list[Finding] = []
+        for row in records(tonight):
+            folder = str(row.folder)
+            nights = self.folder_nights(folder).nights
+            past = {as_date(n): float(p) for f, n, p in zip(history["folder"], history["night"], history["peak"],
+                                                             strict=True) if str(f) == folder}
+            # Covered nights without a randomized MAC had 0 of them; uncovered nights are not counted.
+            values = np.array([past.get(n, 0.0) for n in nights])
+            p95 = float(np.quantile(values, 0.95)) if len(values) else 0.0
             ratio = float(row.peak) / max(p95, 1.0)
-            score = calibrate(ratio, alarm=s.night_random_ratio, warning=s.night_random_ratio * 1.5,
-                              critical=s.night_random_ratio * 2.5)
+            r = s.night_random_ratio
+            level = piecewise_level(ratio, (r, r * 1.5, r * 2.5))
+            against: list[Against] = []
+            if len(nights) < s.learning_min_days:
+                against.append(Against(f"the folder is still learning: {len(nights)} covered nights "
+                                       f"(LEARNING_MIN_DAYS {s.learning_min_days})", VETO))
             if row.peak - p95 < s.night_random_min_excess:
-                score = min(score, 0.49)
+                against.append(Against(f"only {row.peak - p95:.0f} randomized MACs above p95 "
+                                       f"(NIGHT_RANDOM_MIN_EXCESS {s.night_random_min_excess})", VETO))
             night_start, night_end = self._night_bounds(as_date(row.night), zone)
-            out_rows.append({
-                "subject": f"folder:{row.folder}", "score": float(score), "device_id": "",
-                "folder": row.folder, "vendor": "", "network_type": "", "lat": 0.0, "lon": 0.0,
-                "window_start": night_start, "window_end": night_end,
-                "details": {
-                    "judged_by": "randomized_population", "randomized_peak_5min": int(row.peak),
-                    "p95_baseline": round(p95, 2), "ratio": round(ratio, 2),
-                    "peak_at": utc(pd.Timestamp(row.peak_slot).to_pydatetime()).isoformat(),
-                    "local_night": as_date(row.night).isoformat(), "timezone": tz,
-                    "reasons": [f"{int(row.peak)} randomized MACs at once at night vs p95 {p95:.1f}"],
-                    "against": [],
-                },
-            })
-        return pd.DataFrame.from_records(out_rows)
-
-    # ---- alarms -------------------------------------------------------------------------
-
-    def alarms(self, scored: pd.DataFrame, window: Window) -> list[Anomaly]:
-        candidates = []
-        for row in scored.to_dict("records"):
-            severity = severity_for(float(row["score"]))
-            if severity is None:
-                continue
-            candidates.append(Anomaly(
-                anomaly_type=self.anomaly_type, severity=severity, score=round(float(row["score"]), 4),
-                window_start=row["window_start"], window_end=row["window_end"], device_id=row["device_id"],
-                folder=str(row["folder"]), vendor=str(row["vendor"]), network_type=str(row["network_type"]),
-                lat=float(row["lat"]), lon=float(row["lon"]), details=row["details"]))
-        # One anomaly per subject per night by construction (the window is the night): no cooldown needed.
-        return above_threshold(candidates)
+            out.append(Finding(
+                subject=f"folder:{folder}", window_start=night_start, window_end=night_end, level=level, raw=ratio,
+                pattern="randomized_population", folder=folder,
+                reasons=[f"{int(row.peak)} randomized MACs at once at night vs p95 {p95:.1f} over "
+                         f"{len(nights)} covered nights"],
+                against=against,
+                evidence={"judged_by": "randomized_population", "randomized_peak_5min": int(row.peak),
+                          "p95_baseline": round(p95, 2), "ratio": round(ratio, 2), "covered_nights": len(nights),
+                          "peak_at": utc(pd.Timestamp(row.peak_slot).to_pydatetime()).isoformat(),
+                          "local_night": as_date(row.night).isoformat(), "timezone": tz}))
+        return out
