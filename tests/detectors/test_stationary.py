@@ -47,7 +47,7 @@ def build_world() -> World:
     weekdays = [d for d in range(SCORED_DAY + 1) if d % 7 < 5]
     lab = {"sensor": "L1", "folder": "lab", "lat": LAB[0], "lon": LAB[1]}
     for dev in LAB_STAFF:
-        w.daily(dev, range(SCORED_DAY + 1), 8, 18, rssi=-60, rssi_sd=2, every_s=240, **lab)  # type: ignore[arg-type]
+        w.daily(dev, range(SCORED_DAY + 1), 8, 18, rssi=-60, rssi_sd=2, every_s=240, **lab)
     # Every weekday a 2-hour session of 15 students, each phone with its own random MAC of the day.
     for d in weekdays:
         start = T0 + d * DAY + timedelta(hours=14)
@@ -125,7 +125,8 @@ def scored(stationary_store: Store, settings: Settings) -> pd.DataFrame:
 
 
 def _finding(scored: pd.DataFrame, device: str) -> Finding:
-    found: Finding = scored.set_index("subject").loc[device, "finding"]
+    found = scored.set_index("subject").loc[device, "finding"]
+    assert isinstance(found, Finding)
     return found
 
 
