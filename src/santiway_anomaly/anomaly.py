@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from santiway_anomaly.catalog import ANOMALY_TYPES
 
-AnomalyType = Literal["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
 Severity = Literal["info", "warning", "critical"]
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")

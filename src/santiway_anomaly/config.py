@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     density_ratio_critical: float = Field(default=4.0, gt=1)
     density_min_excess: int = Field(default=10, ge=1)
     density_cooldown_hours: float = Field(default=3.0, ge=0)  # Merlion-style alarm suppression, ours
+    # False-alarm budget (DESIGN.md): at most this many alarm days per folder per week on replayed history.
+    density_budget_per_week: float = Field(default=1.0, gt=0, le=7)
+    # ... but the budget never lifts a folder's alarm line above this ratio (a 2x crowd stays visible).
+    density_budget_max_ratio: float = Field(default=2.0, gt=1)
+    # Evidence factor when the baseline is over all hours, not this hour of day (ours: a weaker comparison).
+    density_all_hours_factor: float = Field(default=0.8, ge=0, lt=1)
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
     night_start_hour: int = Field(default=0, ge=0, le=23)
     night_end_hour: int = Field(default=6, ge=0, le=23)
@@ -364,6 +370,16 @@ class Settings(BaseSettings):
             if len(key) < 8:
                 raise ValueError("every key must be at least 8 characters long")
         return value
+
+    @model_validator(mode="after")
+    def _density_section(self) -> Settings:
+        if not self.density_ratio_alarm < self.density_ratio_warning < self.density_ratio_critical:
+            raise ValueError("DENSITY_RATIO_ALARM < DENSITY_RATIO_WARNING < DENSITY_RATIO_CRITICAL must hold, got "
+                             f"{self.density_ratio_alarm}, {self.density_ratio_warning}, {self.density_ratio_critical}")
+        if self.density_budget_max_ratio < self.density_ratio_alarm:
+            raise ValueError(f"DENSITY_BUDGET_MAX_RATIO ({self.density_budget_max_ratio}) must be >= "
+                             f"DENSITY_RATIO_ALARM ({self.density_ratio_alarm})")
+        return self
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:

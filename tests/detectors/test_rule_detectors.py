@@ -48,22 +48,23 @@ def _max_score(scored: pd.DataFrame, exclude: set[str]) -> float:
 
 def test_density_planted_crowd_ranks_above_every_normal_hour(world_store: Store, settings: Settings) -> None:
     det = DensityDetector(settings).fit(world_store, WINDOW)
-    scored = det.score(world_store, WINDOW)
+    scored = det.hourly(world_store, WINDOW)
     scored = scored[scored["folder"] != "street"]  # the moving sensor's folder (its bus stop crowd is real)
     crowd_hour = pd.Timestamp(WINDOW.start + timedelta(hours=12))
     planted = scored[(scored["folder"] == "lobby") & (scored["hour"] == crowd_hour)]
     others = scored.drop(planted.index)
     assert float(planted["score"].iloc[0]) >= 0.5
     assert float(planted["score"].iloc[0]) > float(others["score"].max())
-    alarms = list(det.alarms(scored, WINDOW))
+    alarms = list(det.alarms(list(planted["finding"]) + list(others["finding"]), WINDOW))
     assert [(a.folder, a.window_start.hour) for a in alarms] == [("lobby", 12)]
     d = alarms[0].details
     assert d["unique_devices"] >= 70 and d["p95_baseline"] > 10 and d["baseline"] == "same_hour"
+    assert d["pattern"] == "crowd" and d["reasons"] and d["state"] == "ready"
 
 
 def test_density_rotating_randomized_macs_are_not_a_crowd(world_store: Store, settings: Settings) -> None:
     det = DensityDetector(settings).fit(world_store, WINDOW)
-    scored = det.score(world_store, WINDOW)
+    scored = det.hourly(world_store, WINDOW)
     row = scored[(scored["folder"] == "lobby") & (scored["hour"] == pd.Timestamp(WINDOW.start + timedelta(hours=15)))]
     # 10 phones x 12 MACs: the raw count is huge, the robust count is not.
     assert int(row["unique_devices"].iloc[0]) >= 120
@@ -71,16 +72,38 @@ def test_density_rotating_randomized_macs_are_not_a_crowd(world_store: Store, se
     assert float(row["score"].iloc[0]) < 0.5
 
 
-def test_density_flagged_hours_do_not_feed_the_baseline(world_store: Store, settings: Settings) -> None:
-    """Once the scored day's crowd is stored as an anomaly, judging the next day must not use it."""
-    from santiway_anomaly.detectors.runner import run_detection
-
-    run_detection(world_store, settings, hours=24, until=WINDOW.end, detectors=["density"])
+def test_density_a_crowd_in_history_does_not_become_the_baseline(world_store: Store, settings: Settings) -> None:
+    """The next day is judged against a quantile over covered days: one crowd hour in it barely moves it."""
     next_day = Window(WINDOW.end, WINDOW.end + DAY)
     det = DensityDetector(settings).fit(world_store, next_day)
-    assert det.excluded_hours_ >= 1
-    lobby_noon = det.baseline_["lobby"]["same_hour"][12][0]
-    assert lobby_noon < 25  # the 78-device hour is not in it
+    lobby_noon, n = det.baseline_["lobby"]["same_hour"][12]
+    assert n >= 5 and lobby_noon < 25  # the 78-device hour is in the history, not in the baseline
+
+
+def test_density_learning_folder_and_restart_hour_raise_nothing(world_store: Store, settings: Settings) -> None:
+    strict = settings.model_copy(update={"learning_min_days": 60})
+    det = DensityDetector(strict).fit(world_store, WINDOW)
+    scored = det.hourly(world_store, WINDOW)
+    assert set(scored["state"]) == {"learning"} and det.alarms(list(scored["finding"]), WINDOW) == []
+    vetoed = scored[scored["folder"] == "lobby"]["finding"].iloc[0]
+    assert any(a.factor == 0 and "learning" in a.reason for a in vetoed.against)
+
+
+def test_density_loo_quantiles_match_numpy() -> None:
+    import numpy as np
+
+    from santiway_anomaly.detectors.density import loo_quantiles
+
+    values = np.array([3.0, 9.0, 1.0, 7.0, 7.0, 30.0, 2.0])
+    expected = [np.quantile(np.delete(values, i), 0.95, method="lower") for i in range(len(values))]
+    assert np.allclose(loo_quantiles(values, 0.95), expected)
+
+
+def test_density_levels_refused_at_load_settings() -> None:
+    from santiway_anomaly.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="DENSITY_RATIO_ALARM < DENSITY_RATIO_WARNING"):
+        load_settings(density_ratio_alarm=3.0, density_ratio_warning=2.0)
 
 
 def test_density_rejects_bad_levels(world_store: Store, settings: Settings) -> None:

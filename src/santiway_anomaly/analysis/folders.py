@@ -1,6 +1,6 @@
 """Distinct devices per folder per hour beside the p95 baseline the density detector judges them by.
 
-The numbers are the density detector's own (`DensityDetector.fit` + `score`), so the chart an
+The numbers are the density detector's own (`DensityDetector.fit` + `hourly`), so the chart an
 operator reads and the alarm that fired cannot disagree: raw distinct MACs, the robust count
 (stable MACs + the 5-minute peak of randomized ones), the p95 baseline and which baseline it is.
 """
@@ -35,7 +35,7 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
     step = max(CHUNK, timedelta(hours=math.ceil((window.end - start) / timedelta(hours=1) / MAX_FITS)))
     while start < window.end:
         chunk = Window(start, min(start + step, window.end))
-        parts.append(DensityDetector(settings).fit(store, chunk).score(store, chunk))
+        parts.append(DensityDetector(settings).fit(store, chunk).hourly(store, chunk))
         start = chunk.end
     parts = [p for p in parts if len(p)]
     scored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
+from santiway_anomaly.catalog import DETECTOR_NAMES as CATALOG_DETECTOR_NAMES
+
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
@@ -22,6 +24,6 @@ def _iso_only(value: object) -> object:
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
-# The registered detectors (detectors.base.REGISTRY), named here so the API needs no detector import.
-DETECTOR_NAMES = ("density", "night", "stationary", "ml")
+# The detectors, from the one catalog (importing it imports no detector).
+DETECTOR_NAMES = CATALOG_DETECTOR_NAMES
 DETECTORS_PATTERN = rf"^({'|'.join(DETECTOR_NAMES)})(,({'|'.join(DETECTOR_NAMES)}))*$"

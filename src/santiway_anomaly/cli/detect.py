@@ -112,7 +112,8 @@ def anomalies(
         "--json", help="Print a JSON list of anomaly objects (DESIGN.md contract)")] = False,
 ) -> None:
     """List stored anomalies, newest window first."""
-    from santiway_anomaly.anomaly import ANOMALY_TYPES, SEVERITIES
+    from santiway_anomaly.anomaly import SEVERITIES
+    from santiway_anomaly.catalog import ANOMALY_TYPES
     from santiway_anomaly.storage.anomalies import AnomalyFilter, count_anomalies, list_anomalies
 
     if anomaly_type is not None and anomaly_type not in ANOMALY_TYPES:
@@ -166,7 +167,7 @@ def known_add(
     note: Annotated[str, typer.Option(help="Why (shown in `known list`)")] = "",
 ) -> None:
     """Mark devices as known: no anomalies of the given type (or any) are raised for them."""
-    from santiway_anomaly.anomaly import ANOMALY_TYPES
+    from santiway_anomaly.catalog import ANOMALY_TYPES
     from santiway_anomaly.detectors.known import add_known
 
     if reason != "all" and reason not in ANOMALY_TYPES:

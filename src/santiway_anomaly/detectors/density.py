@@ -1,79 +1,109 @@
 """density_spike: a folder holds far more distinct devices in an hour than its own baseline.
 
-Score direction and unit: higher = more anomalous, calibrated to [0, 1] from the ratio
-robust_count / p95_baseline (alarm / warning / critical at DENSITY_RATIO_*), and held below the
-alarm line unless the absolute excess over p95 is at least DENSITY_MIN_EXCESS devices.
+Count: the randomization-robust count (storage/queries/folders.py): distinct stable MACs in the hour
+plus the peak of distinct randomized MACs in any 5-minute slot of it.
 
-Robust count: distinct non-randomized MACs in the hour + the peak of distinct randomized MACs in
-any 5-minute slot of the hour. A randomized phone shows one MAC at a time, so the 5-minute peak
-does not grow when phones rotate their MACs; the raw count (all distinct MACs) is reported beside it.
+Baseline (`fit`), over *covered* history only (coverage.py): the DENSITY_QUANTILE (p95, as the order
+statistic just below it, so a single crowd cannot lift it) of the
+folder's count at the same local hour of day over its covered days in the DETECT_HISTORY_DAYS before
+the window; a covered hour without sightings is 0 devices, an uncovered hour is no sample at all.
+With fewer than DENSITY_MIN_SAME_HOUR_DAYS samples at that hour, the quantile over all its covered
+hours is used (evidence x DENSITY_ALL_HOURS_FACTOR). A quantile is robust to a few crowds in its
+history, so flagged hours are not dropped from it (only an operator's verdict would be).
 
-Baseline (`fit`): p95 of the robust count over the folder's trailing days at the same local hour of
-day when at least DENSITY_MIN_SAME_HOUR_DAYS days exist, else p95 over all its trailing hours.
-Hours already flagged (stored density_spike anomalies) do not feed the baseline.
+Score direction and unit: raw = count / baseline (the ratio); level 1 / 2 / 3 at DENSITY_RATIO_ALARM /
+_WARNING / _CRITICAL, so higher = more anomalous.
+
+False-alarm budget: each folder's alarm line is raised, where its own history needs it, so that
+replaying its covered history (each hour judged against the quantile of the *other* days, leave one
+out) would have raised at most DENSITY_BUDGET_PER_WEEK alarm days per week of covered days; the line
+never rises above DENSITY_BUDGET_MAX_RATIO.
+
+Evidence against, and its effect on the level:
+- the folder is learning (fewer than LEARNING_MIN_DAYS covered days): x0 (no baseline, no alarm);
+- the hour is the first after a coverage gap (a restarting sensor hears everyone at once): x0;
+- the excess over the baseline is under DENSITY_MIN_EXCESS devices (a big ratio of a tiny number): x0;
+- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR;
+- the extra devices are far: for an hour that would alarm, the folder's devices are split into near
+  and far by the upper cut of Otsu's three-class threshold of their strongest RSSI over its
+  history; when the near devices rise less than the alarm line, the level falls to the near
+  devices' level (x near level / level). A crowd in a corridor outside a lab is not a crowd in it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
-from santiway_anomaly.anomaly import ALARM_SCORE, Anomaly, calibrate, severity_for
+from santiway_anomaly.anomaly import ALARM_SCORE
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.alarm import PriorAlarm, above_threshold, prior_alarms, suppress_repeats
-from santiway_anomaly.detectors.base import Detector, Window, register
-from santiway_anomaly.detectors.util import floor_hour, records
+from santiway_anomaly.coverage import Coverage, load_coverage
+from santiway_anomaly.detectors.alarm import prior_alarms
+from santiway_anomaly.detectors.base import FindingDetector, Window, register
+from santiway_anomaly.detectors.findings import Against, Finding
+from santiway_anomaly.detectors.util import floor_hour, piecewise_level
+from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours, rssi_profile
 from santiway_anomaly.storage.store import Store
 
-_FOLDER_HOURS_SQL = """
-SELECT h.folder AS folder, h.hour AS hour,
-       -- stable and randomized MACs are disjoint sets: their sum is every distinct device
-       h.n_stable + h.n_randomized AS unique_devices,
-       h.n_stable AS stable_devices, h.n_randomized AS randomized_macs,
-       coalesce(r.peak, 0) AS randomized_peak, h.lat AS lat, h.lon AS lon
-FROM
-(
-    SELECT toString(folder) AS folder, hour,
-           uniqExactMerge(stable_devices) AS n_stable,
-           uniqExactMerge(randomized_devices) AS n_randomized,
-           sum(lat_sum) / sum(sightings) AS lat, sum(lon_sum) / sum(sightings) AS lon
-    FROM anomaly_ml.folder_hourly
-    WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')} {folder_filter}
-    GROUP BY folder, hour
-) AS h
-LEFT JOIN
-(
-    SELECT folder, toStartOfHour(slot) AS hour, max(n) AS peak
-    FROM
-    (
-        SELECT toString(folder) AS folder, slot, uniqExactMerge(randomized_devices) AS n
-        FROM anomaly_ml.folder_5min
-        WHERE slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')} {folder_filter}
-        GROUP BY folder, slot
-    )
-    GROUP BY folder, hour
-) AS r ON h.folder = r.folder AND h.hour = r.hour
-"""
+# The near/far split speaks only with enough history (device-hours) and a near class that is neither a
+# handful of devices (a carrier's own watch) nor nearly everyone (no far class to leave out).
+NEAR_MIN_DEVICE_HOURS = 200
+NEAR_SHARE = (0.05, 0.9)
+
+__all__ = ["DensityDetector", "folder_hours", "spike_hours", "COLUMNS"]
 
 
-def folder_hours(store: Store, start: datetime, end: datetime, folders: list[str] | None = None) -> pd.DataFrame:
-    """Per folder per UTC hour in [start, end) (optionally only `folders`): raw and robust counts."""
-    sql = _FOLDER_HOURS_SQL.replace(
-        "{folder_filter}", "AND folder IN {folders:Array(String)}" if folders is not None else "")
-    df = store.query_df(sql, {"start": start, "end": end, "folders": folders or []})
-    if df.empty:
-        return pd.DataFrame(columns=["folder", "hour", "unique_devices", "stable_devices", "randomized_macs",
-                                     "randomized_peak", "lat", "lon", "robust_devices"])
-    df["robust_devices"] = df["stable_devices"].astype(float) + df["randomized_peak"].astype(float)
-    return df
+def otsu_cut(values: np.ndarray, weights: np.ndarray) -> float:
+    """The upper cut of Otsu's three-class threshold of a weighted 1-D sample (the two cuts that
+    maximise the between-class variance): a sensor hears three kinds of device, far ones (fixtures
+    behind walls), passing ones (a corridor, a street) and the ones in its place. Devices at or above
+    the cut are the near class. Fewer than three distinct values: no cut (everything is near)."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    if len(uniq) < 3:
+        return float(uniq.min()) if len(uniq) else 0.0
+    wsum = np.bincount(inverse, weights=weights)
+    cw, cs = np.cumsum(wsum), np.cumsum(wsum * uniq)
+    total, stotal = cw[-1], cs[-1]
+    mean = stotal / total
+    i, j = np.triu_indices(len(uniq) - 1, k=1)  # class 0 = [0..i], 1 = (i..j], 2 = (j..]
+    w0, s0 = cw[i], cs[i]
+    w1, s1 = cw[j] - cw[i], cs[j] - cs[i]
+    w2, s2 = total - cw[j], stotal - cs[j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (w0 * (s0 / w0 - mean) ** 2 + w1 * (s1 / w1 - mean) ** 2 + w2 * (s2 / w2 - mean) ** 2)
+    between = np.where((w0 > 0) & (w1 > 0) & (w2 > 0), between, -1.0)
+    k = int(np.argmax(between))
+    return float((uniq[j[k]] + uniq[j[k] + 1]) / 2)
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The q-quantile as the order statistic just below it (numpy's method="lower"): one crowd among
+    14 days never lifts a p95 (it is the second largest value there), while an event seen on two of
+    those days does (the weekly market is normal)."""
+    return float(np.quantile(values, q, method="lower"))
+
+
+def loo_quantiles(values: np.ndarray, q: float) -> np.ndarray:
+    """For each i, `quantile` of `values` without values[i]; NaN when fewer than 2 values.
+    Vectorised over i through the sorted order."""
+    n = len(values)
+    if n < 2:
+        return np.full(n, np.nan)
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    k = math.floor((n - 2) * q)
+    return np.asarray(ranked[np.where(k < rank, k, k + 1)], dtype=float)
 
 
 @register("density")
-class DensityDetector(Detector):
-    """Per folder per hour distinct-device spikes against the folder's own p95 baseline."""
+class DensityDetector(FindingDetector):
+    """Per folder per hour distinct-device spikes against the folder's own covered-history baseline."""
 
     name = "density"
     anomaly_type = "density_spike"
@@ -81,6 +111,11 @@ class DensityDetector(Detector):
     def __init__(self, settings: Settings, folders: list[str] | None = None) -> None:
         self.settings = settings
         self.folders = folders  # None = every folder
+
+    @property
+    def _levels(self) -> tuple[float, float, float]:
+        s = self.settings
+        return (s.density_ratio_alarm, s.density_ratio_warning, s.density_ratio_critical)
 
     # ---- fit ----------------------------------------------------------------------------
 
@@ -90,142 +125,224 @@ class DensityDetector(Detector):
             raise ValueError("DENSITY_RATIO_ALARM < DENSITY_RATIO_WARNING < DENSITY_RATIO_CRITICAL must hold")
         start = floor_hour(window.start)
         hist_start = start - timedelta(days=s.detect_history_days)
+        self.start_ = start
+        self.coverage_ = load_coverage(store, s, hist_start, window.end)
         history = folder_hours(store, hist_start, start, self.folders)
-        flagged = prior_alarms(store, self.anomaly_type, hist_start, start)
-        self.excluded_hours_ = self._drop_flagged(history, flagged)
-        history = history[~history["_flagged"]] if "_flagged" in history else history
-        self.baseline_ = self._baseline(history, start)
+        samples = self._samples(history, self.coverage_, start)
+        self.baseline_, self.line_ = self._baseline(samples)
         self.prior_ = prior_alarms(store, self.anomaly_type,
                                    start - timedelta(hours=s.density_cooldown_hours + 1), window.end)
         return self
 
-    @staticmethod
-    def _drop_flagged(history: pd.DataFrame, flagged: list[PriorAlarm]) -> int:
-        # River's protect_anomaly_detector: an hour already flagged must not become the new normal.
-        history["_flagged"] = False
-        if history.empty or not flagged:
-            return 0
-        hours = history["hour"]
-        mask = np.zeros(len(history), dtype=bool)
-        for p in flagged:
-            folder = p.subject.removeprefix("folder:")
-            mask |= ((history["folder"] == folder) & (hours >= pd.Timestamp(p.window_start))
-                     & (hours < pd.Timestamp(p.window_end))).to_numpy()
-        history["_flagged"] = mask
-        return int(mask.sum())
+    def _samples(self, history: pd.DataFrame, coverage: Coverage, start: datetime) -> pd.DataFrame:
+        """One row per covered folder-hour of history: its robust count (0 where nothing reported)
+        and its local hour of day and day."""
+        covered = coverage.covered
+        covered = covered[covered.index < pd.Timestamp(start)]
+        if self.folders is not None:
+            covered = covered[[f for f in covered.columns if f in set(self.folders)]]
+        if covered.empty or not len(covered.columns):
+            return pd.DataFrame(columns=["folder", "hour", "robust_devices", "local_hour", "local_day"])
+        stacked = covered.stack()
+        stacked = stacked[stacked.to_numpy()]
+        idx = stacked.index.set_names(["hour", "folder"])
+        frame = pd.DataFrame({"hour": idx.get_level_values("hour"), "folder": idx.get_level_values("folder")})
+        counts = history.assign(folder=history["folder"].astype(str),
+                                hour=pd.to_datetime(history["hour"], utc=True))
+        frame = frame.merge(counts[["folder", "hour", "robust_devices"]], on=["folder", "hour"], how="left")
+        frame["robust_devices"] = frame["robust_devices"].fillna(0.0).astype(float)
+        frame["local_hour"] = 0
+        frame["local_day"] = None
+        for folder, rows in frame.groupby("folder").groups.items():
+            local = pd.DatetimeIndex(frame.loc[rows, "hour"]).tz_convert(self.settings.zone_for(str(folder)))
+            frame.loc[rows, "local_hour"] = local.hour
+            frame.loc[rows, "local_day"] = pd.Series(local.date, index=rows)
+        return frame
 
-    def _baseline(self, history: pd.DataFrame, start: datetime) -> dict[str, dict[str, Any]]:
-        """folder -> {"same_hour": {local_hour: (p95, n_days)}, "all_hours": (p95, n_hours)}, vectorised
-        over folders (one grid of folder x hour)."""
+    def _baseline(self, samples: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+        """folder -> {"same_hour": {local_hour: (quantile, n)}, "all_hours": (quantile, n) | None,
+        "covered_days": n}, and folder -> budget alarm line as a ratio."""
         s = self.settings
-        if history.empty:
-            return {}
-        end = pd.Timestamp(start)
-        first = history.groupby("folder", observed=True)["hour"].min()
-        hours = pd.date_range(first.min(), end, freq="h", inclusive="left")
-        grid = pd.MultiIndex.from_product([first.index.astype(str), hours], names=["folder", "hour"])
-        frame = history.assign(folder=history["folder"].astype(str)).set_index(["folder", "hour"])
-        counts = frame["robust_devices"].reindex(grid, fill_value=0.0).reset_index()
-        counts["_flagged"] = frame["_flagged"].reindex(grid, fill_value=False).to_numpy()
-        # Hours with no sightings are hours with 0 devices, from each folder's first hour on.
-        counts = counts[(counts["hour"] >= counts["folder"].map(first.set_axis(first.index.astype(str))))
-                        & ~counts["_flagged"]]
-        counts["local_hour"] = 0
-        for folder in counts["folder"].unique():
-            zone = s.zone_for(str(folder))
-            if str(zone) != "UTC":
-                mask = counts["folder"] == folder
-                counts.loc[mask, "local_hour"] = pd.DatetimeIndex(counts.loc[mask, "hour"]).tz_convert(zone).hour
-        utc_rows = counts["folder"].map(lambda f: str(s.zone_for(str(f))) == "UTC").to_numpy()
-        counts.loc[utc_rows, "local_hour"] = pd.DatetimeIndex(counts.loc[utc_rows, "hour"]).hour
         q = s.density_quantile
-        by_hour = counts.groupby(["folder", "local_hour"])["robust_devices"]
-        same = pd.DataFrame({"n": by_hour.size(), "p": by_hour.quantile(q)})
-        by_folder = counts.groupby("folder")["robust_devices"]
-        everything = pd.DataFrame({"n": by_folder.size(), "p": by_folder.quantile(q)})
-        out: dict[str, dict[str, Any]] = {
-            str(f): {"same_hour": {}, "all_hours": (float(p), int(n)) if n >= s.density_min_history_hours else None}
-            for f, n, p in zip(everything.index, everything["n"], everything["p"], strict=True)}
-        for (folder, hour), n, p in zip(same.index, same["n"], same["p"], strict=True):
-            if n >= s.density_min_same_hour_days:
-                out[str(folder)]["same_hour"][int(hour)] = (float(p), int(n))
-        return out
+        baseline: dict[str, dict[str, Any]] = {}
+        lines: dict[str, float] = {}
+        for folder, rows in samples.groupby("folder"):
+            values = rows["robust_devices"].to_numpy(dtype=float)
+            n_days = int(rows["local_day"].nunique())
+            all_hours = (quantile(values, q), len(values)) if len(values) >= s.density_min_history_hours \
+                else None
+            entry: dict[str, Any] = {"same_hour": {}, "all_hours": all_hours, "covered_days": n_days}
+            # Leave-one-out replay of history for the budget: each hour against the other days' quantile.
+            loo = np.full(len(rows), np.nan)
+            for hour, sub in rows.groupby("local_hour"):
+                pos = rows.index.get_indexer(sub.index)
+                v = sub["robust_devices"].to_numpy(dtype=float)
+                if len(v) >= s.density_min_same_hour_days:
+                    entry["same_hour"][int(str(hour))] = (quantile(v, q), len(v))
+                    loo[pos] = loo_quantiles(v, q)
+            baseline[str(folder)] = entry
+            lines[str(folder)] = self._budget_line(values, loo, rows["local_day"].to_numpy(), n_days)
+        return baseline, lines
 
-    # ---- score --------------------------------------------------------------------------
-
-    def score(self, store: Store, window: Window) -> pd.DataFrame:
-        self.check_fitted()
+    def _budget_line(self, values: np.ndarray, loo: np.ndarray, days: np.ndarray, n_days: int) -> float:
         s = self.settings
+        ok = ~np.isnan(loo) & (values - loo >= s.density_min_excess)
+        if not ok.any():
+            return s.density_ratio_alarm
+        ratio = values[ok] / np.maximum(loo[ok], 1.0)
+        day_max = pd.Series(ratio).groupby(days[ok]).max().sort_values(ascending=False).to_numpy()
+        allowed = int(s.density_budget_per_week * n_days / 7)
+        if len(day_max) <= allowed:
+            return s.density_ratio_alarm
+        # Just above the first history day the budget cannot afford.
+        line = float(day_max[allowed]) * 1.001
+        return float(min(max(line, s.density_ratio_alarm), max(s.density_budget_max_ratio, s.density_ratio_alarm)))
+
+    def alarm_line(self, finding: Finding) -> float:
+        ratio = self.line_.get(finding.folder, self.settings.density_ratio_alarm)
+        return max(1.0, piecewise_level(ratio, self._levels))
+
+    def cooldown(self) -> timedelta:
+        return timedelta(hours=self.settings.density_cooldown_hours)
+
+    # ---- findings -----------------------------------------------------------------------
+
+    def hourly(self, store: Store, window: Window) -> pd.DataFrame:
+        """Per folder per hour of the window: counts, baseline, state and the finding (the numbers an
+        operator's chart shows are the ones the alarm was judged by)."""
+        self.check_fitted()
         df = folder_hours(store, floor_hour(window.start), window.end, self.folders)
         if df.empty:
-            return df.assign(subject=[], score=[], p95_baseline=[], baseline_kind=[], baseline_n=[])
-        p95s, kinds, ns, scores = [], [], [], []
-        for row in records(df):
-            base = self.baseline_.get(str(row.folder))
-            local_hour = pd.Timestamp(row.hour).tz_convert(s.zone_for(str(row.folder))).hour
-            p95, kind, n = None, "none", 0
-            if base is not None and local_hour in base["same_hour"]:
-                (p95, n), kind = base["same_hour"][local_hour], "same_hour"
-            elif base is not None and base["all_hours"] is not None:
-                (p95, n), kind = base["all_hours"], "all_hours"
-            p95s.append(p95)
-            kinds.append(kind)
-            ns.append(n)
-            scores.append(self._score_one(float(row.robust_devices), p95))
-        df["p95_baseline"] = p95s
-        df["baseline_kind"] = kinds
-        df["baseline_n"] = ns
-        df["score"] = scores
-        df["subject"] = "folder:" + df["folder"].astype(str)
-        return df
+            return df.assign(p95_baseline=[], baseline_kind=[], baseline_n=[], state=[], score=[], finding=[])
+        rows: list[dict[str, Any]] = []
+        for rec in df.to_dict("records"):
+            finding, extra = self._finding(rec)
+            rows.append({**extra, "finding": finding, "score": finding.score(self.alarm_line(finding))})
+        return pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
 
-    def _score_one(self, robust: float, p95: float | None) -> float:
+    def findings(self, store: Store, window: Window) -> list[Finding]:
+        scored = self.hourly(store, window)
+        found: list[Finding] = list(scored["finding"]) if len(scored) else []
+        self._check_near(store, window, [f for f in found if f.score(self.alarm_line(f)) >= ALARM_SCORE])
+        if self.folders is None:  # the whole run's answer: the stationary detector reuses it
+            scored["score"] = [f.score(self.alarm_line(f)) for f in found]
+            _remember_spikes(store, window, scored)
+        return found
+
+    def _check_near(self, store: Store, window: Window, candidates: list[Finding]) -> None:
+        """Are the extra devices in the folder, or passing it at a distance (a corridor, a street)?
+        Only for the hours that would alarm: the folder's strongest-RSSI profile over its history is
+        split into near and far by Otsu's threshold (the folder's own near/far mixture, not one global
+        cut), and the near devices must spike too. When they do not, the level falls to theirs."""
         s = self.settings
-        if p95 is None:
-            return 0.0
-        ratio = robust / max(p95, 1.0)
-        value = calibrate(ratio, alarm=s.density_ratio_alarm, warning=s.density_ratio_warning,
-                          critical=s.density_ratio_critical)
-        if robust - p95 < s.density_min_excess:
-            value = min(value, ALARM_SCORE - 0.01)  # a big ratio of a tiny number is not a crowd
-        return float(value)
-
-    # ---- alarms -------------------------------------------------------------------------
-
-    def alarms(self, scored: pd.DataFrame, window: Window) -> list[Anomaly]:
-        s = self.settings
-        candidates: list[Anomaly] = []
-        for row in records(scored):
-            severity = severity_for(float(row.score))
-            if severity is None:
+        if not candidates:
+            return
+        hist_start = self.start_ - timedelta(days=s.detect_history_days)
+        profile = rssi_profile(store, sorted({f.folder for f in candidates}), hist_start, window.end)
+        for folder, rows in profile.groupby("folder"):
+            history = rows[rows["hour"] < pd.Timestamp(self.start_)]
+            if history.empty:
                 continue
-            hour = pd.Timestamp(row.hour).to_pydatetime()
-            p95 = float(row.p95_baseline)
-            against = []
-            if row.randomized_macs > row.randomized_peak:
-                against.append(f"{int(row.randomized_macs)} randomized MACs counted as "
-                               f"{int(row.randomized_peak)} devices (peak per 5 minutes)")
-            if row.baseline_kind == "all_hours":
-                against.append("too few days at this hour of day: baseline over all hours")
-            candidates.append(Anomaly(
-                anomaly_type=self.anomaly_type, severity=severity, score=round(float(row.score), 4),
-                window_start=hour, window_end=hour + timedelta(hours=1), folder=str(row.folder),
-                lat=float(row.lat), lon=float(row.lon),
-                details={
-                    "unique_devices": int(row.unique_devices),
-                    "robust_devices": int(row.robust_devices),
-                    "stable_devices": int(row.stable_devices),
-                    "randomized_macs": int(row.randomized_macs),
-                    "randomized_peak_5min": int(row.randomized_peak),
-                    "p95_baseline": round(p95, 2),
-                    "baseline": row.baseline_kind,
-                    "baseline_samples": int(row.baseline_n),
-                    "ratio": round(float(row.robust_devices) / max(p95, 1.0), 2),
-                    "excess": round(float(row.robust_devices) - p95, 1),
-                    "reasons": [f"{int(row.robust_devices)} devices vs p95 {p95:.1f} "
-                                f"({row.baseline_kind.replace('_', ' ')})"],
-                    "against": against,
-                },
-            ))
-        return suppress_repeats(above_threshold(candidates), self.prior_,
-                                timedelta(hours=s.density_cooldown_hours))
+            weights = history["devices"].to_numpy(dtype=float)
+            cut = otsu_cut(history["rssi_max"].to_numpy(dtype=float), weights)
+            near_share = weights[history["rssi_max"].to_numpy(dtype=float) >= cut].sum() / max(weights.sum(), 1.0)
+            if weights.sum() < NEAR_MIN_DEVICE_HOURS or not NEAR_SHARE[0] <= near_share <= NEAR_SHARE[1]:
+                continue  # too little history, or no distinct near class: no evidence either way
+            near = rows[rows["rssi_max"] >= cut].groupby("hour")["devices"].sum()
+            covered = self.coverage_.covered_hours(str(folder), self.start_)
+            zone = s.zone_for(str(folder))
+            samples = pd.DataFrame({"hour": covered, "near": near.reindex(covered, fill_value=0).to_numpy(dtype=float),
+                                    "local_hour": covered.tz_convert(zone).hour})
+            for f in (c for c in candidates if c.folder == folder):
+                hour = pd.Timestamp(f.window_start)
+                same = samples[samples["local_hour"] == hour.tz_convert(zone).hour]["near"].to_numpy()
+                pool = same if len(same) >= s.density_min_same_hour_days else samples["near"].to_numpy()
+                if len(pool) == 0:
+                    continue
+                base = quantile(pool, s.density_quantile)
+                now = float(near.get(hour, 0.0))
+                near_level = piecewise_level(now / max(base, 1.0), self._levels)
+                f.evidence.update({"near_cut_dbm": round(cut, 1), "near_devices": int(now),
+                                   "near_p95_baseline": round(base, 2)})
+                if near_level < self.alarm_line(f):
+                    # The near devices are a subset: their rise is judged as a ratio, and the level falls to theirs.
+                    factor = min(0.99, near_level / max(f.adjusted_level, 1e-9))
+                    f.against.append(Against(f"the near devices barely rose: {now:.0f} at >= {cut:.0f} dBm vs p95 "
+                                             f"{base:.1f}", factor))
+
+    def _finding(self, row: dict[Any, Any]) -> tuple[Finding, dict[str, Any]]:
+        s = self.settings
+        folder = str(row["folder"])
+        hour = pd.Timestamp(row["hour"])
+        hour = hour.tz_localize("UTC") if hour.tzinfo is None else hour.tz_convert("UTC")
+        local_hour = hour.tz_convert(s.zone_for(folder)).hour
+        base = self.baseline_.get(folder)
+        covered_days = int(base["covered_days"]) if base else 0
+        p95: float | None = None
+        kind, n = "none", 0
+        if base is not None and local_hour in base["same_hour"]:
+            (p95, n), kind = base["same_hour"][local_hour], "same_hour"
+        elif base is not None and base["all_hours"] is not None:
+            (p95, n), kind = base["all_hours"], "all_hours"
+        robust = float(row["robust_devices"])
+        ratio = robust / max(p95, 1.0) if p95 is not None else 0.0
+        against: list[Against] = []
+        state = "ready" if covered_days >= s.learning_min_days and p95 is not None else "learning"
+        if state == "learning":
+            against.append(Against(f"learning: {covered_days} covered days of history "
+                                   f"(< LEARNING_MIN_DAYS {s.learning_min_days})", 0.0))
+        elif self.coverage_.is_restart(folder, hour.to_pydatetime()):
+            against.append(Against("first hour after a coverage gap: a restarting sensor hears everyone at once", 0.0))
+        if p95 is not None and robust - p95 < s.density_min_excess:
+            against.append(Against(f"only {robust - p95:+.0f} devices over the baseline "
+                                   f"(< DENSITY_MIN_EXCESS {s.density_min_excess})", 0.0))
+        if kind == "all_hours":
+            against.append(Against("too few covered days at this hour of day: baseline over all hours",
+                                   s.density_all_hours_factor))
+        reasons = [f"{robust:.0f} devices vs p95 {p95:.1f} ({kind.replace('_', ' ')}, {n} covered samples)"] \
+            if p95 is not None else []
+        if row["randomized_macs"] > row["randomized_peak"]:
+            reasons.append(f"{int(row['randomized_macs'])} randomized MACs counted as "
+                           f"{int(row['randomized_peak'])} devices (peak per 5 minutes)")
+        p95_out = round(p95, 2) if p95 is not None else None
+        finding = Finding(
+            subject=f"folder:{folder}", window_start=hour.to_pydatetime(),
+            window_end=(hour + pd.Timedelta(hours=1)).to_pydatetime(),
+            level=piecewise_level(ratio, self._levels), raw=ratio, pattern="crowd", reasons=reasons, against=against,
+            evidence={
+                "unique_devices": int(row["unique_devices"]), "robust_devices": int(robust),
+                "stable_devices": int(row["stable_devices"]), "randomized_macs": int(row["randomized_macs"]),
+                "randomized_peak_5min": int(row["randomized_peak"]), "p95_baseline": p95_out,
+                "baseline": kind, "baseline_samples": int(n), "covered_days": covered_days,
+                "ratio": round(ratio, 2), "excess": round(robust - p95, 1) if p95 is not None else None,
+                "budget_line_ratio": round(self.line_.get(folder, s.density_ratio_alarm), 2), "state": state,
+            },
+            folder=folder, lat=float(row["lat"]), lon=float(row["lon"]))
+        return finding, {"p95_baseline": p95_out, "baseline_kind": kind, "baseline_n": int(n), "state": state}
+
+
+_SPIKE_MEMO: dict[tuple[int, datetime, datetime], set[tuple[str, int]]] = {}
+
+
+def clear_run_memo() -> None:
+    """Forget the last run's spikes (the runner calls it before every run: the data may have changed)."""
+    _SPIKE_MEMO.clear()
+
+
+def _remember_spikes(store: Store, window: Window, scored: pd.DataFrame) -> set[tuple[str, int]]:
+    spikes = scored[scored["score"] >= ALARM_SCORE] if len(scored) else scored
+    _SPIKE_MEMO.clear()  # one run's answer is all that is reused
+    found = {(str(f), int(pd.Timestamp(h).timestamp()))
+             for f, h in zip(spikes.get("folder", []), spikes.get("hour", []), strict=True)}
+    _SPIKE_MEMO[(id(store), window.start, window.end)] = found
+    return found
+
+
+def spike_hours(store: Store, settings: Settings, window: Window) -> set[tuple[str, int]]:
+    """(folder, UTC hour start in epoch seconds) of the window's hours at density alarm level: the
+    density detector's own answer when it ran over the same window in this run, computed once otherwise."""
+    key = (id(store), window.start, window.end)
+    if key not in _SPIKE_MEMO:
+        det = DensityDetector(settings).fit(store, window)
+        return _remember_spikes(store, window, det.hourly(store, window))
+    return _SPIKE_MEMO[key]

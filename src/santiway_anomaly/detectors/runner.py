@@ -66,6 +66,9 @@ def run_detection(store: Store, settings: Settings, *, hours: float = 24.0, unti
         raise ValueError(f"unknown detector(s) {unknown}; choose from {available}")
     window = Window.last_hours(hours, until)
     run = DetectionRun(window=window)
+    from santiway_anomaly.detectors.density import clear_run_memo
+
+    clear_run_memo()
     unavailable = _unavailable_errors()
     for name in names:
         started = time.perf_counter()

@@ -25,9 +25,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Self
 
-import pandas as pd
-
-from santiway_anomaly.anomaly import ALARM_SCORE
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors import density as density_module
 from santiway_anomaly.detectors.alarm import prior_alarms
@@ -42,20 +39,9 @@ from santiway_anomaly.storage.store import Store
 
 
 def density_spike_hours(ctx: Context, folders: list[str]) -> set[tuple[str, int]]:
-    """(folder, UTC hour start in epoch seconds) of the hours at density-alarm level in the window.
-
-    The density detector's own `spike_hours` (memoised per run) when it exists; until then its
-    scores, for the given folders only."""
-    shared = getattr(density_module, "spike_hours", None)
-    if shared is not None:
-        hours: set[tuple[str, int]] = shared(ctx.store, ctx.settings, ctx.window)
-        return hours
-    det = density_module.DensityDetector(ctx.settings, folders).fit(ctx.store, ctx.window)
-    scored = det.score(ctx.store, ctx.window)
-    if scored.empty:
-        return set()
-    spikes = scored[scored["score"] >= ALARM_SCORE]
-    return {(str(f), int(pd.Timestamp(h).timestamp())) for f, h in zip(spikes["folder"], spikes["hour"], strict=True)}
+    """(folder, UTC hour start in epoch seconds) of the window's hours at density-alarm level: the
+    density detector's own answer (memoised per run), never a second density run of our own."""
+    return density_module.spike_hours(ctx.store, ctx.settings, ctx.window)
 
 
 @register("stationary")

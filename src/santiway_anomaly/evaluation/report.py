@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from santiway_anomaly.catalog import RULE_ANOMALY_TYPES
 from santiway_anomaly.config import Settings
 from santiway_anomaly.evaluation.matching import MatchingRule, TypeScore, evaluate
 from santiway_anomaly.evaluation.truth import TruthEvent
@@ -64,7 +65,7 @@ def _fmt(value: float | None) -> str:
 
 def rule_detectors_section(ctx: EvalContext) -> Section:
     scores = evaluate(ctx.store, ctx.truth, ctx.rule, ctx.since, ctx.until,
-                      types=("density_spike", "night_activity", "stationary_surveillance"))
+                      types=RULE_ANOMALY_TYPES)
     scores.pop("ml_behavior", None)  # the ML section reports its own type
     lines = [f"Matching rule: {ctx.rule.describe()}.", "",
              "| type | detections | correct | truth events | found | precision | recall | F1 |",

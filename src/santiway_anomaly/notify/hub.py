@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Gauge
 
-from santiway_anomaly.anomaly import ANOMALY_TYPES
+from santiway_anomaly.catalog import ANOMALY_TYPES
 from santiway_anomaly.notify.dispatcher import NOTIFICATIONS
 from santiway_anomaly.notify.message import SEVERITY_RANK, Notification
 

@@ -27,6 +27,7 @@ from santiway_anomaly.api.params import MIN_HOURS, check_hours, utc, window
 from santiway_anomaly.api.ratelimit import default_limit, detect_limit, limiter, list_limit
 from santiway_anomaly.api.schemas import AnomaliesPublic, DetectRunPublic, StatsPublic
 from santiway_anomaly.api.security import require_api_key
+from santiway_anomaly.catalog import ANOMALY_TYPES
 from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.anomalies import AnomalyFilter, generation, page_anomalies
 from santiway_anomaly.storage.store import Store
@@ -38,7 +39,8 @@ router = APIRouter(
     responses={**AUTH_RESPONSES, **LIMIT_RESPONSES, **COMMON_RESPONSES},
 )
 
-AnomalyTypeQ = Literal["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
+# The catalog's anomaly types as an enum in the OpenAPI schema.
+AnomalyTypeQ = Literal[ANOMALY_TYPES]  # type: ignore[valid-type]
 SeverityQ = Literal["info", "warning", "critical"]
 
 

@@ -15,6 +15,7 @@ from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic
 from santiway_anomaly.api.security import ApiKeyDep, require_api_key
+from santiway_anomaly.catalog import ANOMALY_TYPES
 from santiway_anomaly.detectors.known import add_known, list_known, remove_known
 from santiway_anomaly.notify.feedback import UnknownAnomalyError, get_feedback, give_feedback, list_feedback
 
@@ -28,7 +29,8 @@ NO_ANOMALY: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic, "desc
 NO_FEEDBACK: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic, "description": "No feedback on it yet"}}
 
 VerdictQ = Literal["false_alarm", "confirmed"]
-ReasonQ = Literal["all", "density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
+# `all` or one of the catalog's anomaly types, as an enum in the OpenAPI schema.
+ReasonQ = Literal[("all", *ANOMALY_TYPES)]  # type: ignore[valid-type]
 AnomalyIdP = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="anomaly_id (32 hex digits)")]
 DeviceIdP = Annotated[str, Path(max_length=64, description=f"The device: {MAC_HELP}")]
 

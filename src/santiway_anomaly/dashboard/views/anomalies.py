@@ -8,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
+from santiway_anomaly.catalog import ANOMALY_TYPES
 from santiway_anomaly.dashboard import charts, ui
 from santiway_anomaly.dashboard.client import ApiError
 
-TYPES = ["density_spike", "night_activity", "stationary_surveillance", "ml_behavior"]
+TYPES = list(ANOMALY_TYPES)
 PAGE_SIZES = [50, 100, 250, 1000]
 
 
