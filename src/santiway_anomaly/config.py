@@ -263,6 +263,10 @@ class Settings(BaseSettings):
     follow_stop_min_slots: int = Field(default=2, ge=1)
     follow_max_missed_stops: int = Field(default=1, ge=0)
     follow_max_gap_minutes: int = Field(default=120, ge=1)
+    # A follower is at (nearly) every stop the sensor made meanwhile; a device heard at fewer than this share
+    # of them (a colleague's desk audible from two stops of a round) is weaker evidence (ours).
+    follow_min_stop_share: float = Field(default=0.75, gt=0, le=1)
+    follow_partial_factor: float = Field(default=0.5, ge=0, lt=1)
     # Pigtail/CYT: a crowd moving with the sensor (bus, train) is evidence against following.
     follow_crowd_max: int = Field(default=4, ge=0)
     follow_crowd_factor: float = Field(default=0.3, ge=0, lt=1)

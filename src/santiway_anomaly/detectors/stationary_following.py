@@ -42,24 +42,30 @@ def following_findings(ctx: Context) -> list[Finding]:
     episodes = _episodes(ctx, slots, stops)
     if episodes.empty:
         return []
-    cot = _cotravellers(episodes)
     hist_end = floor_hour(w.start)
     companions = ctx.store.query_df(sql.SENSOR_DAYS, {
         "ids": sorted(episodes["device_id"].unique().tolist()), "sensors": sensors,
         "start": hist_end - timedelta(days=s.detect_history_days), "end": hist_end})
     companion_days = {(str(r.device_id), str(r.sensor)): int(r.days) for r in records(companions)}
+    cdays_of = np.array([companion_days.get((str(d), str(x)), 0)
+                         for d, x in zip(episodes["device_id"], episodes["sensor_id"], strict=True)], dtype=np.int64)
+    # The carrier's companions are not a crowd moving with the sensor: they are left out of the count.
+    cot = _cotravellers(episodes, cdays_of < s.companion_min_days)
     found: list[Finding] = []
-    for row, n_cot in zip(records(episodes), cot, strict=True):
+    for row, n_cot, cdays in zip(records(episodes), cot, cdays_of, strict=True):
         start = datetime.fromtimestamp(int(row.first), UTC)
         end = datetime.fromtimestamp(int(row.last) + slot, UTC)
         day_start, day_end = day_bounds(start.date())
         against: list[Against] = []
-        cdays = companion_days.get((str(row.device_id), str(row.sensor_id)), 0)
         if cdays >= s.companion_min_days:
             against.append(Against(f"companion of the sensor: with it on {cdays} earlier days", 0.0))
         if n_cot > s.follow_crowd_max:
             against.append(Against(f"crowd: {n_cot} other devices moved with the sensor (> {s.follow_crowd_max})",
                                    s.follow_crowd_factor))
+        stop_share = int(row.stops_with) / max(1, int(row.stops_in_span))
+        if int(row.stops_in_span) and stop_share < s.follow_min_stop_share:
+            against.append(Against(f"at only {int(row.stops_with)} of the sensor's {int(row.stops_in_span)} stops "
+                                   f"meanwhile (< {s.follow_min_stop_share:.0%})", s.follow_partial_factor))
         share = f"{int(row.stops_with)} of the sensor's {int(row.stops_in_span)} stops meanwhile"
         found.append(Finding(
             subject=str(row.device_id), window_start=day_start, window_end=day_end, level=float(row.level),
@@ -71,7 +77,7 @@ def following_findings(ctx: Context) -> list[Finding]:
                       "locations": int(row.locations), "slots": int(row.slots), "start": start.isoformat(),
                       "end": end.isoformat(), "stops_with_device": int(row.stops_with),
                       "sensor_stops_in_span": int(row.stops_in_span), "cotravellers": int(n_cot),
-                      "companion_days": cdays, "rssi_mean": round(float(row.rssi), 1),
+                      "companion_days": int(cdays), "rssi_mean": round(float(row.rssi), 1),
                       "randomized": bool(row.is_randomized)},
             device_id=str(row.device_id), folder=str(row.folder), vendor=str(row.vendor),
             network_type=str(row.network_type), lat=float(row.lat), lon=float(row.lon)))
@@ -181,11 +187,11 @@ def _distinct_locations(lat: np.ndarray, lon: np.ndarray, step: float) -> int:
     return len(anchors_lat)
 
 
-def _cotravellers(episodes: pd.DataFrame) -> np.ndarray:
-    """Per episode: other devices following the same sensor at alarm level during at least half of it.
-    A crowd moving with the sensor (bus, train) is evidence against each of its members."""
+def _cotravellers(episodes: pd.DataFrame, eligible: np.ndarray) -> np.ndarray:
+    """Per episode: other (eligible) devices following the same sensor at alarm level during at least
+    half of it. A crowd moving with the sensor (bus, train) is evidence against each of its members."""
     cot = np.zeros(len(episodes), dtype=np.int64)
-    strong = episodes["level"].to_numpy() >= 1.0
+    strong = (episodes["level"].to_numpy() >= 1.0) & eligible
     first = episodes["first"].to_numpy(dtype=np.int64)
     last = episodes["last"].to_numpy(dtype=np.int64)
     for _, idx in episodes.groupby("sensor_id").indices.items():
