@@ -258,11 +258,11 @@ class Settings(BaseSettings):
     # Following is judged along the sensor's round: its stops (places >= FOLLOW_DISTANCE_M apart where it
     # stayed >= FOLLOW_STOP_MIN_SLOTS slots) in order. A follower's episode goes on across long gaps while it
     # is at consecutive stops, and ends when the sensor made more than FOLLOW_MAX_MISSED_STOPS stops without
-    # it, or after FOLLOW_MAX_GAP_MINUTES without it (ours: patrol stops 48-84 min apart must not split a
-    # round, a parked sensor's long break must not join two days' errands).
+    # it, or after FOLLOW_MAX_GAP_MINUTES without it (ours: patrol stops 48-84 min apart, one of them
+    # missed, must not split a round: up to ~170 min; a parked sensor's long break must not join two errands).
     follow_stop_min_slots: int = Field(default=2, ge=1)
     follow_max_missed_stops: int = Field(default=1, ge=0)
-    follow_max_gap_minutes: int = Field(default=120, ge=1)
+    follow_max_gap_minutes: int = Field(default=180, ge=1)
     # A follower is at (nearly) every stop the sensor made meanwhile; a device heard at fewer than this share
     # of them (a colleague's desk audible from two stops of a round) is weaker evidence (ours).
     follow_min_stop_share: float = Field(default=0.75, gt=0, le=1)

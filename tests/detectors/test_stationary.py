@@ -31,7 +31,8 @@ UNSTEADY = mac(0x31, 3)  # 5 h, but the signal swings: a person moving about
 FAR = mac(0x31, 4)  # 5 h, steady, but far (-80 dBm)
 DEPOT_LINGERER = mac(0x31, 5)  # 5 h in a folder with 2 days of history: learning
 PATROL_FOLLOWER = mac(0x32, 1)  # planted: at 5 consecutive patrol stops, ~1 h apart
-COINCIDENT = mac(0x32, 2)  # at two non-consecutive stops only
+COINCIDENT = mac(0x32, 2)  # at two stops of the round three stops apart
+PARTIAL = mac(0x32, 4)  # at stops 1 and 3, not at stop 2: 2 of the sensor's 3 stops
 CREW = mac(0x32, 3)  # rides with the patrol sensor every day
 RANDOM_RETURNER = mac(0x33, 1, randomized=True)  # 4 days at the lab, same random MAC
 NEW_HIRE = mac(0x33, 2)  # 4 days, 8 h a day at one desk
@@ -93,6 +94,9 @@ def build_world() -> World:
             if d == SCORED_DAY and 0 < k:
                 w.track(PATROL_FOLLOWER, t, t + timedelta(minutes=18), sensor="P1", folder="patrol", lat=stop[0],
                         lon=stop[1], rssi=-70, every_s=150)
+            if d == SCORED_DAY and k in (1, 3):
+                w.track(PARTIAL, t, t + timedelta(minutes=18), sensor="P1", folder="patrol", lat=stop[0],
+                        lon=stop[1], rssi=-70, every_s=150)
             if d == SCORED_DAY and k in (1, 4):
                 w.track(COINCIDENT, t, t + timedelta(minutes=18), sensor="P1", folder="patrol", lat=stop[0],
                         lon=stop[1], rssi=-70, every_s=150)
@@ -147,13 +151,18 @@ def test_planted_watchers_rank_above_every_normal_device(scored: pd.DataFrame, s
     assert alarms - {LONE_RANDOM} == PLANTED
 
 
-def test_patrol_with_long_gaps_between_stops_is_followed(scored: pd.DataFrame) -> None:
+def test_patrol_with_long_gaps_between_stops_is_followed(scored: pd.DataFrame, settings: Settings) -> None:
     f = _finding(scored, PATROL_FOLLOWER)
     assert f.pattern == "following" and f.evidence["locations"] == 5
     assert f.evidence["minutes"] >= 240  # one episode across ~55-minute gaps
     assert f.evidence["stops_with_device"] == 5
-    # Two non-consecutive stops of the round are two separate one-place episodes: no following.
+    # Two stops three apart are two separate one-place episodes: no following.
     assert _finding(scored, COINCIDENT).adjusted_level < 1.0
+    # At two of the three stops meanwhile: one episode (one stop missed is tolerated), but it weighs less.
+    partial = _finding(scored, PARTIAL)
+    assert partial.level >= 1.0 and partial.evidence["sensor_stops_in_span"] == 3
+    assert _factor(partial, "stops meanwhile") == settings.follow_partial_factor
+    assert partial.adjusted_level < 1.0
     assert _factor(_finding(scored, CREW), "companion") == 0.0
 
 
