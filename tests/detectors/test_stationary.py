@@ -29,7 +29,7 @@ LONE_STRANGER = mac(0x31, 1)  # planted: 5 h alone near the sensor, steady
 LONE_RANDOM = mac(0x31, 2, randomized=True)  # the same, with a randomized MAC
 UNSTEADY = mac(0x31, 3)  # 5 h, but the signal swings: a person moving about
 FAR = mac(0x31, 4)  # 5 h, steady, but far (-80 dBm)
-DEPOT_LINGERER = mac(0x31, 5)  # 5 h in a folder with 2 days of history: learning
+DEPOT_LINGERER = mac(0x31, 5)  # 5 h in a folder with 1 day of history: a stranger cannot be told
 PATROL_FOLLOWER = mac(0x32, 1)  # planted: at 5 consecutive patrol stops, ~1 h apart
 COINCIDENT = mac(0x32, 2)  # at two stops of the round three stops apart
 PARTIAL = mac(0x32, 4)  # at stops 1 and 3, not at stop 2: 2 of the sensor's 3 stops
@@ -67,9 +67,9 @@ def build_world() -> World:
     w.track(FAR, *hours(16.5, 21.5), rssi=-80, rssi_sd=1.5, every_s=240, **lab)  # type: ignore[arg-type]
     w.track(LONE_RANDOM, *hours(19.5, 23.99), rssi=-55, rssi_sd=1.5, every_s=240, randomized=True,
             **lab)  # type: ignore[arg-type]
-    # A depot whose sensor started two days ago.
+    # A depot whose sensor started the day before.
     depot = {"sensor": "D1", "folder": "depot", "lat": DEPOT[0], "lon": DEPOT[1]}
-    w.track(mac(0x34, 1), T0 + (SCORED_DAY - 2) * DAY, scored + DAY, rssi=-50, every_s=600, **depot)  # type: ignore[arg-type]
+    w.track(mac(0x34, 1), T0 + (SCORED_DAY - 1) * DAY, scored + DAY, rssi=-50, every_s=600, **depot)  # type: ignore[arg-type]
     w.track(DEPOT_LINGERER, *morning, rssi=-55, rssi_sd=1.5, every_s=240, **depot)  # type: ignore[arg-type]
     # Returning cases in the 7-day look-back (days 8..14), on days that overlap by fewer than 3.
     for d in range(SCORED_DAY - 6, SCORED_DAY + 1):
@@ -192,7 +192,7 @@ def test_each_against_multiplies_the_level_by_its_factor(scored: pd.DataFrame, s
     cases = {LONE_RANDOM: ("randomized", settings.stationary_randomized_factor),
              UNSTEADY: ("unsteady signal", settings.linger_unsteady_factor),
              FAR: ("not near", settings.linger_far_factor),
-             DEPOT_LINGERER: ("folder learning", 0.0)}
+             DEPOT_LINGERER: ("too short to tell a stranger", 0.0)}
     for device, (word, factor) in cases.items():
         f = _finding(scored, device)
         assert _factor(f, word) == factor

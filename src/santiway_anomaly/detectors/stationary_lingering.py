@@ -5,7 +5,7 @@ Raw value: the dwell in hours (the longest run of 5-minute slots at one spot wit
 than STATIONARY_MAX_GAP_MINUTES). Level: LINGER_HOURS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3.
 Evidence against (each multiplies the level by its factor, see docs/detectors.md):
 unsteady signal, far from the sensor, randomized MAC, a dwell that is usual for the folder and hour,
-co-dwellers (a session), a density spike around the dwell, the folder still learning (veto), a
+co-dwellers (a session), a density spike around the dwell, too little covered history (veto), a
 learned fixture or the operators' list (veto).
 """
 
@@ -138,8 +138,10 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
 
 
 def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
-    """The folder must have LEARNING_MIN_DAYS covered days of history (else it is learning: veto), and
-    the dwell must be longer than what transient devices usually stay in that folder at those hours."""
+    """A stranger is told from a regular only with REGULAR_MIN_DAYS covered days of the folder's history
+    (fewer: veto); the folder's usual dwell is a baseline and needs LEARNING_MIN_DAYS covered days (fewer:
+    the folder is learning and the dwell is judged by the absolute levels alone). A dwell no longer than
+    what transient devices usually stay in that folder at those hours is ordinary there."""
     s = ctx.settings
     if not live:
         return
@@ -152,9 +154,12 @@ def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
     for f in live:
         days = len(covered[f.folder])
         f.evidence["folder_covered_days"] = days
+        if days < s.regular_min_days:
+            f.against.append(Against(f"folder history too short to tell a stranger: {days} covered days "
+                                     f"< {s.regular_min_days}", 0.0))
+            continue
         if days < s.learning_min_days:
-            f.against.append(Against(f"folder learning: {days} covered days of history < {s.learning_min_days}",
-                                     0.0))
+            f.evidence["folder_state"] = "learning"  # no usual dwell yet: the absolute levels alone
             continue
         start, end = _run(f)
         zone = s.zone_for(f.folder)
