@@ -69,7 +69,10 @@ def _finding(ctx: Context, row: Any) -> Finding:
                                s.stationary_randomized_factor))
     return Finding(
         subject=str(row.device_id), window_start=day_start, window_end=day_end,
-        level=piecewise_level(hours, (s.linger_hours_alarm, s.linger_hours_warning, s.linger_hours_critical)),
+        # Capped at critical: a dwell beyond LINGER_HOURS_CRITICAL adds no evidence of watching (a dwell of a
+        # whole day is more often new equipment not yet learned as a fixture), so evidence against keeps its say.
+        level=min(3.0, piecewise_level(hours, (s.linger_hours_alarm, s.linger_hours_warning,
+                                               s.linger_hours_critical))),
         raw=hours, pattern="lingering",
         reasons=[f"stayed {hours:.1f} h within {s.stationary_radius_m:.0f} m of one point"],
         against=against,
