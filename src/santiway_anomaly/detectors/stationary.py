@@ -60,7 +60,6 @@ class StationaryDetector(FindingDetector):
         self.allow_ = load_allowlist(store)
         self.prior_ = prior_alarms(store, self.anomaly_type, window.start - self.cooldown() - timedelta(days=1),
                                    window.end)
-        self.skipped_: dict[str, str] = {}
         return self
 
     def cooldown(self) -> timedelta:
@@ -70,7 +69,6 @@ class StationaryDetector(FindingDetector):
         self.check_fitted()
         ctx = Context(store, self.settings, window, self.allow_)
         parts = [*lingering_findings(ctx, density_spike_hours), *returning_findings(ctx), *following_findings(ctx)]
-        self.skipped_ = ctx.skipped
         return merge_by_device_day(parts)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pandas as pd
+
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import Coverage, load_coverage
 from santiway_anomaly.detectors.base import Window
@@ -27,8 +29,8 @@ class Context:
     settings: Settings
     window: Window
     allow: dict[str, set[str]]
-    skipped: dict[str, str] = field(default_factory=dict)
     _coverage: Coverage | None = None
+    _days: dict[datetime, dict[str, list[date]]] = field(default_factory=dict)
 
     @property
     def coverage(self) -> Coverage:
@@ -42,9 +44,27 @@ class Context:
 
     def covered_days(self, folder: str, start: datetime, end: datetime) -> list[date]:
         """Covered local days of `folder` that lie in [start, end)."""
-        days = self.coverage.covered_days(folder, before=end)
+        if end not in self._days:
+            self._days[end] = self._all_covered_days(end)
         first = utc(start).astimezone(self.settings.zone_for(folder)).date()
-        return [d for d in days if d >= first]
+        return [d for d in self._days[end].get(folder, []) if d >= first]
+
+    def _all_covered_days(self, before: datetime) -> dict[str, list[date]]:
+        """`Coverage.covered_days(folder, before=before)` for every folder in one pass (a large site has
+        hundreds of folders; one call per folder re-derives the whole coverage frame each time)."""
+        covered = self.coverage.covered
+        covered = covered[covered.index < pd.Timestamp(utc(before))]
+        need = self.settings.coverage_day_share * 24
+        by_zone: dict[str, list[str]] = {}
+        for folder in covered.columns:
+            by_zone.setdefault(str(self.settings.zone_for(str(folder))), []).append(str(folder))
+        out: dict[str, list[date]] = {}
+        for zone, folders in by_zone.items():
+            local_day = pd.DatetimeIndex(covered.index).tz_convert(zone).date
+            per_day = covered[folders].groupby(local_day).sum()
+            for folder in folders:
+                out[folder] = [d for d, n in per_day[folder].items() if n >= need]  # type: ignore[misc]
+        return out
 
     def known_params(self, before: datetime, history_days: int) -> dict[str, Any]:
         """Lingering and returning judge strangers only: a device seen on >= REGULAR_MIN_DAYS days of
