@@ -218,7 +218,7 @@ class Settings(BaseSettings):
     # Randomized MACs at night, judged per folder as a population (peak per 5 minutes vs p95 of covered nights).
     night_random_ratio: float = Field(default=3.0, gt=1)  # ours
     night_random_min_excess: int = Field(default=5, ge=1)  # ours
-    # Stationary surveillance.
+    # --- Stationary surveillance (detectors/stationary*.py; docs/detectors.md) -------------
     slot_minutes: int = Field(default=5, ge=1, le=60)  # Chasing-Your-Tail: 5/10/15/20-minute windows
     stationary_radius_m: float = Field(default=100.0, gt=0)  # ours: one spot < AirGuard's 150 m location step
     # A dwell survives silences up to this long (ours: CYT's longest persistence window is 20 min; a sparse
@@ -227,15 +227,53 @@ class Settings(BaseSettings):
     linger_hours_alarm: float = Field(default=2.0, gt=0)  # ours ("stays for hours"); CYT: >= 1 h persistence
     linger_hours_warning: float = Field(default=4.0, gt=0)
     linger_hours_critical: float = Field(default=8.0, gt=0)
-    # A steady signal (ours): multipath fading alone gives a still device 3-6 dB of standard deviation,
-    # a device moving about swings 10-20 dB.
-    linger_max_rssi_std: float = Field(default=8.0, gt=0)
+    # A steady signal: median over the dwell's hours of the hourly RSSI standard deviation at the sensor
+    # hearing the device best. Measured (5+ readings an hour): still devices 1.5-1.8 dB in the simulator
+    # (fixtures, planted lingerers; p95 1.8) and 1.5-2.8 dB for the lab's always-on equipment (p95 2.8);
+    # people moving about 5.0 dB (simulated staff, median), 5.7 (visitors), up to 7.5 (passers-by p95).
+    # 4 dB sits between the two; the old 8 dB called nearly everything steady.
+    linger_max_rssi_std: float = Field(default=4.0, gt=0)
+    linger_unsteady_factor: float = Field(default=0.3, ge=0, lt=1)  # ours: a moving device is rarely a watcher
     near_rssi_dbm: int = Field(default=-65, ge=-120, le=0)  # Pigtail/CYT: dwell "near" = RSSI >= -65 dBm
+    linger_far_factor: float = Field(default=0.3, ge=0, lt=1)  # ours: far and steady = a neighbour's device
+    # What is usual for the folder: this quantile of the dwell of transient devices (seen on fewer than
+    # REGULAR_MIN_DAYS days of the history, dwelling >= LINGER_USUAL_MIN_MINUTES) over the folder's covered
+    # history days, at the local hours of day of the dwell. A dwell shorter than LINGER_USUAL_MARGIN times
+    # that is ordinary there (a lab session, a waiting room): LINGER_USUAL_FACTOR. (ours)
+    linger_usual_quantile: float = Field(default=0.9, gt=0, lt=1)
+    linger_usual_min_minutes: float = Field(default=30, ge=0)
+    linger_usual_margin: float = Field(default=1.25, ge=1)
+    linger_usual_factor: float = Field(default=0.3, ge=0, lt=1)
+    # A group: other strangers dwelling in the folder for most of this dwell (lingering), or coming back to
+    # the folder on the same days (returning). This many or more make a session, a class, a meeting or a
+    # queue, not a lone watcher (Pigtail/CYT: a crowd is evidence against).
+    stationary_crowd_min: int = Field(default=3, ge=1)
+    stationary_crowd_factor: float = Field(default=0.4, ge=0, lt=1)
+    # Share of the dwell inside hours when the folder held a density spike: explained by the crowd.
+    linger_spike_share: float = Field(default=0.75, gt=0, le=1)
+    linger_spike_factor: float = Field(default=0.3, ge=0, lt=1)
+    # A randomized (locally administered) MAC: Android 10+ and iOS 14+ keep one random MAC per network, for a
+    # day or longer, so a randomized MAC that persists is most often an ordinary phone; it needs twice the
+    # evidence (ours). Applies to lingering and returning; following is judged by the places, not the MAC.
+    stationary_randomized_factor: float = Field(default=0.5, ge=0, lt=1)
+    # Back on several days with the same random MAC: the phone keeps a per-network MAC for this place's
+    # network, so it uses that network - a regular of the place far more often than a watcher (ours).
+    return_randomized_factor: float = Field(default=0.25, ge=0, lt=1)
+    # A device alarmed for stationary surveillance stays quiet this many days unless the severity rises
+    # (ours: a returner is one episode across its days, not one alarm a day).
+    stationary_cooldown_days: float = Field(default=3.0, ge=0, le=30)
     return_lookback_days: int = Field(default=7, ge=2, le=60)  # ours: "several different days" within a week
     return_days_alarm: int = Field(default=3, ge=2)  # ours: 3 days (CYT's >= 3 sightings, on days)
     return_days_warning: int = Field(default=4, ge=2)
     return_days_critical: int = Field(default=5, ge=2)
     return_min_minutes: int = Field(default=10, ge=1)  # ours: a day counts with >= 10 active minutes there
+    # A returner is a stranger: seen on fewer than REGULAR_MIN_DAYS days of this many days before the
+    # look-back (ours: four weeks hold a weekly visitor's visits and a two-week holiday's absence).
+    return_history_days: int = Field(default=28, ge=1, le=120)
+    # A stranger at the spot for hours every day works there (a new hire, a contractor): ours, a watcher
+    # comes back for minutes (the returning cases we know: 20-75 min a visit).
+    return_staff_hours: float = Field(default=4.0, gt=0)
+    return_staff_factor: float = Field(default=0.3, ge=0, lt=1)
     # ours: at the spot (or, for "known to the site", anywhere) on >= 2 earlier days = a regular.
     regular_min_days: int = Field(default=2, ge=1)
     # AirGuard: followed >= 30/60/120 min across >= 2/3/4 locations at least 150 m apart.
@@ -247,12 +285,22 @@ class Settings(BaseSettings):
     follow_locations_critical: int = Field(default=4, ge=2)
     follow_distance_m: float = Field(default=150.0, gt=0)
     follow_min_slots: int = Field(default=3, ge=1)  # CYT: >= 3 sightings (in distinct slots)
-    # A gap longer than this ends a following episode (ours: AirGuard scans in the background and a
-    # moving sensor loses a follower between places; 45 min = AirGuard's 30-min minimum + a 15-min gap).
-    follow_max_gap_minutes: int = Field(default=45, ge=1)
+    # Following is judged along the sensor's round: its stops (places >= FOLLOW_DISTANCE_M apart where it
+    # stayed >= FOLLOW_STOP_MIN_SLOTS slots) in order. A follower's episode goes on across long gaps while it
+    # is at consecutive stops, and ends when the sensor made more than FOLLOW_MAX_MISSED_STOPS stops without
+    # it, or after FOLLOW_MAX_GAP_MINUTES without it (ours: patrol stops 48-84 min apart, one of them
+    # missed, must not split a round: up to ~170 min; a parked sensor's long break must not join two errands).
+    follow_stop_min_slots: int = Field(default=2, ge=1)
+    follow_max_missed_stops: int = Field(default=1, ge=0)
+    follow_max_gap_minutes: int = Field(default=180, ge=1)
+    # A follower is at (nearly) every stop the sensor made meanwhile; a device heard at fewer than this share
+    # of them (a colleague's desk audible from two stops of a round) is weaker evidence (ours).
+    follow_min_stop_share: float = Field(default=0.75, gt=0, le=1)
+    follow_partial_factor: float = Field(default=0.5, ge=0, lt=1)
     # Pigtail/CYT: a crowd moving with the sensor (bus, train) is evidence against following.
     follow_crowd_max: int = Field(default=4, ge=0)
-    companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned
+    follow_crowd_factor: float = Field(default=0.3, ge=0, lt=1)
+    companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned (veto)
     # Fixtures are learned relative to covered time (detectors/known.py): heard in >= FIXTURE_HOUR_COVERAGE
     # of the covered hours of a covered day ("most hours"; ours: a 9-hour working day is 0.38, a far card
     # at -90 dBm heard now and then in most hours ~0.7-1.0), on >= FIXTURE_DAY_SHARE of the covered days
@@ -395,6 +443,19 @@ class Settings(BaseSettings):
         if self.fixture_min_days > self.detect_history_days:
             raise ValueError(f"FIXTURE_MIN_DAYS ({self.fixture_min_days:g}) cannot exceed "
                              f"DETECT_HISTORY_DAYS ({self.detect_history_days})")
+        return self
+
+    @model_validator(mode="after")
+    def _stationary_levels(self) -> Settings:
+        """Stationary surveillance: alarm < warning < critical for every level triple."""
+        for prefix in ("linger_hours", "follow_minutes", "follow_locations", "return_days"):
+            a, w, c = (getattr(self, f"{prefix}_{lvl}") for lvl in ("alarm", "warning", "critical"))
+            if not a < w < c:
+                name = prefix.upper()
+                raise ValueError(f"{name}_ALARM < {name}_WARNING < {name}_CRITICAL must hold, got {a}, {w}, {c}")
+        if self.return_days_critical > self.return_lookback_days:
+            raise ValueError(f"RETURN_DAYS_CRITICAL ({self.return_days_critical}) cannot exceed RETURN_LOOKBACK_DAYS "
+                             f"({self.return_lookback_days}): the level could never be reached")
         return self
 
     @property

@@ -63,14 +63,15 @@ WHERE longest_s >= {min_run_s:UInt32}
 # Per device per hour position from the hourly aggregates, per spot per day active minutes.
 _SPOT_DAYS = """
     SELECT device_id, g, cy, cx, day, sum(m) AS minutes, avg(la) AS spot_lat, avg(lo) AS spot_lon,
-           max(hour) AS last_hour
+           max(hour) AS last_hour, anyHeavy(f) AS spot_folder, max(r) AS rnd
     FROM
     (
         -- minutes present in the hour: first to last sighting (cheap; uniqExactMerge of the active
         -- minutes would cost several times more over a week of every device)
         SELECT device_id, hour, toDate(hour) AS day, sum(lat_sum) / sum(event_count) AS la,
                sum(lon_sum) / sum(event_count) AS lo,
-               dateDiff('second', min(first_seen), max(last_seen)) / 60 + 1 AS m
+               dateDiff('second', min(first_seen), max(last_seen)) / 60 + 1 AS m,
+               toString(anyHeavy(folders[1])) AS f, max(is_randomized) AS r
         FROM anomaly_ml.hourly_features
         WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
           AND device_id NOT IN (""" + _KNOWN + """)
@@ -85,7 +86,7 @@ _SPOT_DAYS = """
 RETURNING = """
 SELECT device_id, g, cy, cx, uniqExact(day) AS days, arraySort(groupArray(day)) AS day_list,
        max(last_hour) AS last_seen_hour, avg(spot_lat) AS lat, avg(spot_lon) AS lon,
-       sum(minutes) AS spot_minutes
+       sum(minutes) AS spot_minutes, any(spot_folder) AS folder, any(rnd) AS is_randomized
 FROM (""" + _SPOT_DAYS + """)
 GROUP BY device_id, g, cy, cx
 HAVING days >= {min_days:UInt32} AND last_seen_hour >= {window_start:DateTime('UTC')}
@@ -141,11 +142,70 @@ WHERE sensor IN {sensors:Array(String)}
 GROUP BY device_id, sensor
 """
 
-# Per candidate device per sensor: readings, mean and spread of the RSSI in the window.
+# Per candidate device per sensor: readings, mean RSSI, and the median over hours (with >= 3 readings)
+# of the hourly RSSI standard deviation. Hourly, because that is how "steady" was measured (config.py
+# LINGER_MAX_RSSI_STD): a still device's fading is a few dB within an hour; a whole day's spread would
+# also hold slow changes (a door shut, people in between).
 SENSOR_RSSI = """
-SELECT device_id, toString(sensor_id) AS sensor, count() AS n, avg(rssi) AS m, stddevPop(rssi) AS sd
+SELECT device_id, sensor, sum(c) AS n, sum(sr) / sum(c) AS m, quantileExactIf(0.5)(sd, c >= 3) AS sd
+FROM
+(
+    SELECT device_id, toString(sensor_id) AS sensor, toStartOfHour(ts) AS h, count() AS c,
+           sum(toFloat64(rssi)) AS sr, stddevPop(toFloat64(rssi)) AS sd
+    FROM santi.way_data
+    WHERE device_id IN {ids:Array(String)}
+      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+    GROUP BY device_id, sensor_id, h
+)
+GROUP BY device_id, sensor
+"""
+
+# The folder's usual dwell: runs of consecutive hours (a device-day in one folder, split where an hour is
+# missing) of transient devices (seen on fewer than regular_min_days days of the history: visitors,
+# session attendees, passers-by), longer than min_dwell_s; one row per (folder, UTC hour the run covers)
+# with the dwell of every run covering it. Coverage (which days count) is applied by the caller.
+DWELL_RUNS = """
+SELECT folder, h AS hour, groupArray(dwell_s) AS dwells
+FROM
+(
+    SELECT device_id, folder, run,
+           toUInt32(dateDiff('second', run[1].2, run[-1].3)) AS dwell_s
+    FROM
+    (
+        SELECT device_id, folder,
+               arraySort(groupArray((hour, first_seen, last_seen))) AS hs,
+               arraySplit((x, d) -> d > 3600, hs, arrayDifference(arrayMap(x -> toUInt32(x.1), hs))) AS runs
+        FROM
+        (
+            SELECT device_id, hour, toString(any(folders[1])) AS folder, min(first_seen) AS first_seen,
+                   max(last_seen) AS last_seen
+            FROM anomaly_ml.hourly_features
+            WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+              AND device_id IN
+              (
+                  SELECT device_id FROM anomaly_ml.device_days
+                  WHERE day >= toDate({start:DateTime('UTC')}) AND day < toDate({end:DateTime('UTC')})
+                  GROUP BY device_id HAVING uniqExact(day) < {regular_min_days:UInt32}
+              )
+            GROUP BY device_id, hour
+            HAVING folder IN {folders:Array(String)}
+        )
+        GROUP BY device_id, folder, toDate(hour)
+    )
+    ARRAY JOIN runs AS run
+    WHERE dwell_s >= {min_dwell_s:UInt32}
+)
+ARRAY JOIN arrayMap(x -> x.1, run) AS h
+GROUP BY folder, h
+"""
+
+# Per moving sensor per slot: where the sensor was (the mean position of its sightings).
+SENSOR_TRACK = """
+SELECT toString(sensor_id) AS sensor_id, intDiv(toUInt32(toDateTime(ts)), {slot:UInt32}) * {slot:UInt32} AS s,
+       avg(lat) AS lat, avg(lon) AS lon
 FROM santi.way_data
-WHERE device_id IN {ids:Array(String)}
-  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-GROUP BY device_id, sensor_id
+WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+  AND sensor_id IN {sensors:Array(String)}
+GROUP BY sensor_id, s
+ORDER BY sensor_id, s
 """

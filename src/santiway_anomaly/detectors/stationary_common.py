@@ -1,0 +1,95 @@
+"""What the three stationary patterns (lingering, returning, following) share: the run's context
+(store, settings, window, coverage, allowlist), the known-to-the-site test, and the evidence against
+that applies to every pattern (allowlist, learned fixture)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import Coverage, load_coverage
+from santiway_anomaly.detectors.base import Window
+from santiway_anomaly.detectors.findings import Against
+from santiway_anomaly.detectors.known import is_exempt, learn_fixtures
+from santiway_anomaly.detectors.util import floor_hour, utc
+from santiway_anomaly.storage.store import Store
+
+ANOMALY_TYPE = "stationary_surveillance"
+
+
+@dataclass
+class Context:
+    """One detection run of the stationary detector."""
+
+    store: Store
+    settings: Settings
+    window: Window
+    allow: dict[str, set[str]]
+    _coverage: Coverage | None = None
+    _days: dict[datetime, dict[str, list[date]]] = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> Coverage:
+        """Coverage from the start of the longest history any pattern reads to the window's end."""
+        if self._coverage is None:
+            s = self.settings
+            days = max(s.detect_history_days, s.return_history_days + s.return_lookback_days)
+            self._coverage = load_coverage(self.store, s, floor_hour(self.window.start) - timedelta(days=days),
+                                           self.window.end)
+        return self._coverage
+
+    def covered_days(self, folder: str, start: datetime, end: datetime) -> list[date]:
+        """Covered local days of `folder` that lie in [start, end)."""
+        if end not in self._days:
+            self._days[end] = self._all_covered_days(end)
+        first = utc(start).astimezone(self.settings.zone_for(folder)).date()
+        return [d for d in self._days[end].get(folder, []) if d >= first]
+
+    def _all_covered_days(self, before: datetime) -> dict[str, list[date]]:
+        """`Coverage.covered_days(folder, before=before)` for every folder in one pass (a large site has
+        hundreds of folders; one call per folder re-derives the whole coverage frame each time)."""
+        covered = self.coverage.covered
+        covered = covered[covered.index < pd.Timestamp(utc(before))]
+        need = self.settings.coverage_day_share * 24
+        by_zone: dict[str, list[str]] = {}
+        for folder in covered.columns:
+            by_zone.setdefault(str(self.settings.zone_for(str(folder))), []).append(str(folder))
+        out: dict[str, list[date]] = {}
+        for zone, folders in by_zone.items():
+            local_day = pd.DatetimeIndex(covered.index).tz_convert(zone).date
+            per_day = covered[folders].groupby(local_day).sum()
+            for folder in folders:
+                out[folder] = [d for d, n in per_day[folder].items() if n >= need]  # type: ignore[misc]
+        return out
+
+    def known_params(self, before: datetime, history_days: int) -> dict[str, Any]:
+        """Lingering and returning judge strangers only: a device seen on >= REGULAR_MIN_DAYS days of
+        the `history_days` before `before` (staff, residents, fixtures, part-timers) is left out in
+        SQL, before any work is spent on it."""
+        return {"known_start": before - timedelta(days=history_days), "known_end": before,
+                "regular_min_days": self.settings.regular_min_days}
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def common_against(ctx: Context, devices: list[str], pattern: str) -> dict[str, list[Against]]:
+    """device -> the evidence against that holds for every pattern: on the operators' list (veto) and,
+    except for following, a learned fixture (veto: a fixture does not watch, it is furniture).
+    Fixtures are read for these devices only (cost scales with suspects, not with devices)."""
+    out: dict[str, list[Against]] = {}
+    for d in devices:
+        if is_exempt(ctx.allow, d, ANOMALY_TYPE):
+            out.setdefault(d, []).append(Against("on the known-devices list", 0.0))
+    if pattern != "following" and devices:
+        fixtures = learn_fixtures(ctx.store, ctx.settings, floor_hour(ctx.window.start), devices)
+        for d, f in fixtures.items():
+            out.setdefault(d, []).append(Against(
+                f"known fixture (learned): seen {int(f['hours_seen'])} of {int(f['span_hours'])} hours", 0.0))
+    return out

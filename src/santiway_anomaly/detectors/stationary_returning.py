@@ -1,0 +1,90 @@
+"""Returning: a stranger back at the same spot (a STATIONARY_RADIUS_M cell) on several different days
+of the last RETURN_LOOKBACK_DAYS, seen there in the window.
+
+Raw value: the number of days at the spot (each with >= RETURN_MIN_MINUTES there). Level:
+RETURN_DAYS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3. A stranger is a device seen on fewer than
+REGULAR_MIN_DAYS days of the RETURN_HISTORY_DAYS before the look-back: regular visitors (a daily or a
+weekly rhythm) and staff back from an absence of up to about three weeks are known, not strangers.
+Evidence against: the folder still learning (veto: too few covered days before the look-back to tell a
+returner from a regular), randomized MAC, hours a day at the spot like staff, a learned fixture or the
+operators' list (veto).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from santiway_anomaly.detectors import stationary_sql as sql
+from santiway_anomaly.detectors.findings import Against, Finding
+from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
+from santiway_anomaly.detectors.util import as_date, deg_lat, floor_hour, piecewise_level, records, utc
+
+
+def returning_findings(ctx: Context) -> list[Finding]:
+    s = ctx.settings
+    end = ctx.window.end
+    lookback_start = floor_hour(end) - timedelta(days=s.return_lookback_days)
+    df = ctx.store.query_df(sql.RETURNING, {
+        **ctx.known_params(lookback_start, s.return_history_days),
+        "start": lookback_start, "end": end, "dlat": deg_lat(s.stationary_radius_m),
+        "min_minutes": s.return_min_minutes, "min_days": s.return_days_alarm,
+        "window_start": floor_hour(ctx.window.start),
+    })
+    if df.empty:
+        return []
+    df = df.sort_values(["device_id", "days"], ascending=[True, False]).drop_duplicates("device_id")
+    levels = (float(s.return_days_alarm), float(s.return_days_warning), float(s.return_days_critical))
+    hist_start = lookback_start - timedelta(days=s.return_history_days)
+    covered = {str(f): len(ctx.covered_days(str(f), hist_start, lookback_start)) for f in df["folder"].unique()}
+    found: list[Finding] = []
+    for row in records(df):
+        days = [as_date(d) for d in row.day_list]
+        last = utc(pd.Timestamp(row.last_seen_hour).to_pydatetime())
+        day_start, day_end = day_bounds(last.date())
+        minutes_a_day = float(row.spot_minutes) / max(1, int(row.days))
+        against: list[Against] = []
+        n_covered = covered.get(str(row.folder), 0)
+        if n_covered < s.learning_min_days:
+            against.append(Against(f"folder learning: {n_covered} covered days before the look-back "
+                                   f"< {s.learning_min_days}", 0.0))
+        if int(row.is_randomized):
+            against.append(Against("randomized MAC kept for days: a phone's per-network MAC for this place's "
+                                   "network (a user of it)", s.return_randomized_factor))
+        if minutes_a_day >= s.return_staff_hours * 60:
+            against.append(Against(f"at the spot {minutes_a_day / 60:.1f} h a day, like staff "
+                                   f"(>= {s.return_staff_hours:g} h)", s.return_staff_factor))
+        found.append(Finding(
+            subject=str(row.device_id), window_start=day_start, window_end=day_end,
+            # Capped at critical: more days than that (at most the look-back) add no more evidence.
+            level=min(3.0, piecewise_level(float(row.days), levels)), raw=float(row.days), pattern="returning",
+            reasons=[f"at the same spot on {int(row.days)} different days in {s.return_lookback_days} days, "
+                     f"unknown before"],
+            against=against,
+            evidence={"days_at_spot": int(row.days), "days": [d.isoformat() for d in days],
+                      "minutes_at_spot": int(row.spot_minutes), "lookback_days": s.return_lookback_days,
+                      "folder_covered_days": n_covered, "randomized": bool(int(row.is_randomized))},
+            device_id=str(row.device_id), folder=str(row.folder), lat=float(row.lat), lon=float(row.lon)))
+    _co_returners(ctx, found)
+    live = [f for f in found if f.adjusted_level >= 1.0]
+    for device, extra in common_against(ctx, [f.device_id for f in live], "returning").items():
+        next(f for f in live if f.device_id == device).against.extend(extra)
+    return found
+
+
+def _co_returners(ctx: Context, found: list[Finding]) -> None:
+    """Other returning strangers in the same folder on at least RETURN_DAYS_ALARM of the same days: a
+    class or a group that started coming together (a new term, a project), not a lone watcher."""
+    s = ctx.settings
+    by_folder: dict[str, list[Finding]] = {}
+    for f in found:
+        by_folder.setdefault(f.folder, []).append(f)
+    for members in by_folder.values():
+        days = [set(f.evidence["days"]) for f in members]
+        for i, f in enumerate(members):
+            n = sum(1 for j, other in enumerate(days) if j != i and len(days[i] & other) >= s.return_days_alarm)
+            f.evidence["co_returners"] = n
+            if n >= s.stationary_crowd_min:
+                f.against.append(Against(f"{n} other strangers came back to the folder on the same days (a group, "
+                                         f">= {s.stationary_crowd_min})", s.stationary_crowd_factor))
