@@ -1,91 +1,219 @@
-"""ml_behavior: the personal ML detector (TCN autoencoder over 98 features, the last 24 hours).
+"""ml_behavior: the personal detector. Is this device's day unlike the device's own covered history?
 
-Every device active in the 24 hours before the run's end is scored by the installed model.
-Score direction and unit: the raw score is the window's mean squared reconstruction error in
-standardised units (higher = more anomalous); it is calibrated onto the common [0, 1] scale with
-the model's validation percentiles: p50 -> 0.5, p95 -> 0.7 (warning), p99 -> 0.85 (critical).
-An anomaly is raised above p95 (warning) and above p99 (critical); `details` carry the raw
-score, the thresholds, the model version and the top contributing features. A device that stays
-anomalous alarms again only after ML_ALARM_COOLDOWN_HOURS or when its severity rises.
+Issue 12: "find the devices that changed, not the unusual ones". One window per device per local day
+(TIMEZONE): every local day that *ends* inside the run's window is scored, so `detect --hours 72`
+scores the three days before `--until`, and hourly continuous runs score each device-day once, in
+the run after its local midnight (a partial day would look like a change by itself).
 
-No model file, or a model trained on other features, raises `ModelUnavailableError` from `fit`:
-the runner skips this detector with that message and the rule detectors still run.
+- Daily vector and score: ml/personal.py (robust z against the device's median/MAD; raw score unit
+  robust z, higher = more anomalous).
+- History: the DETECT_HISTORY_DAYS before the first scored day, only days on which the device was
+  seen and its main folder was covered (coverage.py). A device with fewer than LEARNING_MIN_DAYS
+  such days is *learning* and not scored; a scored day whose folder was not covered is not scored.
+- Alarm line by the false-alarm budget ML_BUDGET_PER_1000_DEVICES_PER_DAY, calibrated on the
+  ML_HOLDOUT_DAYS held-out normal days before the scored range (a time split); info, warning and
+  critical at the budget, a tenth and a hundredth of it.
+- Fixtures (detectors/known.py `learn_fixtures`) and operator-known devices are vetoed (Against 0).
+- Randomized MACs are skipped unless ML_INCLUDE_RANDOMIZED: a rotating MAC has no history.
+
+The TCN autoencoder is not needed: the side-by-side evaluation (benchmarks/ml_compare.py, README)
+found the personal baseline better on the simulated worlds, so it is the default and runs without a
+trained model; `details.method` says so.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+from loguru import logger
 
-from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.alarm import prior_alarms, suppress_repeats
-from santiway_anomaly.detectors.base import Detector, Window, register
-from santiway_anomaly.detectors.known import is_exempt, load_allowlist
+from santiway_anomaly.detectors.alarm import prior_alarms
+from santiway_anomaly.detectors.base import FindingDetector, Window, register
+from santiway_anomaly.detectors.findings import Against, Finding
+from santiway_anomaly.detectors.known import is_exempt, learn_fixtures, load_allowlist
+from santiway_anomaly.detectors.ml_behavior_sql import DAILY_COLUMNS, device_days
+from santiway_anomaly.ml import personal
 from santiway_anomaly.storage.store import Store
+
+METHOD = "personal baseline (robust z vs the device's own covered days; no TCN)"
+
+
+def scored_days(window: Window, zone: ZoneInfo) -> list[date]:
+    """Local days whose end (next local midnight) lies in (window.start, window.end]."""
+    first = window.start.astimezone(zone).date()
+    last = window.end.astimezone(zone).date()
+    out = []
+    d = first - timedelta(days=1)
+    while d <= last:
+        end = day_start(d + timedelta(days=1), zone)
+        if window.start < end <= window.end:
+            out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def day_start(d: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
 
 
 @register("ml")
-class MLBehaviorDetector(Detector):
+class MLBehaviorDetector(FindingDetector):
     name = "ml"
     anomaly_type = "ml_behavior"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    # ---- fit: load the days, the baselines and the calibration --------------------------------
     def fit(self, store: Store, window: Window) -> Self:
-        from santiway_anomaly.ml.scoring import load_model
-
-        self.model_ = load_model(self.settings)  # raises ModelUnavailableError with the reason
+        s = self.settings
+        zone = ZoneInfo(s.timezone)
+        self.days_ = scored_days(window, zone)
         self.allow_ = load_allowlist(store)
-        lookback = timedelta(hours=self.settings.window_size + self.settings.ml_alarm_cooldown_hours)
-        self.prior_ = prior_alarms(store, self.anomaly_type, window.end - lookback, window.end)
+        lookback = timedelta(hours=24 + s.ml_alarm_cooldown_hours)
+        self.prior_ = prior_alarms(store, self.anomaly_type, window.start - lookback, window.end)
+        self.scores_ = pd.DataFrame()
+        self.calibration_ = personal.BudgetCalibration.fit(np.array([]), s.ml_budget_per_1000_devices_per_day,
+                                                           s.ml_min_line)
+        if not self.days_:
+            return self
+        first, last = self.days_[0], self.days_[-1]
+        hist_first = first - timedelta(days=s.detect_history_days)
+        start, end = day_start(hist_first, zone), day_start(last + timedelta(days=1), zone)
+        frame = device_days(store, start, end, s.timezone, s.ml_include_randomized)
+        self._prepare(store, frame, start, end, hist_first, first)
         return self
 
-    def score(self, store: Store, window: Window) -> pd.DataFrame:
-        from santiway_anomaly.ml.scoring import latest_windows, score_frame
+    def _prepare(self, store: Store, frame: pd.DataFrame, start: datetime, end: datetime,
+                 hist_first: date, first: date) -> None:
+        from santiway_anomaly.coverage import load_coverage
 
-        self.check_fitted()
-        frame = latest_windows(store, self.settings, self.model_, window.end)
-        scored = score_frame(self.model_, frame, self.settings.ml_top_features)
-        scored["subject"] = scored["device_id"]
-        info = frame.info.reindex(frame.device_ids)
-        for col in ("vendor", "network_type", "folder", "lat", "lon"):
-            scored[col] = info[col].to_numpy() if col in info else None
-        scored["window_start"] = frame.hours[0] if len(frame.hours) else window.start
-        scored["window_end"] = (frame.hours[-1] + timedelta(hours=1)) if len(frame.hours) else window.end
-        return scored
+        s = self.settings
+        all_days = [hist_first + timedelta(days=i) for i in range((self.days_[-1] - hist_first).days + 1)]
+        n_hist = (first - hist_first).days
+        if frame.empty:
+            return
+        dev_codes, devices = pd.factorize(frame["device_id"])
+        day_index = pd.Index(all_days)
+        day_codes = day_index.get_indexer(pd.Index(frame["day"].map(_as_date)))
+        keep = day_codes >= 0
+        X = np.full((len(devices), len(all_days), len(personal.FEATURES)), np.nan)
+        cols = {c: frame[c].to_numpy(dtype=np.float64) for c in DAILY_COLUMNS}
+        X[dev_codes[keep], day_codes[keep]] = personal.daily_matrix(cols)[keep]
+        bits = np.zeros((len(devices), len(all_days), 24), dtype=bool)
+        bits[dev_codes[keep], day_codes[keep]] = personal.hour_bits(frame["hours_mask"].to_numpy())[keep]
+        # Covered device-days: the day's main folder was listening for most of that local day.
+        cov = load_coverage(store, s, start, end)
+        covered_keys = {f"{f}|{d}" for f in cov.folders for d in cov.covered_days(f)}
+        row_key = frame["folder"].astype(str) + "|" + frame["day"].map(_as_date).astype(str)
+        covered = np.zeros((len(devices), len(all_days)), dtype=bool)
+        ok = keep & row_key.isin(covered_keys).to_numpy()
+        covered[dev_codes[ok], day_codes[ok]] = True
+        covered &= np.isfinite(X[:, :, 0])
 
-    def alarms(self, scored: pd.DataFrame, window: Window) -> list[Anomaly]:
-        self.check_fitted()
-        t = self.model_.thresholds
-        out: list[Anomaly] = []
-        hot = scored[scored["raw_score"] > t["p95"]] if len(scored) else scored
-        for row in hot.to_dict("records"):
-            raw = float(row["raw_score"])
-            if is_exempt(self.allow_, str(row["device_id"]), self.anomaly_type):
+        # Calibration on held-out normal days: the last ML_HOLDOUT_DAYS of history, each judged
+        # against the device's days before it (a time split, as a scored day is; an expanding
+        # history, so the baselines are nearly as long as the scored days' own).
+        hold: list[np.ndarray] = []
+        for j in range(max(n_hist - s.ml_holdout_days, 0), n_hist):
+            Xc, med_c, scale_c, n_c = _context(X, bits, covered, j)
+            rows = covered[:, j] & (n_c >= s.learning_min_days)
+            if rows.any():
+                z = personal.zscores(Xc[rows, j], med_c[rows], scale_c[rows])
+                hold.append(personal.raw_score(z))
+        holdout = np.concatenate(hold) if hold else np.array([])
+        self.calibration_ = personal.BudgetCalibration.fit(holdout, s.ml_budget_per_1000_devices_per_day,
+                                                           s.ml_min_line)
+
+        # Scoring: each scored day against every covered history day before the scored range.
+        Xs, med, scale, n_days = _context(X, bits, covered, n_hist)
+        row_of = np.full((len(devices), len(all_days)), -1, dtype=np.int64)
+        row_of[dev_codes[keep], day_codes[keep]] = np.flatnonzero(keep)
+        meta = {c: frame[c].to_numpy() for c in ("folder", "vendor", "network_type", "lat", "lon")}
+        parts = []
+        for j in range(n_hist, len(all_days)):
+            present = np.isfinite(Xs[:, j, 0])
+            idx = np.flatnonzero(covered[:, j] & (n_days >= s.learning_min_days))
+            learning = int((present & (n_days < s.learning_min_days)).sum())
+            uncovered = int((present & ~covered[:, j]).sum())
+            logger.debug("ml: day {}: {} devices scored, {} learning, {} on uncovered days",
+                         all_days[j], len(rows), learning, uncovered)
+            if not len(idx):
                 continue
-            severity = "critical" if raw > t["p99"] else "warning"
-            details: dict[str, Any] = {
-                "raw_score": round(raw, 6),
-                "threshold_95": t["p95"],
-                "threshold_99": t["p99"],
-                "model_version": self.model_.version,
-                "top_features": row["top_features"],
-                "reason": f"last {self.model_.metadata.get('window_size', 24)} h of behaviour reconstructed "
-                          f"{raw / t['p95']:.1f}x worse than the model's p95",
-            }
-            out.append(Anomaly(
-                anomaly_type=self.anomaly_type, severity=severity, score=float(row["score"]),
-                window_start=pd.Timestamp(row["window_start"]).to_pydatetime(),
-                window_end=pd.Timestamp(row["window_end"]).to_pydatetime(),
-                device_id=str(row["device_id"]), folder=_text(row["folder"]), vendor=_text(row["vendor"]),
-                network_type=_text(row["network_type"]), lat=_num(row["lat"]), lon=_num(row["lon"]), details=details,
-                model_version=self.model_.version,
-            ))
-        return suppress_repeats(out, self.prior_, timedelta(hours=self.settings.ml_alarm_cooldown_hours))
+            z = personal.zscores(Xs[idx, j], med[idx], scale[idx])
+            raw = personal.raw_score(z)
+            parts.append(pd.DataFrame({"device_id": devices[idx], "day": all_days[j], "raw": raw,
+                                       "level": self.calibration_.level(raw), "dev_i": idx, "day_j": j,
+                                       "row": row_of[idx, j], "baseline_days": n_days[idx]}))
+        self.scores_ = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        self._X, self._med, self._scale, self._meta = Xs, med, scale, meta
+        logger.info("ml: {} device-days scored over {} day(s); line {:.2f} from {} held-out device-days",
+                    len(self.scores_), len(self.days_), self.calibration_.line, self.calibration_.n_holdout)
+
+    # ---- findings ------------------------------------------------------------------------------
+    def findings(self, store: Store, window: Window) -> list[Finding]:
+        self.check_fitted()
+        if self.scores_.empty:
+            return []
+        hot = self.scores_[self.scores_["level"] >= 1.0]
+        if hot.empty:
+            return []
+        fixtures = learn_fixtures(store, self.settings, window.start, device_ids=sorted(set(hot["device_id"])))
+        zone = ZoneInfo(self.settings.timezone)
+        out = []
+        for row in hot.to_dict("records"):
+            d, j = int(row["dev_i"]), int(row["day_j"])
+            today, usual, scale = self._X[d, j], self._med[d], self._scale[d]
+            z = personal.zscores(today[None, :], usual[None, :], scale[None, :])[0]
+            explained = personal.explain(today, usual, z, top=min(self.settings.ml_top_features, 3))
+            r = int(row["row"])
+            meta = {k: v[r] for k, v in self._meta.items()}
+            device = str(row["device_id"])
+            against = []
+            if device in fixtures:
+                ev = fixtures[device]
+                against.append(Against(f"a fixture: heard in {ev['coverage']:.0%} of {ev['span_hours']} hours", 0.0))
+            if is_exempt(self.allow_, device, self.anomaly_type):
+                against.append(Against("marked known by an operator", 0.0))
+            day = _as_date(row["day"])
+            out.append(Finding(
+                subject=device, window_start=day_start(day, zone), window_end=day_start(day + timedelta(days=1), zone),
+                level=float(row["level"]), raw=float(row["raw"]), pattern="behaviour_change",
+                reasons=[e["text"] for e in explained], against=against,
+                evidence={"day": day.isoformat(), "features": explained, "baseline_days": int(row["baseline_days"]),
+                          "method": METHOD, "calibration": self.calibration_.as_dict()},
+                device_id=device, folder=_text(meta["folder"]), vendor=_text(meta["vendor"]),
+                network_type=_text(meta["network_type"]), lat=_num(meta["lat"]), lon=_num(meta["lon"])))
+        return out
+
+    def cooldown(self) -> timedelta:
+        # A change that lasts several days is one episode: the next day re-alarms only if it escalates.
+        return timedelta(hours=self.settings.ml_alarm_cooldown_hours)
+
+
+def _context(X: np.ndarray, bits: np.ndarray, covered: np.ndarray,
+             upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The device baselines from the covered days before day index `upto`: X with its schedule
+    column filled against those days' hour profile, and the median, scale and day count."""
+    hist = covered[:, :upto]
+    profile = personal.hour_profile(bits[:, :upto], hist)
+    out = X.copy()
+    out[:, :, personal.OFF] = personal.off_hours_share(bits, profile)
+    med, scale, n = personal.robust_baseline(np.where(hist[:, :, None], out[:, :upto], np.nan))
+    return out, med, scale, n
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
 
 
 def _text(value: Any) -> str:
