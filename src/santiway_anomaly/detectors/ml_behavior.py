@@ -107,10 +107,19 @@ class MLBehaviorDetector(FindingDetector):
         X[dev_codes[keep], day_codes[keep]] = personal.daily_matrix(cols)[keep]
         bits = np.zeros((len(devices), len(all_days), 24), dtype=bool)
         bits[dev_codes[keep], day_codes[keep]] = personal.hour_bits(frame["hours_mask"].to_numpy())[keep]
-        # Covered device-days: the day's main folder was listening for most of that local day.
+        # Covered device-days: the device's home folder (its most frequent main folder over the
+        # history days) was listening for most of that local day. The home folder, not the day's:
+        # a device that went somewhere new is judged by whether its usual place could hear it.
         cov = load_coverage(store, s, start, end)
         covered_keys = {f"{f}|{d}" for f in cov.folders for d in cov.covered_days(f)}
-        row_key = frame["folder"].astype(str) + "|" + frame["day"].map(_as_date).astype(str)
+        in_hist = keep & (day_codes < n_hist)
+        visits = pd.DataFrame({"d": dev_codes[in_hist], "folder": frame["folder"].astype(str).to_numpy()[in_hist]})
+        home = np.full(len(devices), "", dtype=object)
+        if len(visits):
+            top = visits.groupby(["d", "folder"]).size().reset_index(name="n").sort_values("n", kind="stable")
+            last = top.drop_duplicates("d", keep="last")
+            home[last["d"].to_numpy()] = last["folder"].to_numpy()
+        row_key = pd.Series(home[dev_codes]) + "|" + frame["day"].map(_as_date).astype(str).to_numpy()
         covered = np.zeros((len(devices), len(all_days)), dtype=bool)
         ok = keep & row_key.isin(covered_keys).to_numpy()
         covered[dev_codes[ok], day_codes[ok]] = True
@@ -139,10 +148,9 @@ class MLBehaviorDetector(FindingDetector):
         for j in range(n_hist, len(all_days)):
             present = np.isfinite(Xs[:, j, 0])
             idx = np.flatnonzero(covered[:, j] & (n_days >= s.learning_min_days))
-            learning = int((present & (n_days < s.learning_min_days)).sum())
-            uncovered = int((present & ~covered[:, j]).sum())
-            logger.debug("ml: day {}: {} devices scored, {} learning, {} on uncovered days",
-                         all_days[j], len(rows), learning, uncovered)
+            ready = n_days >= s.learning_min_days
+            logger.debug("ml: day {}: {} devices scored, {} learning, {} on uncovered days", all_days[j], len(idx),
+                         int((present & ~ready).sum()), int((present & ready & ~covered[:, j]).sum()))
             if not len(idx):
                 continue
             z = personal.zscores(Xs[idx, j], med[idx], scale[idx])
