@@ -22,7 +22,6 @@ Pure numpy, no torch, no store (the detector in detectors/ml_behavior.py feeds i
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,20 +69,24 @@ OFF = FEATURE_NAMES.index("off_hours_share")
 RARE_HOUR = 0.2  # an hour of day is "rare" for a device active at it on fewer than 20 % of its days
 
 
-def daily_matrix(columns: dict[str, Array]) -> Array:
-    """(rows, features) from the daily SQL columns (ml_behavior_sql.DAILY_COLUMNS); the
-    off_hours_share column is NaN here (it needs the device's history: `fill_off_hours`)."""
-    hours = np.maximum(columns["active_hours"], 1.0)
+def daily_matrix(columns: dict[str, Array], bits: Array) -> Array:
+    """(rows, features) from the daily SQL columns (ml_behavior_sql.DAILY_COLUMNS) and the rows'
+    active hours `bits` (rows, 24); the off_hours_share column is NaN here (it needs the device's
+    history: see `off_hours_share`)."""
+    active = bits.sum(axis=1).astype(np.float64)
+    hours = np.maximum(active, 1.0)
+    first = np.argmax(bits, axis=1).astype(np.float64)
+    last = 23.0 - np.argmax(bits[:, ::-1], axis=1)
     raw = {
         "sightings_per_hour": np.log(np.maximum(columns["sightings"] / hours, 1e-3)),
-        "active_hours": columns["active_hours"],
+        "active_hours": active,
         "rssi_mean": columns["rssi_mean"],
-        "minutes_per_hour": columns["active_minutes"] / hours,
-        "folders": columns["folders"],
-        "sensors": columns["sensors"],
+        "minutes_per_hour": np.minimum(columns["active_minutes"] / hours, 60.0),
+        "folders": columns["n_folders"],
+        "sensors": columns["n_sensors"],
         "off_hours_share": np.full(len(hours), np.nan),
-        "first_hour": columns["first_hour"],
-        "last_hour": columns["last_hour"],
+        "first_hour": first,
+        "last_hour": last,
         "mid_hour": columns["mid_hour"],
     }
     return np.column_stack([np.asarray(raw[n], dtype=np.float64) for n in FEATURE_NAMES])
@@ -112,15 +115,26 @@ def off_hours_share(bits: Array, profile: Array) -> Array:
     return out
 
 
+def nanmedian_axis1(a: Array) -> Array:
+    """Median over axis 1 ignoring NaN, for (devices, days, features): a sort and two takes, several
+    times faster than np.nanmedian on many short rows. All-NaN -> NaN."""
+    srt = np.sort(a, axis=1)  # NaN sorts last
+    n = np.isfinite(srt).sum(axis=1)  # (devices, features)
+    lo = np.clip((n - 1) // 2, 0, None)[:, None, :]
+    hi = np.clip(n // 2, 0, None)[:, None, :]
+    with np.errstate(invalid="ignore"):
+        med = 0.5 * (np.take_along_axis(srt, lo, axis=1) + np.take_along_axis(srt, hi, axis=1))[:, 0, :]
+    out: Array = np.where(n > 0, med, np.nan)
+    return out
+
+
 def robust_baseline(history: Array) -> tuple[Array, Array, Array]:
     """history (devices, days, features) with NaN for days that do not count -> median, scale
     (1.4826 * MAD, at least the feature's floor) and the number of days, per device."""
     days = np.isfinite(history[:, :, 0]).sum(axis=1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        # "All-NaN slice": a device without history days is expected here (it is learning).
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(history, axis=1)
-        mad = np.nanmedian(np.abs(history - median[:, None, :]), axis=1)
+    median = nanmedian_axis1(history)
+    with np.errstate(invalid="ignore"):
+        mad = nanmedian_axis1(np.abs(history - median[:, None, :]))
     scale = np.maximum(np.nan_to_num(mad * MAD_TO_SD, nan=0.0), FLOORS)
     return median, scale, days
 
