@@ -134,7 +134,7 @@ class MLBehaviorDetector(FindingDetector):
         sample = np.arange(0, len(devices), max(1, len(devices) // CALIBRATION_DEVICES))
         hold: list[np.ndarray] = []
         for j in range(max(n_hist - s.ml_holdout_days, 0), n_hist):
-            Xc, med_c, scale_c, n_c = _context(X[sample], bits[sample], covered[sample], j)
+            Xc, med_c, scale_c, n_c = context(X[sample], bits[sample], covered[sample], j)
             rows = covered[sample, j] & (n_c >= s.learning_min_days)
             if rows.any():
                 z = personal.zscores(Xc[rows, j], med_c[rows], scale_c[rows])
@@ -144,7 +144,7 @@ class MLBehaviorDetector(FindingDetector):
                                                            s.ml_min_line)
 
         # Scoring: each scored day against every covered history day before the scored range.
-        Xs, med, scale, n_days = _context(X, bits, covered, n_hist)
+        Xs, med, scale, n_days = context(X, bits, covered, n_hist)
         folder_of = np.full((len(devices), len(all_days)), "", dtype=object)
         folder_of[dev_codes[keep], day_codes[keep]] = frame["folder"].to_numpy()[keep]
         parts = []
@@ -163,6 +163,9 @@ class MLBehaviorDetector(FindingDetector):
                                        "folder": folder_of[idx, j], "baseline_days": n_days[idx]}))
         self.scores_ = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         self._X, self._med, self._scale = Xs, med, scale
+        # The device-day matrices, for the side-by-side evaluation (benchmarks/ml_compare.py).
+        self.matrices_ = {"X": X, "bits": bits, "covered": covered, "n_hist": n_hist, "devices": devices,
+                          "days": all_days, "ready": n_days >= s.learning_min_days}
         self._range = (start, end)
         logger.info("ml: {} device-days scored over {} day(s); line {:.2f} from {} held-out device-days",
                     len(self.scores_), len(self.days_), self.calibration_.line, self.calibration_.n_holdout)
@@ -209,7 +212,7 @@ class MLBehaviorDetector(FindingDetector):
         return timedelta(hours=self.settings.ml_alarm_cooldown_hours)
 
 
-def _context(X: np.ndarray, bits: np.ndarray, covered: np.ndarray,
+def context(X: np.ndarray, bits: np.ndarray, covered: np.ndarray,
              upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The device baselines from the covered days before day index `upto`: X with its schedule
     column filled against those days' hour profile, and the median, scale and day count."""
