@@ -96,7 +96,7 @@ def main() -> None:
         other = np.array([d in any_truth and d not in ml_truth for d in devices])
         h0 = n_hist - settings.ml_holdout_days
         # Fitting context: the days before the held-out block; scoring context: every history day.
-        Xf, med_f, scale_f, n_f = context(X, bits, covered, h0)
+        Xf, med_f, scale_f, n_f = context(X.copy(), bits, covered, h0)  # context writes in place
         Xs, med_s, scale_s, n_s = context(X, bits, covered, n_hist)
         ready_f, ready_s = n_f >= settings.learning_min_days, n_s >= settings.learning_min_days
         cols = np.flatnonzero(personal.SCORED)

@@ -103,7 +103,8 @@ class MLBehaviorDetector(FindingDetector):
         day0 = np.datetime64(hist_first, "D")
         day_codes = (pd.to_datetime(frame["day"]).to_numpy().astype("datetime64[D]") - day0).astype(np.int64)
         keep = (day_codes >= 0) & (day_codes < len(all_days))
-        X = np.full((len(devices), len(all_days), len(personal.FEATURES)), np.nan)
+        # float32: 100,000 devices x 15 days x 10 features in 60 MB; z-scores need no more precision.
+        X = np.full((len(devices), len(all_days), len(personal.FEATURES)), np.nan, dtype=np.float32)
         cols = {c: frame[c].to_numpy(dtype=np.float64) for c in DAILY_COLUMNS}
         row_bits = personal.hour_bits(frame["hours_mask"].to_numpy())
         X[dev_codes[keep], day_codes[keep]] = personal.daily_matrix(cols, row_bits)[keep]
@@ -215,10 +216,10 @@ class MLBehaviorDetector(FindingDetector):
 def context(X: np.ndarray, bits: np.ndarray, covered: np.ndarray,
              upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The device baselines from the covered days before day index `upto`: X with its schedule
-    column filled against those days' hour profile, and the median, scale and day count."""
+    column filled (in place) against those days' hour profile, and the median, scale and day count."""
     hist = covered[:, :upto]
     profile = personal.hour_profile(bits[:, :upto], hist)
-    out = X.copy()
+    out = X  # in place: the schedule column is a placeholder that every context rewrites whole
     out[:, :, personal.OFF] = personal.off_hours_share(bits, profile)
     med, scale, n = personal.robust_baseline(np.where(hist[:, :, None], out[:, :upto], np.nan))
     return out, med, scale, n
