@@ -13,7 +13,8 @@ the run after its local midnight (a partial day would look like a change by itse
 - Alarm line by the false-alarm budget ML_BUDGET_PER_1000_DEVICES_PER_DAY, calibrated on the
   ML_HOLDOUT_DAYS held-out normal days before the scored range (a time split); info, warning and
   critical at the budget, a tenth and a hundredth of it.
-- Fixtures (detectors/known.py `learn_fixtures`) and operator-known devices are vetoed (Against 0).
+- Fixtures (detectors/known.py `learn_fixtures`, or usually active >= ALWAYS_ON_HOURS h of its
+  covered days) and operator-known devices are vetoed (Against 0).
 - Randomized MACs are skipped unless ML_INCLUDE_RANDOMIZED: a rotating MAC has no history.
 
 The TCN autoencoder is not needed: the side-by-side evaluation (benchmarks/ml_compare.py, README)
@@ -41,6 +42,9 @@ from santiway_anomaly.ml import personal
 from santiway_anomaly.storage.store import Store
 
 CALIBRATION_DEVICES = 20_000
+# A device usually active in at least this many hours of its covered days is infrastructure (issue 12:
+# 19 of 22 lab ML alarms were always-on fixtures): vetoed like a learned fixture.
+ALWAYS_ON_HOURS = 20.0
 METHOD = "personal baseline (robust z vs the device's own covered days; no TCN)"
 
 
@@ -195,6 +199,12 @@ class MLBehaviorDetector(FindingDetector):
             if device in fixtures:
                 ev = fixtures[device]
                 against.append(Against(f"a fixture: heard in {ev['coverage']:.0%} of {ev['span_hours']} hours", 0.0))
+            usual_hours = float(usual[personal.FEATURE_NAMES.index("active_hours")])
+            if device not in fixtures and usual_hours >= ALWAYS_ON_HOURS:
+                # learn_fixtures misses equipment on gappy recordings (its span counts unrecorded
+                # days); the device's own covered days say it is always on just as well.
+                against.append(Against(f"always-on equipment: usually active {usual_hours:.0f} of 24 h on "
+                                       "its covered days", 0.0))
             if is_exempt(self.allow_, device, self.anomaly_type):
                 against.append(Against("marked known by an operator", 0.0))
             day = _as_date(row["day"])
