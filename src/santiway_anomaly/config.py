@@ -143,6 +143,15 @@ class Settings(BaseSettings):
     ml_alarm_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
     # How many contributing features an ML anomaly lists in `details`.
     ml_top_features: int = Field(default=5, ge=1, le=98)
+    # Personal baseline (issue 12). False-alarm budget: normal devices alarm at most this often
+    # (alarms per 1,000 devices per day), calibrated on held-out normal days (DESIGN.md).
+    ml_budget_per_1000_devices_per_day: float = Field(default=1.0, gt=0, le=100)
+    # Held-out normal days before the scored range on which the budget is calibrated (a time split:
+    # each is judged against the device's days before them, as a scored day is).
+    ml_holdout_days: int = Field(default=3, ge=1, le=14)
+    # The alarm line never drops below this raw score (robust z, mean of the top 3 features): a very
+    # regular world must not make a 2-sigma day an alarm because its held-out tail was thin.
+    ml_min_line: float = Field(default=3.0, gt=0)
     # --- end ML --------------------------------------------------------------------------
 
     # --- Detectors ---------------------------------------------------------------------

@@ -100,3 +100,20 @@ def test_series_helpers() -> None:
     assert np.array_equal(w[1], series[2:6])
     ps = point_scores(np.array([1.0, 5.0, 2.0, 0.0]), 10, 4, stride=2)
     assert ps.tolist() == [1, 1, 5, 5, 5, 5, 2, 2, 0, 0]
+
+
+def test_conformal_threshold_holds_its_rate_on_held_out_scores() -> None:
+    """The rule the estimator's thresholds use: on fresh scores of the same distribution at most
+    about 1 - q exceed it (a plain percentile lets more through for small n)."""
+    from santiway_anomaly.ml.estimator import conformal_threshold, default_threads
+
+    rng = np.random.default_rng(0)
+    rates = []
+    for _ in range(200):
+        t = conformal_threshold(rng.exponential(1.0, 199), 0.95)
+        rates.append(float(np.exp(-t)))  # exact exceedance probability of an Exp(1) score
+    assert np.mean(rates) <= 0.05 + 0.005
+    assert conformal_threshold(np.arange(10.0), 0.99) == 9.0  # too few: the largest
+    with pytest.raises(ValueError):
+        conformal_threshold(np.array([]), 0.95)
+    assert 1 <= default_threads() <= 2

@@ -1,0 +1,103 @@
+"""The personal baseline (ml/personal.py): planted changes rank first, the budget line holds its rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from santiway_anomaly.ml import personal
+from santiway_anomaly.ml.personal import FEATURE_NAMES, BudgetCalibration
+
+N_FEAT = len(FEATURE_NAMES)
+
+
+def _history(rng: np.random.Generator, n: int, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Devices with their own level per feature (population spread >> day-to-day noise)."""
+    level = rng.normal(0, 10, (n, N_FEAT))
+    hist = level[:, None, :] + rng.normal(0, 1, (n, days, N_FEAT)) * personal.FLOORS
+    return level, hist
+
+
+def test_planted_changes_rank_above_every_normal_device() -> None:
+    rng = np.random.default_rng(0)
+    level, hist = _history(rng, 200, 10)
+    med, scale, n = personal.robust_baseline(hist)
+    assert (n == 10).all()
+    today = level + rng.normal(0, 1, (200, N_FEAT)) * personal.FLOORS
+    changed = [3, 50, 120]
+    scored = np.flatnonzero(personal.SCORED)
+    for k, i in enumerate(changed):  # three features move by 5 of the device's own units
+        today[i, scored[[k, k + 1, k + 2]]] += 5 * scale[i, scored[[k, k + 1, k + 2]]]
+    raw = personal.raw_score(personal.zscores(today, med, scale))
+    assert set(np.argsort(-raw)[:3]) == set(changed)
+
+
+def test_unusual_but_unchanged_devices_do_not_stand_out() -> None:
+    """Personal: a device far from the population but like itself scores low."""
+    rng = np.random.default_rng(1)
+    level, hist = _history(rng, 100, 10)
+    level[7] += 1000  # the population's outlier, every day
+    hist[7] += 1000
+    med, scale, _ = personal.robust_baseline(hist)
+    today = level + rng.normal(0, 1, (100, N_FEAT)) * personal.FLOORS
+    raw = personal.raw_score(personal.zscores(today, med, scale))
+    assert raw[7] < np.quantile(raw, 0.99)
+
+
+def test_floor_keeps_a_constant_fixture_quiet() -> None:
+    hist = np.ones((1, 10, N_FEAT))  # MAD = 0
+    med, scale, _ = personal.robust_baseline(hist)
+    assert (scale[0] == personal.FLOORS).all()
+    tiny = np.ones((1, N_FEAT)) + 0.1 * personal.FLOORS
+    assert personal.raw_score(personal.zscores(tiny, med, scale))[0] == pytest.approx(0.1)
+
+
+def test_budget_line_holds_its_rate_on_held_out_normal_data() -> None:
+    """Fitted on one sample of normal scores, the line leaves about budget/1000 of another above it."""
+    rng = np.random.default_rng(2)
+    fit_on = rng.gamma(2.0, 0.5, 20_000)
+    held_out = rng.gamma(2.0, 0.5, 200_000)
+    for budget in (1.0, 10.0):
+        cal = BudgetCalibration.fit(fit_on, budget, min_line=0.1)
+        rate = float((held_out > cal.line).mean()) * 1000
+        assert budget / 3 <= rate <= budget * 3, (budget, rate)
+        lv = cal.level(np.array([cal.line, cal.line + cal.step, cal.line + 2 * cal.step]))
+        assert lv == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_budget_defaults_without_enough_held_out_days_and_bad_budget() -> None:
+    cal = BudgetCalibration.fit(np.array([0.5, 1.0]), 1.0, min_line=3.0)
+    assert cal.n_holdout == 2 and cal.line == pytest.approx(max(personal.DEFAULT_LINE, 3.0))
+    tiny = np.random.default_rng(3).uniform(0, 0.01, 10_000)
+    assert BudgetCalibration.fit(tiny, 1.0, min_line=3.0).line == 3.0  # never below the floor
+    with pytest.raises(ValueError, match="budget"):
+        BudgetCalibration.fit(np.zeros(10), 0.0, min_line=3.0)
+
+
+def test_off_hours_share_tolerates_a_split_night_shift() -> None:
+    bits = np.zeros((1, 6, 24), dtype=bool)
+    bits[0, :5, [0, 1, 2, 22, 23]] = True  # a night shift across midnight
+    bits[0, 5, [0, 1, 2]] = True  # today only the morning piece: still its usual hours
+    profile = personal.hour_profile(bits[:, :5], np.ones((1, 5), dtype=bool))
+    assert personal.off_hours_share(bits, profile)[0, 5] == 0.0
+    bits[0, 5] = False
+    bits[0, 5, [13, 14, 15]] = True  # an afternoon instead
+    assert personal.off_hours_share(bits, profile)[0, 5] == 1.0
+    assert personal.hour_bits(np.array([1 | (1 << 23)]))[0, [0, 23]].all()
+
+
+def test_explanations_speak_in_the_devices_own_terms() -> None:
+    names = list(FEATURE_NAMES)
+    usual = np.zeros(N_FEAT)
+    today = np.zeros(N_FEAT)
+    usual[names.index("sightings_per_hour")] = np.log(20)
+    today[names.index("sightings_per_hour")] = np.log(62)
+    usual[names.index("rssi_mean")], today[names.index("rssi_mean")] = -70, -60
+    usual[names.index("first_hour")], usual[names.index("last_hour")] = 9, 17
+    today[names.index("first_hour")], today[names.index("last_hour")] = 3, 6
+    today[names.index("off_hours_share")] = 1.0
+    z = personal.zscores(today[None], usual[None], personal.FLOORS[None])[0]
+    texts = " | ".join(e["text"] for e in personal.explain(today, usual, z, top=3))
+    assert "3.1x its usual sightings per hour" in texts
+    assert "10 dB stronger than usual" in texts
+    assert "active 03:00-07:00 instead of 09:00-18:00" in texts
