@@ -16,8 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from santiway_anomaly.config import load_settings
-from santiway_anomaly.storage import Store
 from tests.api.conftest import start_server, stop_server
 from tests.ingest.helpers import random_sightings
 
@@ -43,11 +41,23 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300)
 
 
+_AGREE = """
+import sys
+from santiway_anomaly.config import load_settings
+from santiway_anomaly.storage.store import Store
+with Store.open(load_settings(data_dir=sys.argv[1], _env_file=None)) as store:
+    raw = int(store.scalar("SELECT count() FROM santi.way_data"))
+    agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0)
+print(raw, agg)
+"""
+
+
 def _agree(data_dir: Path) -> tuple[int, int]:
-    with Store.open(load_settings(data_dir=data_dir, _env_file=None)) as store:
-        raw = int(store.scalar("SELECT count() FROM santi.way_data"))
-        agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0)
-    return raw, agg
+    # In a child process: this process may already hold another embedded store (one chDB path per process).
+    done = subprocess.run([sys.executable, "-c", _AGREE, str(data_dir)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    raw, agg = done.stdout.split()[-2:]
+    return int(raw), int(agg)
 
 
 def test_full_disk_and_read_only_store_exit_3(tiny_disk: Path, tmp_path: Path) -> None:
