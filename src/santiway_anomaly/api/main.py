@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     # observation wraps the key-in-URL refusal, so every answer (even that 400) is counted and logged.
     app.add_middleware(
         CachedGets,
-        endpoints={"/anomalies": anomalies.list_route, "/anomalies/stats": anomalies.stats_route},
+        limits={"/anomalies": ratelimit.list_limit, "/anomalies/stats": ratelimit.default_limit},
         ttl=settings.api_cache_ttl,
         max_entries=settings.api_cache_entries,
     )
