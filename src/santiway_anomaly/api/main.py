@@ -118,7 +118,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
             executor.shutdown(wait=True)
             logger.info("store closed")
 
-    app = FastAPI(title="SantiWay Anomaly Detection", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="SantiWay Anomaly Detection", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by openapi.install_docs
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.valid_api_keys)
     app.state.runner = StoreRunner(None, executor, "starting")
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.add_exception_handler(Exception, unhandled)
 
     openapi.install(app, settings)
+    openapi.install_docs(app)
     for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models, feedback,
                    folders, ws_notifications):
         app.include_router(module.router)
