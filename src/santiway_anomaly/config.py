@@ -276,6 +276,11 @@ class Settings(BaseSettings):
     # tiles: points on longitude/latitude axes, works on an isolated network), or a tokenless plotly
     # style such as open-street-map, carto-positron, carto-darkmatter.
     dashboard_map_tiles: Literal["", "open-street-map", "carto-positron", "carto-darkmatter", "carto-voyager"] = ""
+    # Dashboard sign-in (issue 14): a TOML file of operators and their Argon2 password hashes, written by
+    # `santiway-anomaly operator add NAME`; empty = DATA_DIR/dashboard-users.toml. With no such file
+    # and no OIDC ([auth] in .streamlit/secrets.toml, Streamlit's st.login), a production service
+    # (VALID_API_KEYS set) shows nothing in the dashboard; development mode shows all without sign-in.
+    dashboard_users_file: str = ""
     # --- end Dashboard -------------------------------------------------------------------
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -350,6 +355,10 @@ class Settings(BaseSettings):
     @property
     def chdb_path(self) -> Path:
         return (self.data_dir / "clickhouse").resolve()
+
+    @property
+    def dashboard_users_path(self) -> Path:
+        return Path(self.dashboard_users_file) if self.dashboard_users_file else self.data_dir / "dashboard-users.toml"
 
     @property
     def dev_mode(self) -> bool:

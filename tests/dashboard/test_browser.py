@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from santiway_anomaly.dashboard.signin import COOKIE
 from tests.dashboard.cdp import CHROMIUM, Browser
-from tests.dashboard.conftest import KEY, Service, free_port, stop
+from tests.dashboard.conftest import KEY, OPERATOR, OPERATOR_PASSWORD, Service, free_port, stop, users_file
 
 pytestmark = [
     pytest.mark.slow,
@@ -54,7 +55,8 @@ def plant_recent(service: Service) -> None:
 def dashboard(service: Service) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VALID_API_KEYS", "DASHBOARD_"))}
-    env.update(DASHBOARD_API_URL=service.url, DASHBOARD_API_KEY=KEY, DASHBOARD_REFRESH_S="2")
+    env.update(DASHBOARD_API_URL=service.url, DASHBOARD_API_KEY=KEY, DASHBOARD_REFRESH_S="2",
+               VALID_API_KEYS=KEY, DASHBOARD_USERS_FILE=str(users_file(service)))
     log = service.data_dir / "dashboard.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "santiway_anomaly.cli.main", "dashboard", "--host",
@@ -77,10 +79,27 @@ def dashboard(service: Service) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(dashboard: str) -> Iterator[Browser]:
+    """Chromium, signed in to the dashboard once through its form (the session cookie keeps it)."""
     b = Browser()
+    sign_in(b, dashboard)
     yield b
     b.close()
+
+
+def sign_in(b: Browser, dashboard: str) -> None:
+    b.open(dashboard + "/")
+    b.wait_until("!!document.querySelector('input[aria-label=\"Operator\"]')", timeout=60, what="the sign-in form")
+    assert "Overview" not in b.text()  # nothing is shown before sign-in
+    for label, text in (("Operator", OPERATOR), ("Password", OPERATOR_PASSWORD)):
+        b.evaluate(f"document.querySelector('input[aria-label=\"{label}\"]').focus()")
+        b.send("Input.insertText", {"text": text})
+    b.evaluate("[...document.querySelectorAll('button')].find(x => x.innerText.trim() === 'Sign in').click()")
+    b.wait_until(f"document.body.innerText.includes('Newest critical anomalies') && "
+                 f"document.cookie.includes('{COOKIE}=')", timeout=60, what="the overview after sign-in")
+    b.open(dashboard + "/model")  # a new page load: the cookie signs in again, no form
+    b.wait_until("document.body.innerText.includes('Thresholds')", timeout=60, what="signed in after reload")
+    assert OPERATOR in b.text()
 
 
 def drawn(needles: list[str], min_charts: int) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import KEY, Service, free_port
+from tests.dashboard.conftest import KEY, OPERATOR, OPERATOR_PASSWORD, Service, free_port
 
 pytestmark = pytest.mark.slow  # the session's service takes ~40 s to prepare
 
@@ -264,9 +264,15 @@ def test_live_receives_notifications(dash_env: Service) -> None:
     assert len(at.dataframe[0].value) >= 1
 
 
-def test_whole_app_with_navigation_and_health(dash_env: Service) -> None:
+def test_whole_app_with_navigation_and_health(dash_env: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALID_API_KEYS", KEY)  # production mode: the app asks who is there first
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.query_params["hours"] = WEEK
+    run_ok(at)
+    assert "Sign in" in [t.value for t in at.title]
+    at.text_input(key="signin_name").input(OPERATOR)
+    at.text_input(key="signin_password").input(OPERATOR_PASSWORD)
+    at.button[0].click()
     run_ok(at)
     assert "Overview" in [t.value for t in at.title]  # the default page
     sidebar = "\n".join(str(el.value) for el in at.sidebar.markdown)

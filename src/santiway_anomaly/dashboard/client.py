@@ -29,6 +29,7 @@ from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSe
 from santiway_anomaly.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
+OPERATOR_HEADER = "X-Operator"
 
 
 class ApiError(Exception):
@@ -114,10 +115,13 @@ class ApiClient:
     """Synchronous client (Streamlit scripts are synchronous); one connection pool per instance."""
 
     def __init__(self, base_url: str, api_key: str = "", timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, operator: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.operator = operator
         headers = {"X-API-Key": api_key} if api_key else {}
+        if operator:  # the service records actions under this name and limits each operator separately
+            headers[OPERATOR_HEADER] = operator
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     @classmethod

@@ -41,13 +41,15 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _client(url: str, key: str, timeout: float) -> ApiClient:
-    return ApiClient(url, key, timeout)
+def _client(url: str, key: str, timeout: float, operator: str) -> ApiClient:
+    return ApiClient(url, key, timeout, operator=operator)
 
 
 def client() -> ApiClient:
+    """The API client for the signed-in operator (app.py signs in before any page runs)."""
     s = settings()
-    return _client(s.dashboard_api_url, effective_key(s), s.dashboard_timeout_s)
+    operator = st.session_state.get("operator", "")
+    return _client(s.dashboard_api_url, effective_key(s), s.dashboard_timeout_s, str(operator or ""))
 
 
 def show_error(exc: ApiError) -> None:
@@ -76,11 +78,23 @@ def fail(exc: ApiError) -> NoReturn:
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call the API; on failure show the plain message and stop this page."""
+    """Call the API; on failure show the plain message and stop this page. When the service is only
+    rate-limiting, the last answer to the same call is shown instead, with a note saying so."""
+    key = f"last:{getattr(fn, '__name__', fn)}:{args!r}:{sorted(kwargs.items())!r}"
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+    except ApiRateLimited as exc:
+        last = st.session_state.get(key)
+        if last is None:
+            fail(exc)
+        at, value = last
+        st.warning(f"**Too many requests**: showing the answer from {at:%H:%M:%S} until the service accepts "
+                   f"requests again. {exc}", icon=":material/hourglass_top:")
+        return value  # type: ignore[no-any-return]
     except ApiError as exc:
         fail(exc)
+    st.session_state[key] = (datetime.now(settings().zone_for()), result)
+    return result
 
 
 def try_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | ApiError:
