@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from santiway_anomaly.dashboard.signin import COOKIE
-from tests.dashboard.cdp import CHROMIUM, Browser
+from tests.dashboard.cdp import CHROMIUM, Browser, CdpError
 from tests.dashboard.conftest import KEY, OPERATOR, OPERATOR_PASSWORD, Service, free_port, stop, users_file
 
 pytestmark = [
@@ -35,6 +35,7 @@ SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.envi
          else Path(tempfile.gettempdir()) / "santiway-screenshots")
 SHOTS.mkdir(parents=True, exist_ok=True)
 LIVE_DEVICE = "C0:DA:5B:B7:0E:02"
+HISTORY_DEVICE = "C0:DA:5B:B7:0E:07"  # notified before the Live page opens
 RECENT_DEVICE = "3C:22:FB:12:34:56"  # seen in the last hours: the ML score and explanation have a window
 
 
@@ -114,12 +115,28 @@ def drawn(needles: list[str], min_charts: int) -> str:
       if (charts.length < {min_charts}) return false;
       for (const c of charts) if (!c.querySelector('.main-svg g.trace, .main-svg .xtick')) return false;
       const frames = main.querySelectorAll('[data-testid="stDataFrame"]');
-      for (const d of frames) if (!d.querySelector('canvas')) return false;
+      // a table inside a collapsed expander is not drawn until opened: only visible ones must be
+      for (const d of frames) if (d.offsetParent !== null && !d.querySelector('canvas')) return false;
       if (main.querySelector('[data-testid="stSkeleton"]')) return false;
       // Streamlit marks the app while its script runs: a page mid-run is not finished drawing.
       const app = document.querySelector('[data-testid="stApp"]');
       return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
     }})()"""
+
+
+# Which of drawn()'s conditions fails, for the error message.
+UNDRAWN = """(() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  const frames = [...main.querySelectorAll('[data-testid="stDataFrame"]')];
+  const app = document.querySelector('[data-testid="stApp"]');
+  return JSON.stringify({charts: charts.length,
+    undrawn_charts: charts.filter(c => !c.querySelector('.main-svg g.trace, .main-svg .xtick')).length,
+    undrawn_frames: frames.filter(d => d.offsetParent !== null && !d.querySelector('canvas')).length,
+    hidden_frames: frames.filter(d => d.offsetParent === null).length,
+    skeleton: !!main.querySelector('[data-testid="stSkeleton"]'),
+    state: app && app.getAttribute('data-test-script-state')});
+})()"""
 
 
 def top_devices(service: Service, n: int) -> list[str]:
@@ -129,7 +146,10 @@ def top_devices(service: Service, n: int) -> list[str]:
 
 def shoot(browser: Browser, url: str, name: str, needles: list[str], min_charts: int) -> str:
     browser.open(url)
-    waited = browser.wait_until(drawn(needles, min_charts), timeout=90, what=f"{name}: {needles}")
+    try:
+        waited = browser.wait_until(drawn(needles, min_charts), timeout=90, what=f"{name}: {needles}")
+    except CdpError as exc:
+        raise CdpError(f"{exc}\nwhat is not drawn: {browser.evaluate(UNDRAWN)}") from None
     text = browser.text()
     assert "Traceback" not in text
     height = browser.screenshot(SHOTS / f"{name}.png")
@@ -166,6 +186,33 @@ def test_every_page_in_chromium(dashboard: str, service: Service, browser: Brows
     text = shoot(browser, f"{dashboard}/model", "model", ["Thresholds", "Version"], 1)
     version = service.http().get("/models/current").json()["metadata"]["model_version"]
     assert version in text
+
+    # RECENT_DEVICE was last heard two minutes ago in warehouse-1 (plant_recent above)
+    heard = service.http().get("/devices/now", params={"minutes": 15}).json()
+    assert RECENT_DEVICE in {d["device_id"] for d in heard["data"]}
+    text = shoot(browser, f"{dashboard}/devices-now", "devices-now", ["Devices now", "devices heard between"], 0)
+    assert f"{heard['count']} devices heard" in text or f"{heard['count'] + 1} devices heard" in text
+
+
+def plant_linger(service: Service, device: str) -> dict[str, object]:
+    """A new device sits at one sensor for three hours; detection finds it and notifies."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [{"ts": (now - timedelta(minutes=m)).isoformat(), "device_id": device, "sensor_id": "S-office-1-1",
+             "folder": "office-1", "network_type": "ble", "rssi": -48 - (m % 3), "lat": 55.759, "lon": 37.5398}
+            for m in range(0, 200, 2)]
+    api = service.http()
+    assert api.post("/ingest", json=rows).json()["accepted"] == len(rows)
+    run: dict[str, object] = api.post("/anomalies/detect-and-notify", params={"hours": 6}).json()
+    return run
+
+
+def test_live_page_opens_with_notifications_sent_before(dashboard: str, service: Service, browser: Browser) -> None:
+    run = plant_linger(service, HISTORY_DEVICE)
+    assert int(str(run["new"])) >= 1, run
+    browser.open(f"{dashboard}/live")  # opened after the notification was sent
+    browser.wait_until(drawn(["Live notifications", HISTORY_DEVICE[:8], "notifications received"], 1),
+                       timeout=60, what="the notification sent before the page opened")
+    assert "open" in browser.text()  # the newest card links to its anomaly (?anomaly=ID)
 
 
 def test_live_page_shows_a_notification_as_it_arrives(dashboard: str, service: Service, browser: Browser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from santiway_anomaly.dashboard import signin, ui
-from santiway_anomaly.dashboard.views import anomalies, compare, device, folders, live, model, overview
+from santiway_anomaly.dashboard.views import anomalies, compare, device, devices_now, folders, live, model, overview
 
 PAGES = [
     (overview.render, "Overview", "overview", ":material/dashboard:"),
@@ -15,6 +15,7 @@ PAGES = [
     (folders.render, "Folders", "folders", ":material/folder:"),
     (model.render, "Model", "model", ":material/model_training:"),
     (live.render, "Live", "live", ":material/notifications_active:"),
+    (devices_now.render, "Devices now", "devices-now", ":material/sensors:"),
 ]
 
 
