@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     # --- end API -------------------------------------------------------------------------
 
     # --- Model ---------------------------------------------------------------------------
-    model_path: Path = Path("models/tcn_model.pt")
+    # The trained model; empty = DATA_DIR/models/tcn_model.pt, so each data directory keeps its own model
+    # (a relative default under the working directory let a second data directory use the first one's).
+    model_path: Path = Path("")
     input_channels: int = Field(default=98, ge=1, le=512)
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     window_size: int = Field(default=24, ge=2, le=24 * 14)
@@ -340,6 +342,12 @@ class Settings(BaseSettings):
         if self.density_budget_max_ratio < self.density_ratio_alarm:
             raise ValueError(f"DENSITY_BUDGET_MAX_RATIO ({self.density_budget_max_ratio}) must be >= "
                              f"DENSITY_RATIO_ALARM ({self.density_ratio_alarm})")
+        return self
+
+    @model_validator(mode="after")
+    def _model_under_data_dir(self) -> Settings:
+        if self.model_path == Path(""):
+            self.model_path = self.data_dir / "models" / "tcn_model.pt"
         return self
 
     @model_validator(mode="after")

@@ -115,8 +115,9 @@ def drawn(needles: list[str], min_charts: int) -> str:
       if (charts.length < {min_charts}) return false;
       for (const c of charts) if (!c.querySelector('.main-svg g.trace, .main-svg .xtick')) return false;
       const frames = main.querySelectorAll('[data-testid="stDataFrame"]');
+      const hidden = d => d.offsetParent === null || !!d.closest('details:not([open])');
       // a table inside a collapsed expander is not drawn until opened: only visible ones must be
-      for (const d of frames) if (d.offsetParent !== null && !d.querySelector('canvas')) return false;
+      for (const d of frames) if (!hidden(d) && !d.querySelector('canvas')) return false;
       if (main.querySelector('[data-testid="stSkeleton"]')) return false;
       // Streamlit marks the app while its script runs: a page mid-run is not finished drawing.
       const app = document.querySelector('[data-testid="stApp"]');
@@ -132,8 +133,8 @@ UNDRAWN = """(() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return JSON.stringify({charts: charts.length,
     undrawn_charts: charts.filter(c => !c.querySelector('.main-svg g.trace, .main-svg .xtick')).length,
-    undrawn_frames: frames.filter(d => d.offsetParent !== null && !d.querySelector('canvas')).length,
-    hidden_frames: frames.filter(d => d.offsetParent === null).length,
+    undrawn_frames: frames.filter(d => !d.closest('details:not([open])') && !d.querySelector('canvas')).length,
+    in_closed_expanders: frames.filter(d => !!d.closest('details:not([open])')).length,
     skeleton: !!main.querySelector('[data-testid="stSkeleton"]'),
     state: app && app.getAttribute('data-test-script-state')});
 })()"""
