@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from loguru import logger
@@ -32,9 +33,15 @@ class _ToLoguru(logging.Handler):
         logger.opt(exception=record.exc_info).log(level, "{}: {}", record.name, record.getMessage())
 
 
+def _to_stderr(line: Any) -> None:
+    sys.stderr.write(str(line))
+
+
 def configure_logging(level: str) -> None:
     logger.remove()
-    logger.add(sys.stderr, level=level, format=LOG_FORMAT)
+    # The sink looks sys.stderr up at each line: a caller that swaps the stream (a test runner) gets it
+    # in its current state, never a closed one.
+    logger.add(_to_stderr, level=level, format=LOG_FORMAT)
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.getLevelName(level) if level in _STD_LEVELS
                         else logging.INFO, force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -170,10 +170,11 @@ def attributions(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def colocation_timeline(frame: pd.DataFrame) -> go.Figure:
+def colocation_timeline(frame: pd.DataFrame, zone: str = "UTC") -> go.Figure:
     """Where each device was, hour by hour: one row per device, one colour per folder; the same colour in
     the same column on two rows means both were in that folder that hour. `frame`: device, hour, folder, events."""
-    fig = _fig("Co-location timeline (folder per device per hour, UTC)", height=140 + 40 * frame["device"].nunique(),
+    fig = _fig(f"Co-location timeline (folder per device per hour, {zone})",
+               height=140 + 40 * frame["device"].nunique(),
                legend_title_text="folder")
     for folder, part in frame.groupby("folder", sort=True):
         fig.add_scatter(x=part["hour"], y=part["device"], mode="markers", name=str(folder),
@@ -248,7 +249,7 @@ def score_histogram(scores: Sequence[float], thresholds: dict[str, float], title
 
 def arrivals(frame: pd.DataFrame) -> go.Figure:
     """Notifications per minute by severity. `frame`: minute, severity, count."""
-    fig = _fig("Notifications received per minute", barmode="stack", height=260, legend_title_text="severity")
+    fig = _fig("Notifications per minute (local time)", barmode="stack", height=260, legend_title_text="severity")
     for severity in SEVERITY_ORDER:
         part = frame[frame["severity"] == severity]
         if len(part):

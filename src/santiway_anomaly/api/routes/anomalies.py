@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from loguru import logger
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
@@ -203,8 +204,24 @@ async def detect_and_notify(
     )
 
 
+class _AnomalyId(Convertor[str]):
+    """32 hex digits only, so /anomalies/detect-and-notify (POST) never matches as an id: a GET there is a
+    405, not a 422 about a malformed id."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anomaly_id", _AnomalyId())
+
+
 # Declared last: /anomalies/stats and the other literal paths above match first.
-@router.get("/{anomaly_id}", response_model=AnomalyPublic, summary="One anomaly",
+@router.get("/{anomaly_id:anomaly_id}", response_model=AnomalyPublic, summary="One anomaly",
             responses={404: {"description": "Unknown anomaly_id"}})
 @limiter.limit(default_limit)
 async def one_route(

@@ -45,7 +45,8 @@ def per_minute(frame: pd.DataFrame, minutes: int = 30) -> pd.DataFrame:
     counts = (frame.assign(minute=pd.to_datetime(frame["received"]).dt.floor("min"))
               .groupby(["minute", "severity"]).size().unstack(fill_value=0).reindex(grid, fill_value=0))
     counts.index.name = "minute"
-    return counts.reset_index().melt(id_vars="minute", var_name="severity", value_name="count")
+    long = counts.reset_index().melt(id_vars="minute", var_name="severity", value_name="count")
+    return long.assign(minute=ui.local(long["minute"]))  # drawn in local time
 
 
 def _show(state: FeedState) -> None:
