@@ -13,12 +13,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# torch first, pinned as in pyproject.toml, so that installing the package finds it satisfied.
-RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# constraints.txt (scripts/lock.py) pins every dependency: the image installs what the tests ran on.
+COPY pyproject.toml README.md constraints.txt ./
+# torch first, pinned as in pyproject.toml, so that installing the package finds it satisfied.
+RUN pip install --index-url "${TORCH_INDEX_URL}" -c constraints.txt torch==2.13.0
 COPY src ./src
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="santiway-anomaly" \

@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     # --- end API -------------------------------------------------------------------------
 
     # --- Model ---------------------------------------------------------------------------
-    model_path: Path = Path("models/tcn_model.pt")
+    # The trained model; empty = DATA_DIR/models/tcn_model.pt, so each data directory keeps its own model
+    # (a relative default under the working directory let a second data directory use the first one's).
+    model_path: Path = Path("")
     input_channels: int = Field(default=98, ge=1, le=512)
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     window_size: int = Field(default=24, ge=2, le=24 * 14)
@@ -371,6 +373,11 @@ class Settings(BaseSettings):
     # tiles: points on longitude/latitude axes, works on an isolated network), or a tokenless plotly
     # style such as open-street-map, carto-positron, carto-darkmatter.
     dashboard_map_tiles: Literal["", "open-street-map", "carto-positron", "carto-darkmatter", "carto-voyager"] = ""
+    # Dashboard sign-in (issue 14): a TOML file of operators and their Argon2 password hashes, written by
+    # `santiway-anomaly operator add NAME`; empty = DATA_DIR/dashboard-users.toml. With no such file
+    # and no OIDC ([auth] in .streamlit/secrets.toml, Streamlit's st.login), a production service
+    # (VALID_API_KEYS set) shows nothing in the dashboard; development mode shows all without sign-in.
+    dashboard_users_file: str = ""
     # --- end Dashboard -------------------------------------------------------------------
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -433,6 +440,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _model_under_data_dir(self) -> Settings:
+        if self.model_path == Path(""):
+            self.model_path = self.data_dir / "models" / "tcn_model.pt"
+        return self
+
+    @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:
         if self.anomaly_threshold_99 < self.anomaly_threshold_95:
             raise ValueError("ANOMALY_THRESHOLD_99 must be >= ANOMALY_THRESHOLD_95")
@@ -474,6 +487,10 @@ class Settings(BaseSettings):
     @property
     def chdb_path(self) -> Path:
         return (self.data_dir / "clickhouse").resolve()
+
+    @property
+    def dashboard_users_path(self) -> Path:
+        return Path(self.dashboard_users_file) if self.dashboard_users_file else self.data_dir / "dashboard-users.toml"
 
     @property
     def dev_mode(self) -> bool:

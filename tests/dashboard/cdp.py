@@ -28,6 +28,8 @@ FLAGS = [
     "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--remote-debugging-port=0",
 ]
 WIDTH = 1440
+# No network but this machine: every host name fails to resolve except the loopback address.
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
 
 
 class CdpError(RuntimeError):
@@ -35,10 +37,11 @@ class CdpError(RuntimeError):
 
 
 class Browser:
-    def __init__(self, executable: str = CHROMIUM, width: int = WIDTH, height: int = 1000) -> None:
+    def __init__(self, executable: str = CHROMIUM, width: int = WIDTH, height: int = 1000,
+                 extra_flags: tuple[str, ...] = ()) -> None:
         self.width, self.height = width, height
         self.profile = Path(tempfile.mkdtemp(prefix="cdp-profile-"))
-        self.proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={self.profile}",
+        self.proc = subprocess.Popen([executable, *FLAGS, *extra_flags, f"--user-data-dir={self.profile}",
                                       f"--window-size={width},{height}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = self.profile / "DevToolsActivePort"

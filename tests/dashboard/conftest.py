@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 KEY = "dash-test-key-0001"
+OPERATOR, OPERATOR_PASSWORD = "olga", "dashboard-test-password"
 STARTUP_TIMEOUT_S = 90
 CLI = [sys.executable, "-m", "santiway_anomaly.cli.main"]
 
@@ -109,10 +110,21 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     stop(svc.proc)
 
 
+def users_file(service: Service) -> Path:
+    """The dashboard's operators file, with one operator (production mode needs sign-in)."""
+    from santiway_anomaly.dashboard.auth import set_password
+
+    path = service.data_dir / "dashboard-users.toml"
+    if not path.exists():
+        set_password(path, OPERATOR, OPERATOR_PASSWORD)
+    return path
+
+
 @pytest.fixture()
 def dash_env(service: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
     """Point the dashboard (running in this process under AppTest) at the service with the right key."""
     monkeypatch.delenv("VALID_API_KEYS", raising=False)
     monkeypatch.setenv("DASHBOARD_API_URL", service.url)
     monkeypatch.setenv("DASHBOARD_API_KEY", KEY)
+    monkeypatch.setenv("DASHBOARD_USERS_FILE", str(users_file(service)))
     return service

@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.dashboard.cdp import CHROMIUM, Browser
-from tests.dashboard.conftest import KEY, Service, free_port, stop
+from santiway_anomaly.dashboard.signin import COOKIE
+from tests.dashboard.cdp import CHROMIUM, Browser, CdpError
+from tests.dashboard.conftest import KEY, OPERATOR, OPERATOR_PASSWORD, Service, free_port, stop, users_file
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,6 +35,7 @@ SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.envi
          else Path(tempfile.gettempdir()) / "santiway-screenshots")
 SHOTS.mkdir(parents=True, exist_ok=True)
 LIVE_DEVICE = "C0:DA:5B:B7:0E:02"
+HISTORY_DEVICE = "C0:DA:5B:B7:0E:07"  # notified before the Live page opens
 RECENT_DEVICE = "3C:22:FB:12:34:56"  # seen in the last hours: the ML score and explanation have a window
 
 
@@ -54,7 +56,8 @@ def plant_recent(service: Service) -> None:
 def dashboard(service: Service) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VALID_API_KEYS", "DASHBOARD_"))}
-    env.update(DASHBOARD_API_URL=service.url, DASHBOARD_API_KEY=KEY, DASHBOARD_REFRESH_S="2")
+    env.update(DASHBOARD_API_URL=service.url, DASHBOARD_API_KEY=KEY, DASHBOARD_REFRESH_S="2",
+               VALID_API_KEYS=KEY, DASHBOARD_USERS_FILE=str(users_file(service)))
     log = service.data_dir / "dashboard.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "santiway_anomaly.cli.main", "dashboard", "--host",
@@ -77,10 +80,27 @@ def dashboard(service: Service) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(dashboard: str) -> Iterator[Browser]:
+    """Chromium, signed in to the dashboard once through its form (the session cookie keeps it)."""
     b = Browser()
+    sign_in(b, dashboard)
     yield b
     b.close()
+
+
+def sign_in(b: Browser, dashboard: str) -> None:
+    b.open(dashboard + "/")
+    b.wait_until("!!document.querySelector('input[aria-label=\"Operator\"]')", timeout=60, what="the sign-in form")
+    assert "Overview" not in b.text()  # nothing is shown before sign-in
+    for label, text in (("Operator", OPERATOR), ("Password", OPERATOR_PASSWORD)):
+        b.evaluate(f"document.querySelector('input[aria-label=\"{label}\"]').focus()")
+        b.send("Input.insertText", {"text": text})
+    b.evaluate("[...document.querySelectorAll('button')].find(x => x.innerText.trim() === 'Sign in').click()")
+    b.wait_until(f"document.body.innerText.includes('Newest critical anomalies') && "
+                 f"document.cookie.includes('{COOKIE}=')", timeout=60, what="the overview after sign-in")
+    b.open(dashboard + "/model")  # a new page load: the cookie signs in again, no form
+    b.wait_until("document.body.innerText.includes('Thresholds')", timeout=60, what="signed in after reload")
+    assert OPERATOR in b.text()
 
 
 def drawn(needles: list[str], min_charts: int) -> str:
@@ -95,12 +115,29 @@ def drawn(needles: list[str], min_charts: int) -> str:
       if (charts.length < {min_charts}) return false;
       for (const c of charts) if (!c.querySelector('.main-svg g.trace, .main-svg .xtick')) return false;
       const frames = main.querySelectorAll('[data-testid="stDataFrame"]');
-      for (const d of frames) if (!d.querySelector('canvas')) return false;
+      const hidden = d => d.offsetParent === null || !!d.closest('details:not([open])');
+      // a table inside a collapsed expander is not drawn until opened: only visible ones must be
+      for (const d of frames) if (!hidden(d) && !d.querySelector('canvas')) return false;
       if (main.querySelector('[data-testid="stSkeleton"]')) return false;
       // Streamlit marks the app while its script runs: a page mid-run is not finished drawing.
       const app = document.querySelector('[data-testid="stApp"]');
       return !!app && app.getAttribute('data-test-script-state') === 'notRunning';
     }})()"""
+
+
+# Which of drawn()'s conditions fails, for the error message.
+UNDRAWN = """(() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  const frames = [...main.querySelectorAll('[data-testid="stDataFrame"]')];
+  const app = document.querySelector('[data-testid="stApp"]');
+  return JSON.stringify({charts: charts.length,
+    undrawn_charts: charts.filter(c => !c.querySelector('.main-svg g.trace, .main-svg .xtick')).length,
+    undrawn_frames: frames.filter(d => !d.closest('details:not([open])') && !d.querySelector('canvas')).length,
+    in_closed_expanders: frames.filter(d => !!d.closest('details:not([open])')).length,
+    skeleton: !!main.querySelector('[data-testid="stSkeleton"]'),
+    state: app && app.getAttribute('data-test-script-state')});
+})()"""
 
 
 def top_devices(service: Service, n: int) -> list[str]:
@@ -110,7 +147,10 @@ def top_devices(service: Service, n: int) -> list[str]:
 
 def shoot(browser: Browser, url: str, name: str, needles: list[str], min_charts: int) -> str:
     browser.open(url)
-    waited = browser.wait_until(drawn(needles, min_charts), timeout=90, what=f"{name}: {needles}")
+    try:
+        waited = browser.wait_until(drawn(needles, min_charts), timeout=90, what=f"{name}: {needles}")
+    except CdpError as exc:
+        raise CdpError(f"{exc}\nwhat is not drawn: {browser.evaluate(UNDRAWN)}") from None
     text = browser.text()
     assert "Traceback" not in text
     height = browser.screenshot(SHOTS / f"{name}.png")
@@ -147,6 +187,39 @@ def test_every_page_in_chromium(dashboard: str, service: Service, browser: Brows
     text = shoot(browser, f"{dashboard}/model", "model", ["Thresholds", "Version"], 1)
     version = service.http().get("/models/current").json()["metadata"]["model_version"]
     assert version in text
+
+    # RECENT_DEVICE was last heard two minutes ago in warehouse-1 (plant_recent above)
+    heard = service.http().get("/devices/now", params={"minutes": 15}).json()
+    assert RECENT_DEVICE in {d["device_id"] for d in heard["data"]}
+    text = shoot(browser, f"{dashboard}/devices-now", "devices-now", ["Devices now", "devices heard between"], 0)
+    assert f"{heard['count']} devices heard" in text or f"{heard['count'] + 1} devices heard" in text
+
+
+def plant_linger(service: Service, device: str) -> dict[str, object]:
+    """A new device sits at one sensor for three hours; detection finds it and notifies."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [{"ts": (now - timedelta(minutes=m)).isoformat(), "device_id": device, "sensor_id": "S-office-1-1",
+             "folder": "office-1", "network_type": "ble", "rssi": -48 - (m % 3), "lat": 55.759, "lon": 37.5398}
+            for m in range(0, 200, 2)]
+    api = service.http()
+    assert api.post("/ingest", json=rows).json()["accepted"] == len(rows)
+    run: dict[str, object] = api.post("/anomalies/detect-and-notify", params={"hours": 6}).json()
+    return run
+
+
+def test_live_page_opens_with_notifications_sent_before(dashboard: str, service: Service, browser: Browser) -> None:
+    run = plant_linger(service, HISTORY_DEVICE)
+    new = int(str(run["new"]))
+    assert new >= 1, run
+    shorts = [str(a["device_id"])[:8] for a in run["anomalies"] if a["device_id"]]  # type: ignore[attr-defined]
+    browser.open(f"{dashboard}/live")  # opened after the run's notifications were sent
+    count = "(() => { const m = document.body.innerText.match(/(\\d+) notifications received/); " \
+            "return m ? Number(m[1]) : 0; })()"
+    browser.wait_until(f"{count} >= {new}", timeout=60, what=f"the {new} notifications sent before the page opened")
+    browser.wait_until(drawn(["Live notifications", "notifications received"], 1), timeout=60, what="live page")
+    text = browser.text()
+    assert any(short in text for short in shorts), shorts  # the newest card is one of them
+    assert "open" in text  # the newest card links to its anomaly (?anomaly=ID)
 
 
 def test_live_page_shows_a_notification_as_it_arrives(dashboard: str, service: Service, browser: Browser) -> None:

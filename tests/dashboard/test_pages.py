@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import KEY, Service, free_port
+from tests.dashboard.conftest import KEY, OPERATOR, OPERATOR_PASSWORD, Service, free_port
 
 pytestmark = pytest.mark.slow  # the session's service takes ~40 s to prepare
 
@@ -153,8 +153,9 @@ def test_device_analysis_matches_the_api(dash_env: Service) -> None:
     assert metric(at, "Sightings") == str(profile["signal"]["sightings"])
     figures = {f["layout"]["title"]["text"]: f for f in charts(at)}
     activity = figures["Activity by hour (UTC)"]
-    assert sum(values(activity["data"][0]["y"])) == sum(h["events"] for h in profile["activity_by_hour"])
-    assert "Signal over time (mean RSSI per hour)" in figures
+    # hours without sightings are empty (NaN): a gap in the chart, not a line across it
+    assert np.nansum(values(activity["data"][0]["y"])) == sum(h["events"] for h in profile["activity_by_hour"])
+    assert "Signal over time (mean RSSI per hour, UTC)" in figures
     assert any(title.startswith("Places") for title in figures)
     text = shown(at)
     assert "ML score" in text
@@ -198,7 +199,8 @@ def test_folders_devices_per_hour_against_p95(dash_env: Service) -> None:
     folder = figures[0]["layout"]["title"]["text"].split(":")[0]
     rows = [r for r in series["data"] if r["folder"] == folder]
     bars = next(t for t in figures[0]["data"] if t["type"] == "bar")
-    assert values(bars["y"]) == [r["robust_devices"] for r in rows]
+    # hours with no row are empty (NaN) on the chart's full hourly grid: gaps, not bars of 0
+    assert [v for v in values(bars["y"]) if v == v] == [r["robust_devices"] for r in rows]
     band = next(t for t in figures[0]["data"] if t.get("name") == "p95 baseline")
     assert [v for v in values(band["y"]) if v is not None and v == v] == [  # NaN: hours without a baseline
         r["p95_baseline"] for r in rows if r["p95_baseline"] is not None]
@@ -264,9 +266,15 @@ def test_live_receives_notifications(dash_env: Service) -> None:
     assert len(at.dataframe[0].value) >= 1
 
 
-def test_whole_app_with_navigation_and_health(dash_env: Service) -> None:
+def test_whole_app_with_navigation_and_health(dash_env: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALID_API_KEYS", KEY)  # production mode: the app asks who is there first
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.query_params["hours"] = WEEK
+    run_ok(at)
+    assert "Sign in" in [t.value for t in at.title]
+    at.text_input(key="signin_name").input(OPERATOR)
+    at.text_input(key="signin_password").input(OPERATOR_PASSWORD)
+    at.button[0].click()
     run_ok(at)
     assert "Overview" in [t.value for t in at.title]  # the default page
     sidebar = "\n".join(str(el.value) for el in at.sidebar.markdown)

@@ -110,8 +110,9 @@ def test_compose_services_ports_network_and_mounts() -> None:
     spec = compose()
     services = spec["services"]
     assert set(services) >= {"backend", "frontend", "clickhouse"}
-    assert "8001:8001" in services["backend"]["ports"]
-    assert "8501:8501" in services["frontend"]["ports"]
+    # published on localhost unless PUBLISH_ADDRESS says otherwise (the dashboard holds the API key)
+    assert "${PUBLISH_ADDRESS:-127.0.0.1}:8001:8001" in services["backend"]["ports"]
+    assert "${PUBLISH_ADDRESS:-127.0.0.1}:8501:8501" in services["frontend"]["ports"]
     assert spec["networks"]["app-network"] == {"external": True, "name": "app-network"}
     for name in ("backend", "frontend"):
         assert "app-network" in services[name]["networks"]

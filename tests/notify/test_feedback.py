@@ -102,7 +102,14 @@ def test_listen_command_prints_missed_and_live_notifications(make_service: Calla
     result = CliRunner().invoke(app, ["listen", "--url", svc.url, "--since", "0", "--count", "1"],
                                 env={"NOTIFY_LISTEN_API_KEY": KEY, "VALID_API_KEYS": ""})
     assert result.exit_code == 0, result.output
-    assert "КРИТИЧНО: Активность ночью | Устройство: AA:BB:CC... | Папка: office | Оценка: 90.0%" in result.output
+    # English by default, the full MAC, the local time with its zone (TIMEZONE, UTC here)
+    assert "CRITICAL: Night activity | Device: AA:BB:CC:DD:EE:FF | Folder: office | Score: 90.0%" in result.output
+    assert " UTC | CRITICAL" in result.output
+    russian = CliRunner().invoke(app, ["listen", "--url", svc.url, "--since", "0", "--count", "1", "--lang", "ru"],
+                                 env={"NOTIFY_LISTEN_API_KEY": KEY, "VALID_API_KEYS": "", "TIMEZONE": "Europe/Moscow"})
+    line = "КРИТИЧНО: Активность ночью | Устройство: AA:BB:CC:DD:EE:FF | Папка: office | Оценка: 90.0%"
+    assert line in russian.output
+    assert " MSK | КРИТИЧНО" in russian.output
     refused = CliRunner().invoke(app, ["listen", "--url", svc.url], env={"NOTIFY_LISTEN_API_KEY": "wrong-key-1234",
                                                                         "VALID_API_KEYS": ""})
     assert refused.exit_code == 1 and "Invalid API key" in refused.output

@@ -14,6 +14,11 @@ PLACE_DECIMALS = 3
 MAX_PLACES = 50
 # Speeds between sightings closer in time than this are dominated by position noise.
 MIN_SPEED_INTERVAL_S = 30
+# Path length is measured between 5-minute median positions, and a step shorter than the jitter radius is
+# not movement: consumer GPS wanders 10-50 m around a device that stays put, and summing every wobble
+# once made a "50 km path" of a day in one warehouse. A walk (~1.4 m/s) covers ~400 m in 5 minutes.
+PATH_BUCKET_S = 300
+PATH_JITTER_M = 100.0
 
 
 class UnknownDeviceError(LookupError):
@@ -137,6 +142,22 @@ def device_profile(store: Store, device_id: str, since: datetime, until: datetim
     }
 
 
+def path_km(store: Store, device_id: str, since: datetime, until: datetime) -> float:
+    """Distance travelled, not fooled by GPS jitter: steps between PATH_BUCKET_S median positions, counting
+    only those longer than PATH_JITTER_M (so a drift slower than PATH_JITTER_M per bucket is not counted)."""
+    value = store.scalar(
+        "SELECT sumIf(step, rn > 1 AND step > {jitter:Float64}) / 1000 FROM ("
+        "  SELECT row_number() OVER w AS rn,"
+        "         geoDistance(lon, lat, lagInFrame(lon) OVER w, lagInFrame(lat) OVER w) AS step"
+        "  FROM (SELECT toStartOfInterval(ts, toIntervalSecond({bucket:UInt32})) AS b,"
+        "               median(lat) AS lat, median(lon) AS lon"
+        f"        FROM santi.way_data WHERE {_IN_WINDOW} GROUP BY b)"
+        "  WINDOW w AS (ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))",
+        {"device": device_id, "since": since, "until": until, "bucket": PATH_BUCKET_S, "jitter": PATH_JITTER_M},
+    )
+    return float(value or 0.0)
+
+
 def movement(store: Store, device_id: str, since: datetime, until: datetime) -> dict[str, Any]:
     """Path length, spread and speed from consecutive sightings (window functions at query time)."""
     row = store.query_dicts(
@@ -156,7 +177,7 @@ def movement(store: Store, device_id: str, since: datetime, until: datetime) -> 
         {"device": device_id, "since": since, "until": until, "min_dt": MIN_SPEED_INTERVAL_S},
     )[0]
     return {
-        "path_km": float(row["path_km"] or 0.0),
+        "path_km": path_km(store, device_id, since, until),
         "radius_of_gyration_m": float(row["rog"] or 0.0),
         "max_speed_mps": float(row["max_speed"] or 0.0),
         "folder_changes": int(row["changes"]),

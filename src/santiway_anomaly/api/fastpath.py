@@ -4,8 +4,14 @@ A dashboard polls the same few `GET /anomalies` and `GET /anomalies/stats` URLs;
 query parameters and resolving the dependencies again for an answer already in memory costs more
 than sending it. This middleware keeps each 200 answer under (path, raw query string, anomalies
 generation) for API_CACHE_TTL seconds and, for a repeat, runs only what must run for every request:
-the API-key check and the route's rate limit (slowapi's own check, so counts are shared with the
-routed path). Everything else, including every first request, goes through FastAPI unchanged.
+the API-key check and the route's rate limit. Everything else, including every first request, goes
+through FastAPI unchanged.
+
+The limit is checked through public APIs only: the route's own limit string (the callable its
+`@limiter.limit` decorator was given) parsed by `limits`, hit on slowapi's public storage strategy
+(`limiter.limiter`) under the same (identity, path) key slowapi uses with its default `key_style="url"`,
+so cached and routed requests draw on one count (tests/api/test_metrics_labels.py checks that they do).
+The metrics label a cache hit by its path, which is its route template: these routes have no parameters.
 """
 
 from __future__ import annotations
@@ -14,15 +20,15 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
-from slowapi.errors import RateLimitExceeded
+from fastapi.responses import JSONResponse
+from limits import parse_many
 from starlette.requests import Request
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from santiway_anomaly.api.cache import CACHE_LOOKUPS
-from santiway_anomaly.api.ratelimit import limiter, rate_limit_exceeded
+from santiway_anomaly.api.metrics import ROUTE_KEY
+from santiway_anomaly.api.ratelimit import client_identity, limiter, retry_after_seconds
 from santiway_anomaly.api.security import KeyRing
 from santiway_anomaly.storage.anomalies import generation
 
@@ -30,20 +36,19 @@ _Entry = tuple[float, bytes]
 
 
 class CachedGets:
-    def __init__(self, app: ASGIApp, *, endpoints: dict[str, Callable[..., Any]], ttl: float, max_entries: int) -> None:
+    def __init__(self, app: ASGIApp, *, limits: dict[str, Callable[[], str]], ttl: float, max_entries: int) -> None:
         self.app = app
-        self.endpoints = endpoints  # path -> the (rate-limited) endpoint function serving it
+        self.limits = limits  # path -> the callable giving that route's rate limit (as its decorator has it)
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[str, bytes, int], _Entry] = OrderedDict()
-        self._routes: dict[str, Route] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if (
             scope["type"] != "http"
             or scope["method"] != "GET"
-            or path not in self.endpoints
+            or path not in self.limits
             or self.ttl <= 0
             or self.max_entries <= 0
         ):
@@ -66,14 +71,11 @@ class CachedGets:
         request = Request(scope, receive)
         if key_id:
             request.state.api_key_id = key_id
-        scope["route"] = self._route(scope, path)
-        if limiter.enabled:
-            try:
-                limiter._check_request_limit(request, self.endpoints[path], False)
-            except RateLimitExceeded as exc:
-                response = await rate_limit_exceeded(request, exc)
-                await response(scope, receive, send)
-                return
+        scope[ROUTE_KEY] = path
+        refusal = self._over_limit(request, path)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         body = hit[1]
         await send(
             {
@@ -106,14 +108,22 @@ class CachedGets:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-    def _route(self, scope: Scope, path: str) -> Route | None:
-        # The metrics label the request by its route, as if FastAPI had routed it.
-        if path not in self._routes:
-            for route in scope["app"].routes:
-                if isinstance(route, Route) and route.path == path and "GET" in (route.methods or ()):
-                    self._routes[path] = route
-        return self._routes.get(path)
-
+    def _over_limit(self, request: Request, path: str) -> JSONResponse | None:
+        """The 429 answer if this request exceeds the route's limit, else None (the hit is counted)."""
+        if not limiter.enabled:
+            return None
+        identity = client_identity(request)
+        for item in parse_many(self.limits[path]()):
+            args = (identity, path)
+            request.state.view_rate_limit = (item, args)  # what retry_after_seconds reads
+            if not limiter.limiter.hit(item, *args):
+                retry = retry_after_seconds(request)
+                return JSONResponse(
+                    {"detail": f"Rate limit exceeded: {item}. Retry after {retry} s."},
+                    status_code=429,
+                    headers={"Retry-After": str(retry)},
+                )
+        return None
 
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):

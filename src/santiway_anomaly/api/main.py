@@ -31,6 +31,7 @@ from santiway_anomaly.api.routes import (
     analyze,
     anomalies,
     comparison,
+    devices_now,
     explain,
     feedback,
     folders,
@@ -126,7 +127,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
             executor.shutdown(wait=True)
             logger.info("store closed")
 
-    app = FastAPI(title="SantiWay Anomaly Detection", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="SantiWay Anomaly Detection", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by openapi.install_docs
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.valid_api_keys)
     app.state.runner = StoreRunner(None, executor, "starting")
@@ -144,15 +146,16 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.add_exception_handler(Exception, unhandled)
 
     openapi.install(app, settings)
+    openapi.install_docs(app)
     for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models, feedback,
-                   folders, ws_notifications):
+                   folders, devices_now, ws_notifications):
         app.include_router(module.router)
 
     # Each add wraps the previous ones: CORS (added last) answers preflights before anything else;
     # observation wraps the key-in-URL refusal, so every answer (even that 400) is counted and logged.
     app.add_middleware(
         CachedGets,
-        endpoints={"/anomalies": anomalies.list_route, "/anomalies/stats": anomalies.stats_route},
+        limits={"/anomalies": ratelimit.list_limit, "/anomalies/stats": ratelimit.default_limit},
         ttl=settings.api_cache_ttl,
         max_entries=settings.api_cache_entries,
     )

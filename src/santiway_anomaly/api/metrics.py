@@ -35,7 +35,14 @@ LAST_RUN_DURATION = Gauge("anomaly_detection_last_run_duration_seconds", "Durati
 LAST_RUN_FINISHED = Gauge("anomaly_detection_last_run_timestamp_seconds", "Unix time the last run finished")
 
 
+# Set by a middleware that answers without routing (api/fastpath.py): the route template it answered for.
+ROUTE_KEY = "santiway.route"
+
+
 def route_label(scope: Scope) -> str:
+    answered = scope.get(ROUTE_KEY)
+    if isinstance(answered, str):
+        return answered
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"

@@ -21,14 +21,17 @@ from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 from starlette.responses import Response
 
+from santiway_anomaly.api.operator import operator_name
 from santiway_anomaly.config import Settings
 
 
 def client_identity(request: Request) -> str:
-    """Who a limit applies to: the id of a valid key (set by `require_api_key`), else the address."""
+    """Who a limit applies to: the id of a valid key (set by `require_api_key`) and the operator the
+    caller names (the dashboard's signed-in user: one bucket each), else the address."""
     key_id = getattr(request.state, "api_key_id", None)
     if key_id:
-        return f"key:{key_id}"
+        operator = operator_name(request)
+        return f"key:{key_id}/{operator}" if operator else f"key:{key_id}"
     return f"ip:{get_remote_address(request)}"
 
 

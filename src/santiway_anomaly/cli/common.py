@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from loguru import logger
@@ -17,9 +19,39 @@ EXIT_CONFIG = 2
 EXIT_STORE = 3
 
 
+LOG_FORMAT = "{time:HH:mm:ss} | {level: <7} | {message}"
+
+
+class _ToLoguru(logging.Handler):
+    """Standard-library logging (uvicorn, httpx, ...) written through loguru: one log format on the terminal
+    (loguru's documented interception recipe)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(exception=record.exc_info).log(level, "{}: {}", record.name, record.getMessage())
+
+
+def _to_stderr(line: Any) -> None:
+    sys.stderr.write(str(line))
+
+
 def configure_logging(level: str) -> None:
     logger.remove()
-    logger.add(sys.stderr, level=level, format="{time:HH:mm:ss} | {level: <7} | {message}")
+    # The sink looks sys.stderr up at each line: a caller that swaps the stream (a test runner) gets it
+    # in its current state, never a closed one.
+    logger.add(_to_stderr, level=level, format=LOG_FORMAT)
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.getLevelName(level) if level in _STD_LEVELS
+                        else logging.INFO, force=True)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        std = logging.getLogger(name)
+        std.handlers = []
+        std.propagate = True
+
+
+_STD_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
 def settings_or_exit() -> Settings:

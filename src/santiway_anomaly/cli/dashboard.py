@@ -31,6 +31,8 @@ def streamlit_command(host: str, port: int, *, headless: bool = True) -> list[st
         "--theme.base", "light",
         # Operators need no "Deploy" button or developer menu.
         "--client.toolbarMode", "minimal",
+        # The same line layout as the service's log (time | level | message).
+        "--logger.messageFormat", "%(asctime)s | %(levelname)-7s | %(name)s: %(message)s",
     ]
 
 

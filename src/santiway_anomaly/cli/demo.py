@@ -106,6 +106,7 @@ def demo(
     dashboard: Annotated[bool, typer.Option(help="Start the Streamlit dashboard")] = True,
     inject_every: Annotated[int, typer.Option(min=10, help="Seconds between injected live anomalies")] = 120,
     detect_interval: Annotated[int, typer.Option(min=5, help="Seconds between detection runs")] = 30,
+    verbose: Annotated[bool, typer.Option(help="Show the service's request log and INFO messages")] = False,
 ) -> None:
     """Run the product end to end: simulated history, detection, a model, the API with continuous
     detection, a live feed with injected anomalies and the dashboard. Ctrl-C stops everything.
@@ -121,6 +122,7 @@ def demo(
     port = settings.api_port
     api = f"http://127.0.0.1:{port}"
     key = settings.valid_api_keys[0] if settings.valid_api_keys else ""
+    env = quiet_env(env, verbose)
     service_env = {**env, "DETECT_INTERVAL": str(detect_interval)}
     children: list[subprocess.Popen[bytes]] = []
 
@@ -180,6 +182,12 @@ def demo(
         typer.echo("\nstopping ...")
     finally:
         stop_all()
+
+
+def quiet_env(env: dict[str, str], verbose: bool) -> dict[str, str]:
+    """The children's environment. Quiet by default: the dashboard polls every few seconds, and a request
+    line per poll buried the demo's own messages; warnings and errors still show. --verbose: everything."""
+    return dict(env) if verbose else {**env, "LOG_LEVEL": "WARNING", "API_LOG_REQUESTS": "false"}
 
 
 def _wait_healthy(api: str, service: subprocess.Popen[bytes], timeout: float = 120) -> None:

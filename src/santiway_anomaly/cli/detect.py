@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -51,14 +53,21 @@ def detect(
 
     Exit code: 0 ok, 1 a detector failed (the others still ran), 2 bad arguments, 3 store unavailable.
     """
+    from santiway_anomaly.cli.service import store_or_service
     from santiway_anomaly.detectors.runner import run_detection
+    from santiway_anomaly.storage import Store
 
     settings = settings_or_exit()
     names = [n.strip() for n in detectors.split(",") if n.strip()] if detectors else None
-    with open_store(settings) as store:
-        end = parse_time(until, store)
+    with store_or_service(settings) as target:
+        if not isinstance(target, Store):
+            if until == "latest":
+                raise typer.BadParameter("`--until latest` reads the store, which the service owns: give a time")
+            _detect_via_api(target.detect_run(hours, parse_time(until), detectors), as_json, settings.zone_for())
+            return
+        end = parse_time(until, target)
         try:
-            run = run_detection(store, settings, hours=hours, until=end, detectors=names)
+            run = run_detection(target, settings, hours=hours, until=end, detectors=names)
         except ValueError as exc:
             typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(EXIT_CONFIG) from None
@@ -71,7 +80,7 @@ def detect(
             "anomalies": [a.to_dict() for a in run.new],
         }, ensure_ascii=False, indent=2))
     else:
-        typer.echo(f"window {run.window.start:%Y-%m-%d %H:%M} .. {run.window.end:%Y-%m-%d %H:%M} UTC")
+        typer.echo(window_line(run.window.start, run.window.end, settings.zone_for()))
         typer.echo(summary_table(run.anomalies, {a.anomaly_id for a in run.new}))
         for name, seconds in run.timings.items():
             typer.echo(f"  {name:<12} {seconds:8.2f} s")
@@ -79,6 +88,42 @@ def detect(
             typer.secho(f"  {name}: skipped ({reason})", fg=typer.colors.YELLOW)
         for name, message in run.errors.items():
             typer.secho(f"  {name}: FAILED: {message}", err=True, fg=typer.colors.RED)
+    if run.errors:
+        raise typer.Exit(EXIT_DETECTOR_FAILED)
+
+
+def window_line(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    """The window in local time, the zone named (and in UTC, which the store keeps)."""
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    return (f"window {a:%Y-%m-%d %H:%M} .. {b:%Y-%m-%d %H:%M} {zone.key} "
+            f"({start.astimezone(UTC):%Y-%m-%d %H:%M} .. {end.astimezone(UTC):%H:%M} UTC)")
+
+
+def _detect_via_api(run: Any, as_json: bool, zone: ZoneInfo) -> None:
+    """The service's answer, printed as `detect` prints its own run (the service also notifies the new ones)."""
+    if as_json:
+        typer.echo(json.dumps({
+            "window": {"start": run.window.start.isoformat(), "end": run.window.end.isoformat()},
+            "detected": run.detected, "new": run.new, "by_type": run.by_type, "timings": run.timings,
+            "errors": run.errors, "skipped": run.skipped,
+            "anomalies": [a.model_dump(mode="json") for a in run.anomalies],
+        }, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(window_line(run.window.start, run.window.end, zone))
+        new = Counter(a.anomaly_type for a in run.anomalies)
+        typer.echo(f"{'type':<26}{'total':>10}{'new':>8}")
+        for name in sorted(run.by_type):
+            typer.echo(f"{name:<26}{run.by_type[name]:>10}{new[name]:>8}")
+        if not run.by_type:
+            typer.echo("(no anomalies)")
+        for name, seconds in run.timings.items():
+            typer.echo(f"  {name:<12} {seconds:8.2f} s")
+        for name, reason in run.skipped.items():
+            typer.secho(f"  {name}: skipped ({reason})", fg=typer.colors.YELLOW)
+        for name, message in run.errors.items():
+            typer.secho(f"  {name}: FAILED: {message}", err=True, fg=typer.colors.RED)
+        if run.new:
+            typer.echo(f"{run.new} new anomalies were notified by the service")
     if run.errors:
         raise typer.Exit(EXIT_DETECTOR_FAILED)
 
@@ -107,13 +152,16 @@ def anomalies(
     device: Annotated[str | None, typer.Option(help="Device MAC (AA:BB:CC:DD:EE:FF)")] = None,
     folder: Annotated[str | None, typer.Option(help="Folder name")] = None,
     severity: Annotated[str | None, typer.Option(help="info | warning | critical")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest window first", min=1)] = 100,
+    limit: Annotated[int, typer.Option(help="At most this many, newest window first; 0 = all", min=0)] = 100,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print a JSON list of anomaly objects (DESIGN.md contract)")] = False,
 ) -> None:
-    """List stored anomalies, newest window first."""
+    """List stored anomalies, newest window first. When more match than --limit, says so (on stderr with
+    --json, whose output stays a plain list); --limit 0 lists them all."""
     from santiway_anomaly.anomaly import SEVERITIES
     from santiway_anomaly.catalog import ANOMALY_TYPES
+    from santiway_anomaly.cli.service import store_or_service
+    from santiway_anomaly.storage import Store
     from santiway_anomaly.storage.anomalies import AnomalyFilter, count_anomalies, list_anomalies
 
     if anomaly_type is not None and anomaly_type not in ANOMALY_TYPES:
@@ -122,24 +170,54 @@ def anomalies(
         raise typer.BadParameter(f"--severity must be one of {', '.join(SEVERITIES)}")
     settings = settings_or_exit()
     flt = AnomalyFilter(anomaly_type=anomaly_type, severity=severity, device_id=device.upper() if device else None,
-                        folder=folder, since=parse_time(since), until=parse_time(until), limit=limit)
-    with open_store(settings) as store:
-        rows = list_anomalies(store, flt)
-        total = count_anomalies(store, flt)
+                        folder=folder, since=parse_time(since), until=parse_time(until), limit=limit or 10**9)
+    with store_or_service(settings) as target:
+        if isinstance(target, Store):
+            total = count_anomalies(target, flt)
+            rows = list_anomalies(target, replace(flt, limit=min(flt.limit, max(total, 1))))
+        else:
+            rows, total = _anomalies_via_api(target, flt, settings.api_max_limit)
+    if total > len(rows):
+        more = f"{len(rows)} of {total} anomalies shown; --limit {total} (or 0) lists them all"
+        if as_json:
+            typer.secho(f"warning: {more}", err=True, fg=typer.colors.YELLOW)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=_json_default))
         return
     if not rows:
         typer.echo("no anomalies")
         return
-    typer.echo(f"{'window_start (UTC)':<20} {'type':<24} {'severity':<9} {'score':>6}  subject / folder")
+    zone = settings.zone_for()
+    header = f"window_start ({zone.key})"
+    typer.echo(f"{header:<26} {'type':<24} {'severity':<9} {'score':>6}  subject / folder")
     for r in rows:
         subject = r["device_id"] or f"folder:{r['folder']}"
         where = f" ({r['folder']})" if r["device_id"] and r["folder"] else ""
-        typer.echo(f"{r['window_start']:%Y-%m-%d %H:%M}     {r['anomaly_type']:<24} {r['severity']:<9} "
-                   f"{r['score']:>6.3f}  {subject}{where}")
+        start = _aware(r["window_start"]).astimezone(zone)
+        typer.echo(f"{start:%Y-%m-%d %H:%M %Z}{'':<{max(0, 26 - len(f'{start:%Y-%m-%d %H:%M %Z}'))}} "
+                   f"{r['anomaly_type']:<24} {r['severity']:<9} {r['score']:>6.3f}  {subject}{where}")
     if total > len(rows):
-        typer.echo(f"... {total - len(rows)} more (use --limit)")
+        typer.echo(f"... {total - len(rows)} more (use --limit {total}, or --limit 0 for all)")
+
+
+def _aware(value: Any) -> datetime:
+    stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
+
+
+def _anomalies_via_api(api: Any, flt: Any, page_size: int) -> tuple[list[dict[str, Any]], int]:
+    """Every anomaly asked for, page by page (the API answers at most API_MAX_LIMIT per request)."""
+    rows: list[dict[str, Any]] = []
+    total = 0
+    while len(rows) < flt.limit:
+        page = api.anomalies(limit=min(page_size, flt.limit - len(rows)), offset=len(rows),
+                             anomaly_type=flt.anomaly_type, severity=flt.severity, device_id=flt.device_id,
+                             folder=flt.folder, since=flt.since, until=flt.until)
+        total = page.count
+        rows.extend(a.model_dump() for a in page.data)
+        if page.next_offset is None or not page.data:
+            break
+    return rows, total
 
 
 def _json_default(value: Any) -> Any:
@@ -199,16 +277,20 @@ def known_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON"
     """List the active allowlist."""
     from dataclasses import asdict
 
+    from santiway_anomaly.cli.service import store_or_service
     from santiway_anomaly.detectors.known import list_known
+    from santiway_anomaly.storage import Store
 
     settings = settings_or_exit()
-    with open_store(settings) as store:
-        known = list_known(store)
+    with store_or_service(settings) as target:
+        known = [asdict(k) for k in list_known(target)] if isinstance(target, Store) else target.known()
     if as_json:
-        typer.echo(json.dumps([asdict(k) for k in known], default=_json_default, indent=2))
+        typer.echo(json.dumps(known, default=_json_default, indent=2))
         return
+    zone = settings.zone_for()
     for k in known:
-        typer.echo(f"{k.device_id}  {k.reason:<24} {k.added_by:<16} {k.added_at:%Y-%m-%d %H:%M}  {k.note}")
+        added = _aware(k["added_at"]).astimezone(zone)
+        typer.echo(f"{k['device_id']}  {k['reason']:<24} {k['added_by']:<16} {added:%Y-%m-%d %H:%M %Z}  {k['note']}")
     if not known:
         typer.echo("no known devices")
 

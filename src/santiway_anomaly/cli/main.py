@@ -37,6 +37,9 @@ from santiway_anomaly.cli import ingest as _ingest  # noqa: E402
 
 _ingest.register(app)
 from santiway_anomaly.cli import notify as _notify  # noqa: E402
+from santiway_anomaly.cli import operator as _operator  # noqa: E402
+
+app.add_typer(_operator.app, name="operator")
 
 _notify.register(app)
 from santiway_anomaly.cli import serve as _serve  # noqa: E402

@@ -26,9 +26,20 @@ def apply() -> None:
 
 @app.command("status")
 def status() -> None:
-    """Show applied migrations and row counts of the main tables."""
+    """Show applied migrations and row counts of the main tables. While the service owns the embedded
+    store, shows the schema version the service reports (its /health)."""
+    from santiway_anomaly.cli.service import store_or_service
+    from santiway_anomaly.storage import Store
+
     settings = settings_or_exit()
-    with open_store(settings) as store:
+    with store_or_service(settings) as store:
+        if not isinstance(store, Store):
+            health = store.health()
+            version = health.store.schema_version
+            typer.echo(f"schema at version {version:03d} in {health.store.target}" if version is not None
+                       else f"schema version unknown: {health.store.error or 'the service cannot read the store'}")
+            typer.echo("(row counts and the list of migrations need the store: stop the service to see them)")
+            return
         from santiway_anomaly.storage.migrations import applied
 
         for version, (name, checksum) in sorted(applied(store).items()):

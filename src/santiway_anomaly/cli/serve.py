@@ -39,6 +39,7 @@ def serve(
         host=host or settings.api_host,
         port=port or settings.api_port,
         access_log=access_log,
+        log_config=None,  # uvicorn's records go through loguru (cli/common.py): one log format
         log_level=settings.log_level.lower()
         if settings.log_level in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
         else "info",

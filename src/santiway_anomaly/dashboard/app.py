@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from santiway_anomaly.dashboard import ui
-from santiway_anomaly.dashboard.views import anomalies, compare, device, folders, live, model, overview
+from santiway_anomaly.dashboard import signin, ui
+from santiway_anomaly.dashboard.views import anomalies, compare, device, devices_now, folders, live, model, overview
 
 PAGES = [
     (overview.render, "Overview", "overview", ":material/dashboard:"),
@@ -15,6 +15,7 @@ PAGES = [
     (folders.render, "Folders", "folders", ":material/folder:"),
     (model.render, "Model", "model", ":material/model_training:"),
     (live.render, "Live", "live", ":material/notifications_active:"),
+    (devices_now.render, "Devices now", "devices-now", ":material/sensors:"),
 ]
 
 
@@ -22,7 +23,12 @@ def main() -> None:
     st.set_page_config(page_title="SantiWay anomalies", page_icon=":material/radar:", layout="wide")
     pages = [st.Page(fn, title=title, url_path=path, icon=icon, default=i == 0)
              for i, (fn, title, path, icon) in enumerate(PAGES)]
+    name = signin.operator(ui.settings())  # nothing below runs until someone has signed in
     page = st.navigation(pages)
+    with st.sidebar:
+        st.caption(f":material/person: {name}")
+        if name != "dev":
+            st.button("Sign out", on_click=signin.sign_out, key="sign_out")
     ui.sidebar_status()
     page.run()
 

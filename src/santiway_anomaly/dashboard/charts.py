@@ -121,9 +121,9 @@ def places_map(frame: pd.DataFrame, tiles: str = "") -> go.Figure:
     return fig
 
 
-def activity_by_hour(frame: pd.DataFrame) -> go.Figure:
-    """Sightings (bars) and active minutes (line) per hour. `frame`: hour, events, active_minutes."""
-    fig = _fig("Activity by hour (UTC)", legend={"orientation": "h", "y": -0.2})
+def activity_by_hour(frame: pd.DataFrame, zone: str = "UTC") -> go.Figure:
+    """Sightings (bars) and active minutes (line) per hour. `frame`: hour (in `zone`), events, active_minutes."""
+    fig = _fig(f"Activity by hour ({zone})", legend={"orientation": "h", "y": -0.2})
     fig.add_bar(x=frame["hour"], y=frame["events"], name="sightings", marker_color="#1f77b4")
     fig.add_scatter(x=frame["hour"], y=frame["active_minutes"], name="active minutes", yaxis="y2",
                     mode="lines+markers", line={"color": "#2ca02c"})
@@ -132,9 +132,9 @@ def activity_by_hour(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def signal_over_time(frame: pd.DataFrame) -> go.Figure:
-    """Mean RSSI per hour. `frame`: hour, rssi_mean."""
-    fig = _fig("Signal over time (mean RSSI per hour)")
+def signal_over_time(frame: pd.DataFrame, zone: str = "UTC") -> go.Figure:
+    """Mean RSSI per hour. `frame`: hour (in `zone`), rssi_mean; hours without data break the line."""
+    fig = _fig(f"Signal over time (mean RSSI per hour, {zone})")
     fig.add_scatter(x=frame["hour"], y=frame["rssi_mean"], mode="lines+markers", line={"color": "#9467bd"},
                     name="RSSI")
     fig.update_yaxes(title="dBm")
@@ -170,10 +170,11 @@ def attributions(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def colocation_timeline(frame: pd.DataFrame) -> go.Figure:
+def colocation_timeline(frame: pd.DataFrame, zone: str = "UTC") -> go.Figure:
     """Where each device was, hour by hour: one row per device, one colour per folder; the same colour in
     the same column on two rows means both were in that folder that hour. `frame`: device, hour, folder, events."""
-    fig = _fig("Co-location timeline (folder per device per hour, UTC)", height=140 + 40 * frame["device"].nunique(),
+    fig = _fig(f"Co-location timeline (folder per device per hour, {zone})",
+               height=140 + 40 * frame["device"].nunique(),
                legend_title_text="folder")
     for folder, part in frame.groupby("folder", sort=True):
         fig.add_scatter(x=part["hour"], y=part["device"], mode="markers", name=str(folder),
@@ -203,16 +204,17 @@ def hourly_profiles(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def folder_density(frame: pd.DataFrame, folder: str) -> go.Figure:
+def folder_density(frame: pd.DataFrame, folder: str, zone: str = "UTC") -> go.Figure:
     """Distinct devices per hour against the folder's p95 baseline band; hours above it marked by score.
-    `frame`: hour, unique_devices, robust_devices, p95_baseline, score."""
-    fig = _fig(f"{folder}: devices per hour vs p95 baseline", legend={"orientation": "h", "y": -0.25})
+    `frame`: hour (in `zone`), unique_devices, robust_devices, p95_baseline, score; an hour with no row
+    (NaN) is a gap in the lines and the band, not a straight line across it."""
+    fig = _fig(f"{folder}: devices per hour vs p95 baseline ({zone})", legend={"orientation": "h", "y": -0.25})
     fig.add_scatter(x=frame["hour"], y=frame["p95_baseline"], mode="lines", name="p95 baseline",
                     line={"color": "#7f7f7f", "dash": "dash", "shape": "hv"}, fill="tozeroy",
                     fillcolor="rgba(127,127,127,0.15)")
     fig.add_bar(x=frame["hour"], y=frame["robust_devices"], name="devices (robust count)", marker_color=[
         SEVERITY_COLORS["critical"] if s >= 0.85 else SEVERITY_COLORS["warning"] if s >= 0.7
-        else P95_COLOR if s >= 0.5 else "#1f77b4" for s in frame["score"]], opacity=0.8)
+        else P95_COLOR if s >= 0.5 else "#1f77b4" for s in frame["score"].fillna(0.0)], opacity=0.8)
     fig.add_scatter(x=frame["hour"], y=frame["unique_devices"], mode="lines", name="distinct MACs (raw)",
                     line={"color": "#9467bd", "width": 1})
     fig.update_yaxes(title="devices per hour", rangemode="tozero")
@@ -247,7 +249,7 @@ def score_histogram(scores: Sequence[float], thresholds: dict[str, float], title
 
 def arrivals(frame: pd.DataFrame) -> go.Figure:
     """Notifications per minute by severity. `frame`: minute, severity, count."""
-    fig = _fig("Notifications received per minute", barmode="stack", height=260, legend_title_text="severity")
+    fig = _fig("Notifications per minute (local time)", barmode="stack", height=260, legend_title_text="severity")
     for severity in SEVERITY_ORDER:
         part = frame[frame["severity"] == severity]
         if len(part):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from santiway_anomaly.api.schemas import (
     AnomaliesPublic,
+    AnomalyPublic,
     ComparisonPublic,
     DetectRunPublic,
     DeviceProfilePublic,
@@ -25,10 +26,12 @@ from santiway_anomaly.api.schemas import (
     ModelPublic,
     StatsPublic,
 )
+from santiway_anomaly.api.schemas_devices import DevicesNowPublic
 from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic
 from santiway_anomaly.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
+OPERATOR_HEADER = "X-Operator"
 
 
 class ApiError(Exception):
@@ -114,10 +117,13 @@ class ApiClient:
     """Synchronous client (Streamlit scripts are synchronous); one connection pool per instance."""
 
     def __init__(self, base_url: str, api_key: str = "", timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, operator: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.operator = operator
         headers = {"X-API-Key": api_key} if api_key else {}
+        if operator:  # the service records actions under this name and limits each operator separately
+            headers[OPERATOR_HEADER] = operator
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     @classmethod
@@ -194,6 +200,15 @@ class ApiClient:
                   "min_score": min_score, "device_id": device_id, "folder": folder, "since": since, "until": until}
         return self._parse(AnomaliesPublic, self._send("GET", "/anomalies", params=params))
 
+    def anomaly(self, anomaly_id: str) -> AnomalyPublic:
+        """GET /anomalies/{id}: one anomaly (ApiNotFound when there is none)."""
+        return self._parse(AnomalyPublic, self._send("GET", f"/anomalies/{anomaly_id}"))
+
+    def devices_now(self, minutes: float = 15.0, folder: str | None = None) -> DevicesNowPublic:
+        """GET /devices/now: devices heard in the last `minutes`, per folder."""
+        response = self._send("GET", "/devices/now", params={"minutes": minutes, "folder": folder})
+        return self._parse(DevicesNowPublic, response)
+
     def detect(self, hours: float = 24.0) -> DetectRunPublic:
         """POST /anomalies/detect-and-notify: run the detectors now and notify the new anomalies."""
         response = self._send("POST", "/anomalies/detect-and-notify", params={"hours": hours})
@@ -238,6 +253,18 @@ class ApiClient:
         except ApiNotFound:
             return None
         return body
+
+    def known(self) -> list[dict[str, Any]]:
+        """GET /devices/known: the active allowlist."""
+        body: dict[str, Any] = self._send("GET", "/devices/known").json()
+        data: list[dict[str, Any]] = body.get("data", [])
+        return data
+
+    def detect_run(self, hours: float, until: datetime | None = None, detectors: str | None = None) -> DetectRunPublic:
+        """POST /anomalies/detect-and-notify with the window's end and the detectors (the CLI's `detect`)."""
+        response = self._send("POST", "/anomalies/detect-and-notify",
+                              params={"hours": hours, "until": until, "detectors": detectors})
+        return self._parse(DetectRunPublic, response)
 
     def mark_known(self, device_id: str, reason: str = "all", note: str = "") -> dict[str, Any]:
         """POST /devices/{id}/known: put the device on the known-devices allowlist, for one anomaly type

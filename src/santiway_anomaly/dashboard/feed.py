@@ -3,7 +3,8 @@
 Streamlit reruns a script from the top and cannot keep a socket open across reruns, so one thread
 per browser session keeps `ws://.../ws/notifications/?api_key=KEY` open, reconnects with
 `?since=<last id>` (the hub replays what was missed) and appends each `anomaly.detected` message
-to a deque. The page only reads a snapshot.
+to a deque. The first connection asks for the last `history_s` seconds (`?since=<ISO time>`), so a page
+opened after notifications were sent shows them, then streams. The page only reads a snapshot.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -37,6 +38,18 @@ class Received:
     key: str  # the anomaly id: a replayed message is recognised and dropped
 
     @property
+    def sent_at(self) -> datetime:
+        """When the service sent it (the message's `time`); a replayed one arrives later than that."""
+        raw = self.message.get("time")
+        if isinstance(raw, str):
+            try:
+                value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                return self.received_at
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return self.received_at
+
+    @property
     def anomaly(self) -> dict[str, Any]:
         value = self.message.get("anomaly")
         return value if isinstance(value, dict) else {}
@@ -57,8 +70,11 @@ class NotificationFeed:
     """Keeps one WebSocket open in a daemon thread until `stop()`."""
 
     def __init__(self, url: str, *, buffer: int = 500, retry_s: float = 2.0, open_timeout_s: float = 5.0,
-                 idle_s: float = 120.0, resume: NotificationFeed | None = None) -> None:
+                 idle_s: float = 120.0, resume: NotificationFeed | None = None,
+                 history_s: float = 0.0) -> None:
         self.url = url
+        # What the first connection replays: notifications of the last `history_s` seconds.
+        self._history_since = (datetime.now(UTC) - timedelta(seconds=history_s)) if history_s > 0 else None
         self.retry_s = retry_s
         self.open_timeout_s = open_timeout_s
         # Streamlit says nothing when a browser tab goes away: a feed nobody has read for `idle_s`
@@ -105,10 +121,14 @@ class NotificationFeed:
             self._since = datetime.now(UTC) if status == "connected" else None
 
     def _connect_url(self) -> str:
-        if self._last_id is None:
+        if self._last_id is not None:
+            since = str(self._last_id)
+        elif self._history_since is not None:
+            since = self._history_since.isoformat()
+        else:
             return self.url
         parts = urlsplit(self.url)
-        query = "&".join(q for q in (parts.query, urlencode({"since": self._last_id})) if q)
+        query = "&".join(q for q in (parts.query, urlencode({"since": since})) if q)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
     def _run(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import pandas as pd
@@ -25,6 +25,7 @@ from santiway_anomaly.dashboard.client import (
 
 T = TypeVar("T")
 
+MIN_LINK_HOURS = 0.1  # the API's smallest window (api/params.py MIN_HOURS)
 HOUR_CHOICES = {"1 hour": 1.0, "6 hours": 6.0, "24 hours": 24.0, "3 days": 72.0, "7 days": 168.0, "30 days": 720.0}
 # Material icons ship with Streamlit; emoji need a colour-emoji font the server's browser may lack.
 SEVERITY_ICONS = {"critical": ":red[:material/error:]", "warning": ":orange[:material/warning:]",
@@ -41,13 +42,15 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _client(url: str, key: str, timeout: float) -> ApiClient:
-    return ApiClient(url, key, timeout)
+def _client(url: str, key: str, timeout: float, operator: str) -> ApiClient:
+    return ApiClient(url, key, timeout, operator=operator)
 
 
 def client() -> ApiClient:
+    """The API client for the signed-in operator (app.py signs in before any page runs)."""
     s = settings()
-    return _client(s.dashboard_api_url, effective_key(s), s.dashboard_timeout_s)
+    operator = st.session_state.get("operator", "")
+    return _client(s.dashboard_api_url, effective_key(s), s.dashboard_timeout_s, str(operator or ""))
 
 
 def show_error(exc: ApiError) -> None:
@@ -76,11 +79,23 @@ def fail(exc: ApiError) -> NoReturn:
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call the API; on failure show the plain message and stop this page."""
+    """Call the API; on failure show the plain message and stop this page. When the service is only
+    rate-limiting, the last answer to the same call is shown instead, with a note saying so."""
+    key = f"last:{getattr(fn, '__name__', fn)}:{args!r}:{sorted(kwargs.items())!r}"
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+    except ApiRateLimited as exc:
+        last = st.session_state.get(key)
+        if last is None:
+            fail(exc)
+        at, value = last
+        st.warning(f"**Too many requests**: showing the answer from {at:%H:%M:%S} until the service accepts "
+                   f"requests again. {exc}", icon=":material/hourglass_top:")
+        return value  # type: ignore[no-any-return]
     except ApiError as exc:
         fail(exc)
+    st.session_state[key] = (datetime.now(settings().zone_for()), result)
+    return result
 
 
 def try_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | ApiError:
@@ -92,22 +107,90 @@ def try_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | ApiError:
 
 
 def hours_picker(label: str = "Time window", default: str = "24 hours", key: str | None = None) -> float:
-    """A window length; `?hours=168` in the URL picks the default (shareable links)."""
-    choices = list(HOUR_CHOICES)
-    linked = st.query_params.get("hours", "")
-    by_value = {f"{v:g}": name for name, v in HOUR_CHOICES.items()}
-    if linked in by_value:
-        default = by_value[linked]
-    choice = st.selectbox(label, choices, index=choices.index(default), key=key)
-    return HOUR_CHOICES[str(choice)]
+    """A window length; `?hours=N` in the URL picks the default (shareable links). Any N within the
+    service's limits (0.1 .. API_MAX_HOURS) is offered as it is, not only the preset lengths; a value
+    outside them is brought to the nearest limit, and the page says so."""
+    choices = dict(HOUR_CHOICES)
+    linked = str(st.query_params.get("hours", "")).strip()
+    if linked:
+        limit = settings().api_max_hours
+        try:
+            wanted = float(linked)
+        except ValueError:
+            st.warning(f"?hours={linked} is not a number of hours; showing {default}.")
+        else:
+            if not MIN_LINK_HOURS <= wanted <= limit:
+                clamped = min(max(wanted, MIN_LINK_HOURS), limit)
+                st.warning(f"?hours={linked} is outside 0.1 .. {limit:g} (API_MAX_HOURS); showing {clamped:g} hours.")
+                wanted = clamped
+            by_value = {v: name for name, v in choices.items()}
+            default = by_value.get(wanted) or f"{wanted:g} hours"
+            choices.setdefault(default, wanted)
+    names = sorted(choices, key=lambda n: choices[n])
+    choice = st.selectbox(label, names, index=names.index(default), key=key)
+    return choices[str(choice)]
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def zone(folder: str | None = None) -> Any:
+    """The operator's time zone: TIMEZONE, or the folder's own (FOLDER_TIMEZONES) when one is given."""
+    return settings().zone_for(folder)
+
+
+def local(values: Any, folder: str | None = None) -> Any:
+    """UTC times (a datetime, or a pandas Series of them) as naive local wall-clock times, for tables and
+    charts whose header or title names the zone (`zone_label(zone(folder))`)."""
+    target = zone(folder)
+    if isinstance(values, pd.Series):
+        stamps = pd.to_datetime(values, utc=True)
+        return stamps.dt.tz_convert(target).dt.tz_localize(None)
+    if isinstance(values, datetime):
+        aware = values if values.tzinfo else values.replace(tzinfo=UTC)
+        return aware.astimezone(target).replace(tzinfo=None)
+    return values
+
+
+def with_gaps(frame: pd.DataFrame, x: str = "hour", freq: str = "h") -> pd.DataFrame:
+    """The frame on a full time grid, missing steps as empty rows: a line breaks there instead of drawing
+    a straight segment across hours with no data (plotly does not connect gaps by default)."""
+    if frame.empty:
+        return frame
+    ordered = frame.sort_values(x).set_index(x)
+    ordered = ordered[~ordered.index.duplicated(keep="first")]
+    grid = pd.date_range(ordered.index.min(), ordered.index.max(), freq=freq)
+    return ordered.reindex(grid).rename_axis(x).reset_index()
+
+
+def anomaly_link(anomaly_id: str) -> str:
+    """The dashboard URL (relative to the app) that opens one anomaly: the Anomalies page with ?anomaly=ID."""
+    return f"anomalies?anomaly={anomaly_id}" if anomaly_id else ""
+
+
+def zone_label(zone: Any) -> str:
+    """The zone's name as an operator reads it: `Europe/Moscow (MSK)`, or `UTC`."""
+    key = str(getattr(zone, "key", zone))
+    abbrev = datetime.now(zone).tzname() if key != "UTC" else None
+    return f"{key} ({abbrev})" if abbrev and abbrev != key and not abbrev.startswith(("+", "-")) else key
+
+
+def when(value: datetime | None, folder: str | None = None) -> str:
+    """A moment in local time (TIMEZONE, or the folder's own zone), the zone named."""
+    if not value:
+        return "—"
+    zone = settings().zone_for(folder)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"{aware.astimezone(zone):%Y-%m-%d %H:%M} {zone_label(zone)}"
+
+
+def happened_at(anomaly: Any) -> datetime:
+    """When an anomaly happened, for charts over time: the ML detector judges the 24 hours before its
+    window's end, so its anomaly is placed at that end (placing it at the window's start drew bars of
+    ML anomalies in hours when nothing happened); the rule detectors' windows start when it happened."""
+    value: datetime = anomaly.window_end if anomaly.anomaly_type == "ml_behavior" else anomaly.window_start
+    return value
 
 
 def anomalies_frame(items: list[Any]) -> pd.DataFrame:
-    """AnomalyPublic items as a frame with display columns."""
+    """AnomalyPublic items as a frame with display columns; times in local time (`zone()`), naive."""
     rows = [
         {
             "severity": a.severity,
@@ -116,9 +199,10 @@ def anomalies_frame(items: list[Any]) -> pd.DataFrame:
             "device_id": a.device_id or "—",
             "folder": a.folder,
             "vendor": a.vendor,
-            "window_start": a.window_start,
-            "window_end": a.window_end,
-            "detected_at": a.detected_at,
+            "window_start": local(a.window_start),
+            "window_end": local(a.window_end),
+            "detected_at": local(a.detected_at),
+            "at": local(happened_at(a)),
             "lat": a.lat,
             "lon": a.lon,
             "anomaly_id": a.anomaly_id,
@@ -126,7 +210,7 @@ def anomalies_frame(items: list[Any]) -> pd.DataFrame:
         for a in items
     ]
     columns = ["severity", "type", "score", "device_id", "folder", "vendor", "window_start", "window_end",
-               "detected_at", "lat", "lon", "anomaly_id"]
+               "detected_at", "at", "lat", "lon", "anomaly_id"]
     frame = pd.DataFrame(rows, columns=columns)
     frame["label"] = [f"{t} · {d if d != '—' else f} · {s:.2f}"
                       for t, d, f, s in zip(frame["type"], frame["device_id"], frame["folder"], frame["score"],

@@ -118,6 +118,15 @@ def page_anomalies(store: Store, flt: AnomalyFilter) -> tuple[list[dict[str, Any
     return [_public(row) for row in rows], total
 
 
+def get_anomaly(store: Store, anomaly_id: str) -> dict[str, Any] | None:
+    """One anomaly by its id (what a `?anomaly=ID` link opens), or None."""
+    rows = store.query_dicts(
+        f"SELECT {', '.join(ROW_COLUMNS)} FROM anomaly_ml.anomalies FINAL WHERE anomaly_id = {{id:String}} LIMIT 1",
+        {"id": anomaly_id},
+    )
+    return _public(rows[0]) if rows else None
+
+
 def count_anomalies(store: Store, flt: AnomalyFilter) -> int:
     where, params = flt.where()
     return int(store.scalar(f"SELECT count() FROM anomaly_ml.anomalies FINAL{where}", params) or 0)

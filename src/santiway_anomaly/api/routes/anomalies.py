@@ -1,4 +1,4 @@
-"""GET /anomalies, GET /anomalies/stats, POST /anomalies/detect-and-notify."""
+"""GET /anomalies, GET /anomalies/stats, POST /anomalies/detect-and-notify, GET /anomalies/{anomaly_id}."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from loguru import logger
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
@@ -25,11 +26,11 @@ from santiway_anomaly.api.metrics import (
 )
 from santiway_anomaly.api.params import MIN_HOURS, check_hours, utc, window
 from santiway_anomaly.api.ratelimit import default_limit, detect_limit, limiter, list_limit
-from santiway_anomaly.api.schemas import AnomaliesPublic, DetectRunPublic, StatsPublic
+from santiway_anomaly.api.schemas import AnomaliesPublic, AnomalyPublic, DetectRunPublic, StatsPublic
 from santiway_anomaly.api.security import require_api_key
 from santiway_anomaly.catalog import ANOMALY_TYPES
 from santiway_anomaly.config import Settings
-from santiway_anomaly.storage.anomalies import AnomalyFilter, generation, page_anomalies
+from santiway_anomaly.storage.anomalies import AnomalyFilter, generation, get_anomaly, page_anomalies
 from santiway_anomaly.storage.store import Store
 
 router = APIRouter(
@@ -201,3 +202,35 @@ async def detect_and_notify(
             "anomalies": [a.to_dict() for a in new],
         }
     )
+
+
+class _AnomalyId(Convertor[str]):
+    """32 hex digits only, so /anomalies/detect-and-notify (POST) never matches as an id: a GET there is a
+    405, not a 422 about a malformed id."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anomaly_id", _AnomalyId())
+
+
+# Declared last: /anomalies/stats and the other literal paths above match first.
+@router.get("/{anomaly_id:anomaly_id}", response_model=AnomalyPublic, summary="One anomaly",
+            responses={404: {"description": "Unknown anomaly_id"}})
+@limiter.limit(default_limit)
+async def one_route(
+    request: Request,
+    runner: StoreDep,
+    anomaly_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="anomaly_id (32 hex digits)")],
+) -> AnomalyPublic:
+    """The anomaly a link (`?anomaly=ID` in the dashboard, a notification) points to."""
+    found = await runner(get_anomaly, anomaly_id)
+    if found is None:
+        raise HTTPException(404, f"no anomaly with id {anomaly_id}")
+    return AnomalyPublic.model_validate(found)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
 from santiway_anomaly.api.deps import StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
+from santiway_anomaly.api.operator import operator_name
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic
 from santiway_anomaly.api.security import ApiKeyDep, require_api_key
@@ -79,9 +80,12 @@ class KnownListPublic(BaseModel):
     count: int
 
 
-def _who(key_id: str | None) -> str:
-    """Who gave the feedback: the key's non-secret id (never the key), or `dev` without keys."""
-    return f"key:{key_id}" if key_id else "dev"
+def _who(request: Request, key_id: str | None) -> str:
+    """Who gave the feedback: the key's non-secret id (never the key), or `dev` without keys, and the
+    operator the caller names (X-Operator, sent by the dashboard for its signed-in user)."""
+    base = f"key:{key_id}" if key_id else "dev"
+    operator = operator_name(request)
+    return f"{base}/{operator}" if operator else base
 
 
 async def _known_changed(request: Request) -> None:
@@ -113,7 +117,7 @@ async def post_feedback(
     also puts the device on the known list for this anomaly type."""
     try:
         feedback, known = await runner(
-            give_feedback, anomaly_id, body.verdict, body.note, _who(key_id), body.mark_known
+            give_feedback, anomaly_id, body.verdict, body.note, _who(request, key_id), body.mark_known
         )
     except UnknownAnomalyError:
         raise HTTPException(404, f"no anomaly with id {anomaly_id}") from None
@@ -130,10 +134,16 @@ async def post_feedback(
 )
 @limiter.limit(default_limit)
 async def read_feedback(request: Request, runner: StoreDep, anomaly_id: AnomalyIdP) -> FeedbackPublic:
+    """The newest verdict; `device_marked_known` says whether the device is on the known list now, for
+    this anomaly's type or for all."""
     feedback = await runner(get_feedback, anomaly_id)
     if feedback is None:
         raise HTTPException(404, f"no feedback on anomaly {anomaly_id}")
-    return FeedbackPublic(**feedback.to_dict())
+    known = bool(feedback.device_id) and any(
+        k.device_id == feedback.device_id and k.reason in (feedback.anomaly_type, "all")
+        for k in await runner(list_known)
+    )
+    return FeedbackPublic(**feedback.to_dict(), device_marked_known=known)
 
 
 @router.get("/feedback", response_model=FeedbacksPublic, summary="Recent feedback")
@@ -161,7 +171,7 @@ async def mark_known(
     """The device is not alerted on again for `reason` (an anomaly type, or `all`) until removed."""
     body = body or KnownIn()
     device = _device(device_id)
-    await runner(add_known, [device], body.reason, body.note, _who(key_id))
+    await runner(add_known, [device], body.reason, body.note, _who(request, key_id))
     await _known_changed(request)
     for known in await runner(list_known):
         if known.device_id == device and known.reason == body.reason:

@@ -64,7 +64,7 @@ def _reasons(details: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _feedback(anomaly: Any) -> None:
+def _feedback(anomaly: Any, key_prefix: str = "") -> None:
     api = ui.client()
     st.markdown("**Feedback**")
     given = ui.try_call(api.get_feedback, anomaly.anomaly_id)
@@ -75,17 +75,19 @@ def _feedback(anomaly: Any) -> None:
         note = f": {given['note']}" if given.get("note") else ""
         st.caption(f"Marked **{verdict}** by {given.get('added_by', '?')} at {str(given.get('added_at', ''))[:16]}"
                    f"{note}")
-    note = st.text_input("Note (optional)", key=f"note_{anomaly.anomaly_id}")
+    note = st.text_input("Note (optional)", key=f"{key_prefix}note_{anomaly.anomaly_id}")
     cols = st.columns(3)
     result: dict[str, Any] | ApiError | None = None
-    if cols[0].button(":material/thumb_down: False alarm", key=f"fa_{anomaly.anomaly_id}"):
+    if cols[0].button(":material/thumb_down: False alarm", key=f"{key_prefix}fa_{anomaly.anomaly_id}"):
         result = ui.try_call(api.feedback, anomaly.anomaly_id, "false_alarm", note)
-    if cols[1].button(":material/thumb_up: Confirmed", key=f"ok_{anomaly.anomaly_id}"):
+    if cols[1].button(":material/thumb_up: Confirmed", key=f"{key_prefix}ok_{anomaly.anomaly_id}"):
         result = ui.try_call(api.feedback, anomaly.anomaly_id, "confirmed", note)
     if anomaly.device_id:
-        reason = cols[2].selectbox("Exempt from", [anomaly.anomaly_type, "all"], key=f"kr_{anomaly.anomaly_id}",
+        reason = cols[2].selectbox("Exempt from", [anomaly.anomaly_type, "all"],
+                                   key=f"{key_prefix}kr_{anomaly.anomaly_id}",
                                    format_func=lambda r: "all anomaly types" if r == "all" else charts.type_label(r))
-        if cols[2].button(":material/verified: Mark device as known", key=f"known_{anomaly.anomaly_id}"):
+        if cols[2].button(":material/verified: Mark device as known",
+                          key=f"{key_prefix}known_{anomaly.anomaly_id}"):
             result = ui.try_call(api.mark_known, anomaly.device_id, str(reason), note)
     if isinstance(result, ApiError):
         ui.show_error(result)
@@ -93,7 +95,7 @@ def _feedback(anomaly: Any) -> None:
         st.success("Saved. " + ", ".join(f"{k}: {v}" for k, v in result.items() if not isinstance(v, dict | list)))
 
 
-def _detail(anomaly: Any) -> None:
+def _detail(anomaly: Any, key_prefix: str = "") -> None:
     st.subheader(f"{ui.SEVERITY_ICONS.get(anomaly.severity, '')} {charts.type_label(anomaly.anomaly_type)}")
     cols = st.columns(4)
     cols[0].metric("Score", f"{anomaly.score:.2f}")
@@ -101,8 +103,8 @@ def _detail(anomaly: Any) -> None:
     cols[2].metric("Folder", anomaly.folder or "—")
     with cols[3]:  # a MAC does not fit a metric's large type
         st.markdown(f"Device\n\n`{anomaly.device_id}`" if anomaly.device_id else "Device\n\nfolder-level")
-    st.caption(f"Window {ui.when(anomaly.window_start)} → {ui.when(anomaly.window_end)} · detected "
-               f"{ui.when(anomaly.detected_at)} · id `{anomaly.anomaly_id}`"
+    st.caption(f"Window {ui.when(anomaly.window_start, anomaly.folder)} → {ui.when(anomaly.window_end, anomaly.folder)}"
+               f" · detected {ui.when(anomaly.detected_at, anomaly.folder)} · id `{anomaly.anomaly_id}`"
                + (f" · model {anomaly.model_version}" if anomaly.model_version else ""))
     reasons = _reasons(anomaly.details)
     if reasons:
@@ -111,12 +113,27 @@ def _detail(anomaly: Any) -> None:
         st.markdown(f"[Open the analysis of device {anomaly.device_id}](device?device={anomaly.device_id})")
     with st.expander("All details (JSON)"):
         st.code(json.dumps(anomaly.details, indent=2, ensure_ascii=False, default=str), language="json")
-    _feedback(anomaly)
+    _feedback(anomaly, key_prefix)
+
+
+def _linked(api: Any) -> None:
+    """`?anomaly=ID` (from a notification, another page, a message to a colleague) opens that anomaly first."""
+    linked = str(st.query_params.get("anomaly", "")).strip().lower()
+    if not linked:
+        return
+    found = ui.try_call(api.anomaly, linked)
+    if isinstance(found, ApiError):
+        ui.show_error(found)
+    else:
+        with st.container(border=True):
+            _detail(found, key_prefix="linked_")
+    st.divider()
 
 
 def render() -> None:
     st.title("Anomalies")
     api = ui.client()
+    _linked(api)
     filters = _filters()
     signature = repr({k: v for k, v in filters.items() if k != "since"})
     if st.session_state.get("anom_signature") != signature:  # new filters start at the first page
@@ -131,16 +148,19 @@ def render() -> None:
     if not page.data:
         st.info("No anomalies match these filters.")
         return
+    frame["link"] = [ui.anomaly_link(i) for i in frame["anomaly_id"]]
+    zone = ui.zone_label(ui.zone())
     event = st.dataframe(
-        frame[["severity", "type", "score", "device_id", "folder", "vendor", "window_start", "detected_at"]],
+        frame[["severity", "type", "score", "device_id", "folder", "vendor", "window_start", "detected_at", "link"]],
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
         key="anom_table",
         column_config={
             "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
-            "window_start": st.column_config.DatetimeColumn("window (UTC)", format="YYYY-MM-DD HH:mm"),
-            "detected_at": st.column_config.DatetimeColumn("detected (UTC)", format="YYYY-MM-DD HH:mm"),
+            "window_start": st.column_config.DatetimeColumn(f"window ({zone})", format="YYYY-MM-DD HH:mm"),
+            "detected_at": st.column_config.DatetimeColumn(f"detected ({zone})", format="YYYY-MM-DD HH:mm"),
+            "link": st.column_config.LinkColumn("link", display_text="open"),
         },
     )
     nav = st.columns([1, 1, 6])

@@ -32,9 +32,10 @@ def _timeline(devices: list[str], hours: float) -> None:
             return
         for h in profile.activity_by_hour:
             for folder in h.folders or ["?"]:
-                rows.append({"device": profile.device_id, "hour": h.hour, "folder": folder, "events": h.events})
+                rows.append({"device": profile.device_id, "hour": ui.local(h.hour), "folder": folder,
+                             "events": h.events})
     if rows:
-        st.plotly_chart(charts.colocation_timeline(pd.DataFrame(rows)), key="timeline")
+        st.plotly_chart(charts.colocation_timeline(pd.DataFrame(rows), ui.zone_label(ui.zone())), key="timeline")
 
 
 def render() -> None:

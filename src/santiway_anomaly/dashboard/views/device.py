@@ -84,11 +84,13 @@ def render() -> None:
         return
 
     activity = pd.DataFrame([h.model_dump() for h in profile.activity_by_hour])
+    activity = ui.with_gaps(activity.assign(hour=ui.local(activity["hour"])))
+    zone = ui.zone_label(ui.zone())
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(charts.activity_by_hour(activity), key="activity")
+        st.plotly_chart(charts.activity_by_hour(activity, zone), key="activity")
     with right:
-        st.plotly_chart(charts.signal_over_time(activity), key="signal")
+        st.plotly_chart(charts.signal_over_time(activity, zone), key="signal")
 
     left, right = st.columns([3, 2])
     with left:

@@ -39,5 +39,7 @@ def render() -> None:
     busiest = list(frame.groupby("folder")["robust_devices"].max().sort_values(ascending=False).index)
     chosen = st.multiselect("Folders", busiest, default=busiest[:SHOWN], key="folders_chosen")
     for folder in chosen:
-        part = frame[frame["folder"] == folder].sort_values("hour")
-        st.plotly_chart(charts.folder_density(part, str(folder)), key=f"folder_{folder}")
+        part = frame[frame["folder"] == folder].drop(columns=["folder"])
+        part = ui.with_gaps(part.assign(hour=ui.local(part["hour"], str(folder))))
+        zone = ui.zone_label(ui.zone(str(folder)))
+        st.plotly_chart(charts.folder_density(part, str(folder), zone), key=f"folder_{folder}")

@@ -12,6 +12,8 @@ from santiway_anomaly.dashboard.client import ApiError
 from santiway_anomaly.dashboard.feed import FeedState, NotificationFeed
 
 SHOWN = 50
+# The Live page opens with the notifications of the last HISTORY_HOURS (replayed by the hub), then streams.
+HISTORY_HOURS = 6.0
 STATUS_TEXT = {
     "connected": ":green[:material/check_circle:] connected",
     "connecting": ":orange[:material/sync:] connecting…",
@@ -30,7 +32,7 @@ def feed(min_severity: str = "info") -> NotificationFeed:
         if current is not None:
             current.stop()
         idle = max(60.0, 20 * ui.settings().dashboard_refresh_s)  # many missed refreshes: the tab is gone
-        current = NotificationFeed(url, idle_s=idle, resume=current).start()
+        current = NotificationFeed(url, idle_s=idle, resume=current, history_s=HISTORY_HOURS * 3600).start()
         st.session_state["live_feed"] = current
     return current
 
@@ -43,13 +45,15 @@ def per_minute(frame: pd.DataFrame, minutes: int = 30) -> pd.DataFrame:
     counts = (frame.assign(minute=pd.to_datetime(frame["received"]).dt.floor("min"))
               .groupby(["minute", "severity"]).size().unstack(fill_value=0).reindex(grid, fill_value=0))
     counts.index.name = "minute"
-    return counts.reset_index().melt(id_vars="minute", var_name="severity", value_name="count")
+    long = counts.reset_index().melt(id_vars="minute", var_name="severity", value_name="count")
+    return long.assign(minute=ui.local(long["minute"]))  # drawn in local time
 
 
 def _show(state: FeedState) -> None:
     since = f" since {ui.when(state.connected_since)}" if state.connected_since else ""
+    history = f" (and those of the last {HISTORY_HOURS:g} h)"
     st.markdown(f"WebSocket: **{STATUS_TEXT.get(state.status, state.status)}**{since} · "
-                f"{len(state.messages)} notifications received")
+                f"{len(state.messages)} notifications received{history}")
     if state.status == "refused":
         st.error(f"**Wrong or missing API key.** {state.error}. Set DASHBOARD_API_KEY to one of the service's "
                  "VALID_API_KEYS.", icon=":material/key_off:")
@@ -61,21 +65,27 @@ def _show(state: FeedState) -> None:
     if not state.messages:
         st.info("Waiting for notifications. They appear here the moment the service detects a new anomaly.")
         return
+    zone = ui.settings().zone_for()
     rows: list[dict[str, Any]] = [
-        {"received": r.received_at, "severity": str(r.message.get("severity", "")),
+        {"received": r.sent_at, "sent": r.sent_at.astimezone(zone).replace(tzinfo=None),
+         "severity": str(r.message.get("severity", "")),
          "title": str(r.message.get("title", "")), "text": str(r.message.get("text", "")),
          "device_id": str(r.anomaly.get("device_id", "")), "folder": str(r.anomaly.get("folder", "")),
-         "score": float(r.anomaly.get("score", 0.0) or 0.0)}
-        for r in reversed(state.messages)
+         "score": float(r.anomaly.get("score", 0.0) or 0.0),
+         "link": ui.anomaly_link(str(r.anomaly.get("anomaly_id", "")))}
+        for r in sorted(state.messages, key=lambda r: r.sent_at, reverse=True)
     ]
     frame = pd.DataFrame(rows)
     newest = rows[0]
     icon = ui.SEVERITY_ICONS.get(newest["severity"], "")
-    st.markdown(f"### {icon} {newest['title']}\n{newest['text']} · received {ui.when(newest['received'])}")
+    sent = f"{newest['sent']:%Y-%m-%d %H:%M:%S} {ui.zone_label(zone)}"
+    link = f" · [open]({newest['link']})" if newest["link"] else ""
+    st.markdown(f"### {icon} {newest['title']}\n{newest['text']} · sent {sent}{link}")
     st.plotly_chart(charts.arrivals(per_minute(frame)), key="arrivals")
-    st.dataframe(frame.head(SHOWN), hide_index=True, column_config={
-        "received": st.column_config.DatetimeColumn("received (UTC)", format="HH:mm:ss"),
+    st.dataframe(frame.drop(columns=["received"]).head(SHOWN), hide_index=True, column_config={
+        "sent": st.column_config.DatetimeColumn(f"sent ({ui.zone_label(zone)})", format="YYYY-MM-DD HH:mm:ss"),
         "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
+        "link": st.column_config.LinkColumn("anomaly", display_text="open"),
     })
 
 

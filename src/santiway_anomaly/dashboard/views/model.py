@@ -13,11 +13,18 @@ from santiway_anomaly.dashboard.client import ApiError
 SCORE_ROWS = 1000
 
 
+def _trained(value: Any) -> str:
+    try:
+        return ui.when(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return str(value or "—")
+
+
 def _summary(meta: dict[str, Any]) -> None:
     training = meta.get("training") or {}
     data = meta.get("data_range") or {}
     st.markdown(f"Version **`{meta.get('model_version', '—')}`** · {meta.get('model_type', '—')} · trained "
-                f"{str(meta.get('trained_at', '—'))[:16].replace('T', ' ')} UTC")
+                f"{_trained(meta.get('trained_at'))}")
     cols = st.columns(5)
     cols[0].metric("Features", str(meta.get("input_channels", "—")))
     cols[1].metric("Window (h)", str(meta.get("window_size", "—")))

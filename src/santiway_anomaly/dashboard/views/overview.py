@@ -50,9 +50,10 @@ def _body(hours: float) -> None:
         grouped = frame.groupby(["type", "severity"]).size().reset_index(name="count")
         st.plotly_chart(charts.type_severity_bars(grouped), key="by_type")
     with right:
-        hourly = (frame.assign(hour=pd.to_datetime(frame["window_start"]).dt.floor("h"))
+        hourly = (frame.assign(hour=pd.to_datetime(frame["at"]).dt.floor("h"))
                   .groupby(["hour", "severity"]).size().reset_index(name="count"))
-        st.plotly_chart(charts.over_time(hourly), key="over_time")
+        zone = ui.zone_label(ui.zone())
+        st.plotly_chart(charts.over_time(hourly, f"Anomalies per hour ({zone})"), key="over_time")
 
     left, right = st.columns([3, 2])
     with left:
@@ -75,7 +76,8 @@ def _body(hours: float) -> None:
         table[["window_start", "type", "score", "device_id", "folder", "vendor", "device"]],
         hide_index=True,
         column_config={
-            "window_start": st.column_config.DatetimeColumn("window (UTC)", format="YYYY-MM-DD HH:mm"),
+            "window_start": st.column_config.DatetimeColumn(f"window ({ui.zone_label(ui.zone())})",
+                                                            format="YYYY-MM-DD HH:mm"),
             "score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
             "device": st.column_config.LinkColumn("analysis", display_text="open device"),
         },
