@@ -34,10 +34,14 @@ def status() -> None:
     settings = settings_or_exit()
     with store_or_service(settings) as store:
         if not isinstance(store, Store):
-            health = store.health()
-            version = health.store.schema_version
-            typer.echo(f"schema at version {version:03d} in {health.store.target}" if version is not None
-                       else f"schema version unknown: {health.store.error or 'the service cannot read the store'}")
+            info = store.health().store  # None when the service answered without the key's details
+            if info is None:
+                typer.echo("schema version unknown: the service shows store details only with a valid API key "
+                           "(set VALID_API_KEYS / DASHBOARD_API_KEY)")
+                return
+            version = info.schema_version
+            typer.echo(f"schema at version {version:03d} in {info.target}" if version is not None
+                       else f"schema version unknown: {info.error or 'the service cannot read the store'}")
             typer.echo("(row counts and the list of migrations need the store: stop the service to see them)")
             return
         from santiway_anomaly.storage.migrations import applied
