@@ -259,6 +259,9 @@ class Settings(BaseSettings):
     # the folder on the same days (returning). This many or more make a session, a class, a meeting or a
     # queue, not a lone watcher (Pigtail/CYT: a crowd is evidence against).
     stationary_crowd_min: int = Field(default=3, ge=1)
+    # "Came and left together": both ends of the dwell within this many minutes (ours: a class or a meeting
+    # starts and ends on the hour; people drift in and out within a quarter of an hour or so).
+    stationary_session_tolerance_minutes: float = Field(default=30, gt=0, le=180)
     stationary_crowd_factor: float = Field(default=0.4, ge=0, lt=1)
     # Share of the dwell inside hours when the folder held a density spike: explained by the crowd.
     linger_spike_share: float = Field(default=0.75, gt=0, le=1)
@@ -273,6 +276,10 @@ class Settings(BaseSettings):
     # A device alarmed for stationary surveillance stays quiet this many days unless the severity rises
     # (ours: a returner is one episode across its days, not one alarm a day).
     stationary_cooldown_days: float = Field(default=3.0, ge=0, le=30)
+    # A returner watches from near the spot: mean RSSI at its best sensor over the look-back at least this
+    # (ours: visitors flagged as returning on independent worlds sat at -77..-82 dBm, planted watchers at
+    # -58..-68; Pigtail/CYT's -65 for one continuous dwell is stricter than a few short returns need).
+    return_near_rssi_dbm: int = Field(default=-70, ge=-120, le=0)
     return_lookback_days: int = Field(default=7, ge=2, le=60)  # ours: "several different days" within a week
     return_days_alarm: int = Field(default=3, ge=2)  # ours: 3 days (CYT's >= 3 sightings, on days)
     return_days_warning: int = Field(default=4, ge=2)

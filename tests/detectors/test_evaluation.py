@@ -127,9 +127,9 @@ def test_evaluate_and_anomalies_commands(store_closed: Settings, tmp_path: Path,
     assert "stationary_surveillance" in result.output and "night_activity" in result.output
     again = runner.invoke(app, ["detect", "--hours", "24", "--until", until, "--json",
                                 "--detectors", "density,night,stationary"])
-    assert again.exit_code == 0 and json.loads(again.output)["new"] == 0
+    assert again.exit_code == 0 and json.loads(again.stdout)["new"] == 0
     listed = runner.invoke(app, ["anomalies", "--type", "night_activity", "--json"])
-    rows = json.loads(listed.output)
+    rows = json.loads(listed.stdout)
     assert {r["device_id"] for r in rows} >= {STAFF[0]} and all("details" in r for r in rows)
     truth = tmp_path / "truth.jsonl"
     truth.write_text(json.dumps({"anomaly_type": "stationary_surveillance", "subject": LINGERER,
@@ -149,9 +149,9 @@ def test_evaluate_and_anomalies_commands(store_closed: Settings, tmp_path: Path,
     added = runner.invoke(app, ["known", "add", LINGERER.replace(":", "-").lower(), "--reason",
                                 "stationary_surveillance", "--note", "our own camera"])
     assert added.exit_code == 0, added.output
-    known = json.loads(runner.invoke(app, ["known", "list", "--json"]).output)
+    known = json.loads(runner.invoke(app, ["known", "list", "--json"]).stdout)
     assert [(k["device_id"], k["reason"], k["note"]) for k in known] == [
         (LINGERER, "stationary_surveillance", "our own camera")]
     assert runner.invoke(app, ["known", "remove", LINGERER, "--reason", "stationary_surveillance"]).exit_code == 0
-    assert json.loads(runner.invoke(app, ["known", "list", "--json"]).output) == []
+    assert json.loads(runner.invoke(app, ["known", "list", "--json"]).stdout) == []
     assert runner.invoke(app, ["known", "add", "not-a-mac"]).exit_code == 2

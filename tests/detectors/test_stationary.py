@@ -174,7 +174,7 @@ def test_a_session_is_not_lingering(scored: pd.DataFrame, stationary_store: Stor
         assert f.pattern == "lingering" and f.level >= 1.0  # long enough on its own
         assert f.adjusted_level < 1.0
     f = _finding(scored, students[0])
-    assert _factor(f, "other strangers dwelt") == settings.stationary_crowd_factor
+    assert _factor(f, "other strangers came and left with it") == settings.stationary_crowd_factor
     assert _factor(f, "randomized") == settings.stationary_randomized_factor
     assert f.evidence["co_dwellers"] >= 10
     # Without the crowd and the randomized MAC, the folder's usual dwell at that hour still speaks against.

@@ -90,8 +90,10 @@ def _run(f: Finding) -> tuple[int, int]:
 
 
 def _co_dwellers(ctx: Context, found: list[Finding]) -> None:
-    """Other strangers dwelling in the same folder (at least half the alarm time) for at least half of
-    this dwell: a session, a meeting, a queue. Grouped by folder: a crowd spreads over the place."""
+    """Other strangers in the same folder who came and left with this one (both ends within
+    STATIONARY_SESSION_TOLERANCE_MINUTES): a session, a meeting, a class. Grouped by folder: a crowd
+    spreads over the place. Merely overlapping is not enough: staff phones that take a new random MAC
+    every day look like strangers dwelling all day, and would make every watcher a session member."""
     s = ctx.settings
     by_folder: dict[str, list[Finding]] = {}
     for f in found:
@@ -99,14 +101,14 @@ def _co_dwellers(ctx: Context, found: list[Finding]) -> None:
     for members in by_folder.values():
         runs = np.array([_run(f) for f in members], dtype=np.int64).reshape(-1, 2)
         s0, e0 = runs[:, 0], runs[:, 1]
-        overlap = np.minimum(e0[:, None], e0[None, :]) - np.maximum(s0[:, None], s0[None, :])
-        mates = overlap >= 0.5 * (e0 - s0)[:, None]
+        tol = s.stationary_session_tolerance_minutes * 60
+        mates = (np.abs(s0[:, None] - s0[None, :]) <= tol) & (np.abs(e0[:, None] - e0[None, :]) <= tol)
         np.fill_diagonal(mates, False)
         for f, n in zip(members, mates.sum(axis=1), strict=True):
             f.evidence["co_dwellers"] = int(n)
             if n >= s.stationary_crowd_min:
-                f.against.append(Against(f"{int(n)} other strangers dwelt in the folder meanwhile (a session or "
-                                         f"a queue, >= {s.stationary_crowd_min})", s.stationary_crowd_factor))
+                f.against.append(Against(f"{int(n)} other strangers came and left with it (a session or a "
+                                         f"meeting, >= {s.stationary_crowd_min})", s.stationary_crowd_factor))
 
 
 def _signal(ctx: Context, live: list[Finding]) -> None:
@@ -167,7 +169,7 @@ def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
         start, end = _run(f)
         zone = s.zone_for(f.folder)
         hods = {datetime.fromtimestamp(h, UTC).astimezone(zone).hour for h in range(start - start % 3600, end, 3600)}
-        per_hod = usual.get(f.folder, {})
+        per_hod = usual.get((f.folder, bool(f.evidence.get("randomized"))), {})
         known = [per_hod[h] for h in hods if h in per_hod]
         if not known:
             continue
@@ -175,32 +177,35 @@ def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
         f.evidence["usual_dwell_hours"] = round(q, 2)
         if f.raw < s.linger_usual_margin * q:
             f.against.append(Against(
-                f"usual here: transient devices stay up to {q:.1f} h in this folder at these hours "
+                f"usual here: transient {'randomized' if f.evidence.get('randomized') else 'stable'} MACs "
+                f"stay up to {q:.1f} h in this folder at these hours "
                 f"(p{s.linger_usual_quantile * 100:.0f} over {days} covered days)", s.linger_usual_factor))
 
 
 def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]], start: datetime,
-                 end: datetime) -> dict[str, dict[int, float]]:
-    """folder -> local hour of day -> LINGER_USUAL_QUANTILE of transient dwells (hours) covering that
-    hour on covered days; an hour of day with fewer than 10 such dwells has no usual value."""
+                 end: datetime) -> dict[tuple[str, bool], dict[int, float]]:
+    """(folder, randomized) -> local hour of day -> LINGER_USUAL_QUANTILE of transient dwells (hours)
+    covering that hour on covered days, stable and randomized MACs apart (many phones keep one random MAC
+    per network for a day: a working day is usual for them); an hour of day with fewer than 10 such dwells
+    has no usual value."""
     s = ctx.settings
     if not folders:
         return {}
     df = ctx.store.query_df(sql.DWELL_RUNS, {
         "start": start, "end": end, "folders": folders, "regular_min_days": s.regular_min_days,
         "min_dwell_s": int(s.linger_usual_min_minutes * 60)})
-    out: dict[str, dict[int, float]] = {}
+    out: dict[tuple[str, bool], dict[int, float]] = {}
     if df.empty:
         return out
-    for folder, part in df.groupby("folder"):
+    for (folder, rnd), part in df.groupby(["folder", "is_randomized"]):
         zone = s.zone_for(str(folder))
         local = pd.DatetimeIndex(pd.to_datetime(part["hour"], utc=True)).tz_convert(zone)
         keep = np.isin(np.asarray(local.date), list(covered.get(str(folder), set())))
         per_hod: dict[int, list[float]] = {}
         for hod, dwells in zip(np.asarray(local.hour)[keep], part["dwells"].to_numpy()[keep], strict=True):
             per_hod.setdefault(int(hod), []).extend(float(x) / 3600 for x in dwells)
-        out[str(folder)] = {h: float(np.quantile(v, s.linger_usual_quantile)) for h, v in per_hod.items()
-                            if len(v) >= 10}
+        out[(str(folder), bool(rnd))] = {h: float(np.quantile(v, s.linger_usual_quantile))
+                                         for h, v in per_hod.items() if len(v) >= 10}
     return out
 
 

@@ -12,7 +12,7 @@ operators' list (veto).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -67,6 +67,7 @@ def returning_findings(ctx: Context) -> list[Finding]:
                       "folder_covered_days": n_covered, "randomized": bool(int(row.is_randomized))},
             device_id=str(row.device_id), folder=str(row.folder), lat=float(row.lat), lon=float(row.lon)))
     _co_returners(ctx, found)
+    _near(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     live = [f for f in found if f.adjusted_level >= 1.0]
     for device, extra in common_against(ctx, [f.device_id for f in live], "returning").items():
         next(f for f in live if f.device_id == device).against.extend(extra)
@@ -88,3 +89,27 @@ def _co_returners(ctx: Context, found: list[Finding]) -> None:
             if n >= s.stationary_crowd_min:
                 f.against.append(Against(f"{n} other strangers came back to the folder on the same days (a group, "
                                          f">= {s.stationary_crowd_min})", s.stationary_crowd_factor))
+
+
+def _near(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> None:
+    """Watching a spot means being near it (RSSI >= RETURN_NEAR_RSSI_DBM): a device heard only far
+    off on its returns passes by the place (a visitor at the edge of range, a neighbour), at the sensor
+    hearing it best over the look-back."""
+    s = ctx.settings
+    if not live:
+        return
+    df = ctx.store.query_df(sql.SENSOR_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end})
+    best: dict[str, float] = {}
+    if not df.empty:
+        df = df[df["n"] >= 3].sort_values(["device_id", "m"], ascending=[True, False]).drop_duplicates("device_id")
+        best = {str(d): float(m) for d, m in zip(df["device_id"], df["m"], strict=True)}
+    for f in live:
+        mean = best.get(f.device_id)
+        if mean is None:
+            continue
+        f.evidence["rssi_mean"] = round(mean, 1)
+        if mean >= s.return_near_rssi_dbm:
+            f.reasons.append(f"near: mean RSSI {mean:.0f} dBm >= {s.return_near_rssi_dbm} dBm")
+        else:
+            f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm < {s.return_near_rssi_dbm} dBm (passing by, "
+                                     "not watching)", s.linger_far_factor))

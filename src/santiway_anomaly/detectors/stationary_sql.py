@@ -165,20 +165,20 @@ GROUP BY device_id, sensor
 # session attendees, passers-by), longer than min_dwell_s; one row per (folder, UTC hour the run covers)
 # with the dwell of every run covering it. Coverage (which days count) is applied by the caller.
 DWELL_RUNS = """
-SELECT folder, h AS hour, groupArray(dwell_s) AS dwells
+SELECT folder, rnd AS is_randomized, h AS hour, groupArray(dwell_s) AS dwells
 FROM
 (
-    SELECT device_id, folder, run,
+    SELECT device_id, folder, rnd, run,
            toUInt32(dateDiff('second', run[1].2, run[-1].3)) AS dwell_s
     FROM
     (
-        SELECT device_id, folder,
+        SELECT device_id, folder, max(rnd) AS rnd,
                arraySort(groupArray((hour, first_seen, last_seen))) AS hs,
                arraySplit((x, d) -> d > 3600, hs, arrayDifference(arrayMap(x -> toUInt32(x.1), hs))) AS runs
         FROM
         (
             SELECT device_id, hour, toString(any(folders[1])) AS folder, min(first_seen) AS first_seen,
-                   max(last_seen) AS last_seen
+                   max(last_seen) AS last_seen, max(is_randomized) AS rnd
             FROM anomaly_ml.hourly_features
             WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
               AND device_id IN
@@ -196,7 +196,9 @@ FROM
     WHERE dwell_s >= {min_dwell_s:UInt32}
 )
 ARRAY JOIN arrayMap(x -> x.1, run) AS h
-GROUP BY folder, h
+-- stable and randomized MACs apart: a phone that takes a new random MAC every day is a "transient" every
+-- day, so staff phones make a working day the usual dwell of randomized MACs, not of stable ones
+GROUP BY folder, rnd, h
 """
 
 # Per moving sensor per slot: where the sensor was (the mean position of its sightings).
