@@ -142,6 +142,9 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
                                      s.linger_far_factor))
 
 
+ALL_HOURS = -1  # the usual dwell over every hour of day, where one hour of day has too few dwells
+
+
 def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
     """A stranger is told from a regular only with REGULAR_MIN_DAYS covered days of the folder's history
     (fewer: veto); the folder's usual dwell is a baseline and needs LEARNING_MIN_DAYS covered days (fewer:
@@ -171,6 +174,8 @@ def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
         hods = {datetime.fromtimestamp(h, UTC).astimezone(zone).hour for h in range(start - start % 3600, end, 3600)}
         per_hod = usual.get((f.folder, bool(f.evidence.get("randomized"))), {})
         known = [per_hod[h] for h in hods if h in per_hod]
+        if not known and ALL_HOURS in per_hod:
+            known = [per_hod[ALL_HOURS]]
         if not known:
             continue
         q = max(known)
@@ -204,8 +209,13 @@ def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]],
         per_hod: dict[int, list[float]] = {}
         for hod, dwells in zip(np.asarray(local.hour)[keep], part["dwells"].to_numpy()[keep], strict=True):
             per_hod.setdefault(int(hod), []).extend(float(x) / 3600 for x in dwells)
-        out[(str(folder), bool(rnd))] = {h: float(np.quantile(v, s.linger_usual_quantile))
-                                         for h, v in per_hod.items() if len(v) >= 10}
+        usual = {h: float(np.quantile(v, s.linger_usual_quantile)) for h, v in per_hod.items() if len(v) >= 10}
+        # Any hour of day (key -1): a small site or the night has too few dwells at one hour of day, but a
+        # phone keeping its random MAC through a night shift is still the usual dwell of its kind here.
+        every = [x for v in per_hod.values() for x in v]
+        if len(every) >= 10:
+            usual[ALL_HOURS] = float(np.quantile(every, s.linger_usual_quantile))
+        out[(str(folder), bool(rnd))] = usual
     return out
 
 
