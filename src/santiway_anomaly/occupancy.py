@@ -11,6 +11,7 @@ estimate can be wrong: a stricter near cut with fingerprints merged, a looser on
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -53,3 +54,15 @@ def occupancy_hours(store: Store, settings: Settings, since: datetime, until: da
         {"people": 0.0, "people_low": 0.0, "people_high": 0.0})
     out["unique_devices"] = out["unique_devices"].astype(int)
     return out[COLUMNS].sort_values(["hour", "folder"], kind="stable").reset_index(drop=True)
+
+
+def occupancy_report(store: Store, settings: Settings, since: datetime, until: datetime,
+                     folder: str | None = None) -> dict[str, Any]:
+    """What GET /folders/occupancy and the CLI export return: OccupancyPublic's fields."""
+    df = occupancy_hours(store, settings, since, until, [folder] if folder is not None else None)
+    rows = [{"hour": pd.Timestamp(r["hour"]).to_pydatetime(), "folder": str(r["folder"]),
+             "unique_devices": int(r["unique_devices"]), "people": float(r["people"]),
+             "people_low": float(r["people_low"]), "people_high": float(r["people_high"])}
+            for r in df.to_dict("records")]
+    return {"since": since, "until": until, "near_rssi": settings.occupancy_near_rssi, "data": rows,
+            "count": len(rows)}

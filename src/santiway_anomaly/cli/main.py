@@ -39,6 +39,9 @@ _ingest.register(app)
 from santiway_anomaly.cli import notify as _notify  # noqa: E402
 
 _notify.register(app)
+from santiway_anomaly.cli import occupancy as _occupancy  # noqa: E402
+
+_occupancy.register(app)
 from santiway_anomaly.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)
