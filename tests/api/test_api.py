@@ -230,6 +230,10 @@ def test_stats_over_the_last_24_hours(prod_server: Server) -> None:
     top = stats["top_devices"][0]
     assert top["count"] == max(sum(a.device_id == d for a in expected) for d in (DEVICE_A, DEVICE_B, DEVICE_C))
     assert "" not in {d["key"] for d in stats["top_devices"]}
+    # issue 16: the estimate beside the raw MACs, per folder with sightings in the window
+    for item in week["occupancy"]:
+        assert item["people_peak_low"] <= item["people_peak"] <= item["people_peak_high"]
+        assert item["unique_devices_peak"] >= 1
 
 
 def test_detect_and_notify_runs_the_detectors(prod_server: Server) -> None:
@@ -388,3 +392,15 @@ def test_folders_coverage_says_learning_for_a_folder_with_hours_of_history(prod_
     for folder in body["data"]:
         # Three hours of sightings: nowhere near LEARNING_MIN_DAYS covered days.
         assert folder["state"] == "learning" and folder["covered_hours"] >= 1 and folder["hours"] >= 48
+
+
+def test_folders_occupancy_beside_raw_counts(prod_server: Server) -> None:
+    with prod_server.client(K1) as c:
+        r = c.get("/folders/occupancy", params={"hours": 24 * 7})
+        assert c.get("/folders/occupancy", params={"hours": 0}).status_code == 422
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == len(body["data"]) > 0
+    for row in body["data"]:
+        assert set(row) == {"hour", "folder", "unique_devices", "people", "people_low", "people_high"}
+        assert row["people_low"] <= row["people"] <= row["people_high"]

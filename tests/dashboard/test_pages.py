@@ -204,6 +204,8 @@ def test_folders_devices_per_hour_against_p95(dash_env: Service) -> None:
     band = next(t for t in figures[0]["data"] if t.get("name") == "p95 baseline")
     assert [v for v in values(band["y"]) if v is not None and v == v] == [  # NaN: hours without a baseline
         r["p95_baseline"] for r in rows if r["p95_baseline"] is not None]
+    people = next(t for t in figures[0]["data"] if t.get("name") == "people (estimate)")  # issue 16
+    assert values(people["y"]) == [r["people"] for r in rows]
 
 
 def test_model_page(dash_env: Service) -> None:

@@ -143,4 +143,4 @@ def test_sightings_schema_is_the_design_contract() -> None:
     from santiway_anomaly.sightings import INPUT_FIELDS
 
     assert set(INPUT_FIELDS) == {"ts", "device_id", "sensor_id", "folder", "network_type", "rssi", "lat", "lon",
-                                 "vendor"}
+                                 "vendor", "seq", "ies", "ssid"}

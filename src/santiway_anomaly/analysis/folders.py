@@ -17,6 +17,7 @@ from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.base import Window
 from santiway_anomaly.detectors.density import DensityDetector
+from santiway_anomaly.occupancy import occupancy_hours
 from santiway_anomaly.storage.store import Store
 
 # Length of the windows the series is judged in (the specification's detection window, 24 h).
@@ -53,9 +54,11 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
         scored = scored[scored["folder"] == folder]
     rows: list[dict[str, Any]] = []
     ordered = scored.sort_values(["folder", "hour"]) if len(scored) else scored
+    people = _people(store, settings, window, folder) if len(ordered) else {}
     for row in ordered.to_dict("records"):
         p95 = row["p95_baseline"]
         hour = pd.Timestamp(row["hour"])
+        estimate = people.get((str(row["folder"]), hour.tz_localize("UTC") if hour.tzinfo is None else hour))
         rows.append({
             "folder": str(row["folder"]),
             "hour": (hour.tz_localize("UTC") if hour.tzinfo is None else hour).to_pydatetime(),
@@ -67,6 +70,8 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
             "score": round(float(row["score"]), 4),
             "state": str(row.get("state", "ready")),
             "covered": bool(row.get("covered", True)),
+            # an hour without sightings holds nobody near a sensor
+            **(estimate or {"people": 0.0, "people_low": 0.0, "people_high": 0.0}),
         })
     return {
         "since": window.start,
@@ -75,3 +80,12 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
         "folders": sorted({r["folder"] for r in rows}),
         "data": rows,
     }
+
+
+def _people(store: Store, settings: Settings, window: Window, folder: str | None
+            ) -> dict[tuple[str, pd.Timestamp], dict[str, float]]:
+    """(folder, UTC hour) -> the occupancy estimate and its interval (occupancy.py)."""
+    df = occupancy_hours(store, settings, window.start, window.end, [folder] if folder is not None else None)
+    return {(str(r["folder"]), pd.Timestamp(r["hour"])): {k: float(r[k]) for k in ("people", "people_low",
+                                                                                  "people_high")}
+            for r in df.to_dict("records")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.store import Store
 
 # Anomalies whose window overlaps [since, until): the same rule as AnomalyFilter.
@@ -61,3 +62,18 @@ def anomaly_stats(store: Store, since: datetime, until: datetime, top: int) -> d
         "top_devices": tops("device"),
         "top_folders": tops("folder"),
     }
+
+
+def folder_occupancy(store: Store, settings: Settings, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per folder over [since, until): the busiest hour by raw MACs and by estimated people (occupancy.py)."""
+    from santiway_anomaly.occupancy import occupancy_hours
+
+    df = occupancy_hours(store, settings, since, until)
+    out = []
+    for folder, part in df.groupby("folder", sort=True):
+        peak = part.iloc[int(part["people"].to_numpy().argmax())]
+        out.append({"folder": str(folder), "hours": len(part), "unique_devices_peak": int(part["unique_devices"].max()),
+                    "people_peak": float(peak["people"]), "people_peak_low": float(peak["people_low"]),
+                    "people_peak_high": float(peak["people_high"]),
+                    "people_mean": round(float(part["people"].mean()), 1)})
+    return out

@@ -86,6 +86,16 @@ class TopItem(BaseModel):
     max_score: float
 
 
+class OccupancyItem(BaseModel):
+    folder: str
+    hours: int = Field(description="Hours of the window with sightings in the folder")
+    unique_devices_peak: int = Field(description="Most distinct MACs in one hour (raw)")
+    people_peak: float = Field(description="Most estimated people in one hour (GET /folders/occupancy)")
+    people_peak_low: float = Field(description="Lower end of the interval in that hour")
+    people_peak_high: float = Field(description="Upper end of the interval in that hour")
+    people_mean: float = Field(description="Mean estimated people over the hours with sightings")
+
+
 class StatsPublic(BaseModel):
     """Anomaly counts over a time window."""
 
@@ -118,6 +128,8 @@ class StatsPublic(BaseModel):
     by_hour: list[HourItem]
     top_devices: list[TopItem]
     top_folders: list[TopItem]
+    occupancy: list[OccupancyItem] = Field(
+        default_factory=list, description="Per folder over the window: raw distinct MACs beside estimated people")
 
 
 class StoreHealth(BaseModel):

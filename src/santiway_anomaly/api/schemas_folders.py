@@ -11,7 +11,12 @@ class FolderHourPublic(BaseModel):
     folder: str
     hour: datetime = Field(description="Start of the UTC hour")
     unique_devices: int = Field(description="Distinct MACs seen in the folder in the hour")
-    robust_devices: float = Field(description="Stable MACs + the 5-minute peak of randomized MACs: what is judged")
+    robust_devices: float = Field(description="Stable MACs + the 5-minute peak of randomized probe fingerprints "
+                                              "(ies|ssid, else the MAC): what is judged")
+    people: float | None = Field(default=None, description="Occupancy estimate: mean people near a sensor over "
+                                                           "the hour's 5-minute slots (GET /folders/occupancy)")
+    people_low: float | None = Field(default=None, description="Lower end of the estimate's interval")
+    people_high: float | None = Field(default=None, description="Upper end of the estimate's interval")
     p95_baseline: float | None = Field(description="p95 of the robust count in the folder's history (null: none yet)")
     baseline: str = Field(description="same_hour (same local hour on trailing days), all_hours, or none")
     baseline_samples: int
@@ -44,3 +49,21 @@ class FolderSeriesPublic(BaseModel):
     history_days: int = Field(description="Trailing days the baselines are learned from (DETECT_HISTORY_DAYS)")
     folders: list[str]
     data: list[FolderHourPublic]
+
+
+class OccupancyHourPublic(BaseModel):
+    hour: datetime = Field(description="Start of the UTC hour")
+    folder: str
+    unique_devices: int = Field(description="Distinct MACs seen in the folder in the hour (raw)")
+    people: float = Field(description="Estimated people: probe fingerprints near a sensor, mean over the hour's "
+                                      "5-minute slots (a person present all hour counts once)")
+    people_low: float = Field(description="Lower end: a stricter near cut (OCCUPANCY_RSSI_MARGIN dB closer)")
+    people_high: float = Field(description="Upper end: a looser near cut counting raw MACs, unmerged")
+
+
+class OccupancyPublic(BaseModel):
+    since: datetime
+    until: datetime
+    near_rssi: int = Field(description="The near cut in dBm (OCCUPANCY_NEAR_RSSI)")
+    data: list[OccupancyHourPublic]
+    count: int

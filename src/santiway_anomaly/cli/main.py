@@ -42,6 +42,9 @@ from santiway_anomaly.cli import operator as _operator  # noqa: E402
 app.add_typer(_operator.app, name="operator")
 
 _notify.register(app)
+from santiway_anomaly.cli import occupancy as _occupancy  # noqa: E402
+
+_occupancy.register(app)
 from santiway_anomaly.cli import serve as _serve  # noqa: E402
 
 _serve.register(app)

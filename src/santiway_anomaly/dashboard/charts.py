@@ -206,8 +206,9 @@ def hourly_profiles(frame: pd.DataFrame) -> go.Figure:
 
 def folder_density(frame: pd.DataFrame, folder: str, zone: str = "UTC") -> go.Figure:
     """Distinct devices per hour against the folder's p95 baseline band; hours above it marked by score.
-    `frame`: hour (in `zone`), unique_devices, robust_devices, p95_baseline, score; an hour with no row
-    (NaN) is a gap in the lines and the band, not a straight line across it."""
+    `frame`: hour (in `zone`), unique_devices, robust_devices, p95_baseline, score, and (optional) people,
+    people_low, people_high; an hour with no row (NaN) is a gap in the lines and the band, not a straight
+    line across it."""
     fig = _fig(f"{folder}: devices per hour vs p95 baseline ({zone})", legend={"orientation": "h", "y": -0.25})
     fig.add_scatter(x=frame["hour"], y=frame["p95_baseline"], mode="lines", name="p95 baseline",
                     line={"color": "#7f7f7f", "dash": "dash", "shape": "hv"}, fill="tozeroy",
@@ -217,7 +218,14 @@ def folder_density(frame: pd.DataFrame, folder: str, zone: str = "UTC") -> go.Fi
         else P95_COLOR if s >= 0.5 else "#1f77b4" for s in frame["score"].fillna(0.0)], opacity=0.8)
     fig.add_scatter(x=frame["hour"], y=frame["unique_devices"], mode="lines", name="distinct MACs (raw)",
                     line={"color": "#9467bd", "width": 1})
-    fig.update_yaxes(title="devices per hour", rangemode="tozero")
+    if "people" in frame and frame["people"].notna().any():
+        # the occupancy estimate with its interval as error bars (GET /folders/occupancy)
+        fig.add_scatter(x=frame["hour"], y=frame["people"], mode="lines+markers", name="people (estimate)",
+                        line={"color": "#2ca02c", "width": 2},
+                        error_y={"type": "data", "symmetric": False,
+                                 "array": (frame["people_high"] - frame["people"]).clip(lower=0),
+                                 "arrayminus": (frame["people"] - frame["people_low"]).clip(lower=0)})
+    fig.update_yaxes(title="devices / people per hour", rangemode="tozero")
     return fig
 
 

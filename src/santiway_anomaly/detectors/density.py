@@ -1,7 +1,8 @@
 """density_spike: a folder holds far more distinct devices in an hour than its own baseline.
 
 Count: the randomization-robust count (storage/queries/folders.py): distinct stable MACs in the hour
-plus the peak of distinct randomized MACs in any 5-minute slot of it.
+plus the peak of distinct randomized fingerprints (probe ies|ssid when the feed reports them, else
+the MAC) in any 5-minute slot of it. Raw MACs stay in the details.
 
 Baseline (`fit`), over *covered* history only (coverage.py): the DENSITY_QUANTILE (p95, as the order
 statistic just below it, so a single crowd cannot lift it) of the
@@ -240,9 +241,9 @@ class DensityDetector(FindingDetector):
                                    s.density_all_hours_factor))
         reasons = [f"{robust:.0f} devices vs p95 {p95:.1f} ({kind.replace('_', ' ')}, {n} covered samples)"] \
             if p95 is not None else []
-        if row["randomized_macs"] > row["randomized_peak"]:
+        if row["randomized_macs"] > row["fingerprint_peak"]:
             reasons.append(f"{int(row['randomized_macs'])} randomized MACs counted as "
-                           f"{int(row['randomized_peak'])} devices (peak per 5 minutes)")
+                           f"{int(row['fingerprint_peak'])} devices (peak of probe fingerprints per 5 minutes)")
         p95_out = round(p95, 2) if p95 is not None else None
         finding = Finding(
             subject=f"folder:{folder}", window_start=hour.to_pydatetime(),
@@ -251,7 +252,8 @@ class DensityDetector(FindingDetector):
             evidence={
                 "unique_devices": int(row["unique_devices"]), "robust_devices": int(robust),
                 "stable_devices": int(row["stable_devices"]), "randomized_macs": int(row["randomized_macs"]),
-                "randomized_peak_5min": int(row["randomized_peak"]), "p95_baseline": p95_out,
+                "randomized_peak_5min": int(row["randomized_peak"]),
+                "fingerprint_peak_5min": int(row["fingerprint_peak"]), "p95_baseline": p95_out,
                 "baseline": kind, "baseline_samples": int(n), "covered_days": covered_days,
                 "ratio": round(ratio, 2), "excess": round(robust - p95, 1) if p95 is not None else None,
                 "budget_line_ratio": round(self.line_.get(folder, s.density_ratio_alarm), 2), "state": state,

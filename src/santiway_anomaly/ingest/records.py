@@ -20,7 +20,7 @@ from santiway_anomaly.sightings import INPUT_FIELDS
 
 # Fields that hold text: a JSON number there is a mistake (a MAC sent as 112233445566 would be
 # read as hex digits of a different device), not something to stringify.
-TEXT_FIELDS = ("device_id", "sensor_id", "folder", "network_type", "vendor")
+TEXT_FIELDS = ("device_id", "sensor_id", "folder", "network_type", "vendor", "ies", "ssid")
 RAW_SHOWN = 500
 
 

@@ -17,7 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from santiway_anomaly.ingest.mac import fill_vendor, is_randomized, normalise_mac, valid_mac
-from santiway_anomaly.sightings import RSSI_MAX, RSSI_MIN, STORED_SCHEMA
+from santiway_anomaly.sightings import (
+    MAX_IES_CHARS,
+    MAX_SSID_CHARS,
+    PROBE_FIELDS,
+    PROBE_SCHEMA,
+    RSSI_MAX,
+    RSSI_MIN,
+    SEQ_MAX,
+    SEQ_MISSING,
+    STORED_SCHEMA,
+)
 
 LINE = "__line"
 # sensor_id, folder and vendor: names, not documents (README "Ingest" documents the limit).
@@ -207,6 +217,8 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
             problems.add(~np.isnan(values) & (np.abs(values) > limit), name, f"outside -{limit:g}..{limit:g}")
         coords[name] = values
 
+    probes = _probe_fields(table, problems) if any(f in table.column_names for f in PROBE_FIELDS) else None
+
     rejects = problems.rejects(table)
     good = ~problems.bad
     if not good.any():
@@ -239,4 +251,34 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
         },
         schema=STORED_SCHEMA,
     )
+    if probes is not None:
+        for name in PROBE_SCHEMA.names:
+            col = probes[name]
+            stored = stored.append_column(PROBE_SCHEMA.field(name),
+                                          pa.array(kept_np(col)) if isinstance(col, np.ndarray) else kept(col))
     return stored, rejects
+
+
+def _probe_fields(table: pa.Table, problems: _Problems) -> dict[str, np.ndarray | pa.Array]:
+    """The optional probe fields checked; absent values become the column defaults (-1, '')."""
+    for name in ("ies", "ssid"):
+        if name in table.column_names and _is_number(table.column(name).type):
+            problems.add(pc.is_valid(table.column(name)).to_numpy(zero_copy_only=False), name,
+                         "a number where text belongs")
+    seq, seq_bad = _numbers(table, "seq")
+    problems.add(seq_bad, "seq", "not a number")
+    with np.errstate(invalid="ignore"):
+        present = ~np.isnan(seq)
+        problems.add(present & ((seq != np.round(seq)) | (seq < 0) | (seq > SEQ_MAX)), "seq",
+                     f"not a whole number in 0..{SEQ_MAX} (802.11 sequence number)")
+        seq_out = np.where(present & (seq >= 0) & (seq <= SEQ_MAX), seq, SEQ_MISSING).astype(np.int16)
+    ies = pc.fill_null(_text(table, "ies"), "")
+    # Element ids 0..255, comma-separated, as Kismet and the ESP32 sniffers write them.
+    ies_ok = pc.match_substring_regex(ies, r"^([0-9]{1,3}(,[0-9]{1,3})*)?$").to_numpy(zero_copy_only=False)
+    problems.add(~ies_ok, "ies", "must be comma-separated element ids such as 0,1,50,221")
+    too_long = pc.greater(pc.utf8_length(ies), MAX_IES_CHARS).to_numpy(zero_copy_only=False)
+    problems.add(too_long, "ies", f"longer than {MAX_IES_CHARS} characters")
+    ssid = pc.fill_null(_text(table, "ssid"), "")
+    too_long = pc.greater(pc.utf8_length(ssid), MAX_SSID_CHARS).to_numpy(zero_copy_only=False)
+    problems.add(too_long, "ssid", f"longer than {MAX_SSID_CHARS} characters")
+    return {"seq": seq_out, "ies": ies, "ssid": ssid}

@@ -13,7 +13,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
-from santiway_anomaly.analysis.stats import anomaly_stats
+from santiway_anomaly.analysis.stats import anomaly_stats, folder_occupancy
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.api.deps import CacheDep, DispatcherDep, SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
@@ -121,7 +121,8 @@ async def stats_route(
     until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
 ) -> Response:
     """Counts over the last `hours` (default 24): by type, severity, folder and hour; top devices
-    and folders by number of anomalies."""
+    and folders by number of anomalies; per folder, the busiest hour in raw MACs beside the estimated
+    number of people (`occupancy`)."""
     check_hours(hours, settings)
     end = utc(until)
     # "now" windows share one cache entry per second, so a burst of dashboards costs one query.
@@ -130,6 +131,7 @@ async def stats_route(
     async def compute() -> bytes:
         since, stop = window(hours, end, settings)
         stats = await runner(anomaly_stats, since, stop, settings.api_stats_top)
+        stats["occupancy"] = await runner(folder_occupancy, settings, since, stop)
         return StatsPublic.model_validate(stats).model_dump_json().encode()
 
     body, fresh = await cache.lookup(key, compute)

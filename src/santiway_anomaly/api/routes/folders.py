@@ -1,4 +1,5 @@
-"""GET /folders/hourly: distinct devices per folder per hour against the folder's p95 baseline."""
+"""GET /folders/hourly: distinct devices per folder per hour against the folder's p95 baseline;
+GET /folders/occupancy: the estimated number of people per folder per hour beside raw MACs."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_
 from santiway_anomaly.api.fields import IsoDateTime
 from santiway_anomaly.api.params import MIN_HOURS, window
 from santiway_anomaly.api.ratelimit import default_limit, limiter
-from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic
+from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic, OccupancyPublic
 from santiway_anomaly.api.security import require_api_key
+from santiway_anomaly.occupancy import occupancy_report
 
 router = APIRouter(
     prefix="/folders",
@@ -57,3 +59,22 @@ async def folders_coverage(
     since, end = window(hours, until, settings)
     result = await runner(folder_coverage, settings, since, end)
     return FoldersCoveragePublic.model_validate(result)
+
+
+@router.get("/occupancy", response_model=OccupancyPublic, summary="Estimated people per folder per hour")
+@limiter.limit(default_limit)
+async def folders_occupancy(
+    request: Request,
+    runner: StoreDep,
+    settings: SettingsDep,
+    hours: Annotated[float, Query(ge=MIN_HOURS, description="Look-back in hours, up to API_MAX_HOURS")] = 24.0,
+    until: Annotated[IsoDateTime | None, Query(description="End of the window (default: now)")] = None,
+    folder: Annotated[str | None, Query(max_length=256, description="Only this folder")] = None,
+) -> OccupancyPublic:
+    """Per folder and UTC hour with sightings: raw distinct MACs (`unique_devices`) and the occupancy
+    estimate (`people`, with `people_low` .. `people_high`): the randomized MACs of one phone merged by
+    their probe fingerprint, only devices near a sensor (OCCUPANCY_NEAR_RSSI), presence averaged over
+    the hour's 5-minute slots. Without probe fields in the feed each MAC is its own fingerprint."""
+    since, end = window(hours, until, settings)
+    result = await runner(occupancy_report, settings, since, end, folder)
+    return OccupancyPublic.model_validate(result)

@@ -58,6 +58,9 @@ _FIELD_DOCS = {
     "lat": "required: WGS84 latitude, -90..90",
     "lon": "required: WGS84 longitude, -180..180",
     "vendor": "optional; filled from the OUI when empty",
+    "seq": "optional probe field: 802.11 sequence number, integer 0..4095",
+    "ies": "optional probe field: information-element ids, comma-separated (e.g. 0,1,50,221)",
+    "ssid": "optional probe field: directed SSID, empty = broadcast (up to 64 characters)",
 }
 _SIGHTING = {
     "type": "object",

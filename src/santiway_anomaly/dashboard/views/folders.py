@@ -18,15 +18,20 @@ def render() -> None:
     frame = pd.DataFrame([row.model_dump() for row in series.data])
     st.caption(f"{ui.when(series.since)} → {ui.when(series.until)} · baseline: p95 of the same folder over the "
                f"previous {series.history_days} days, same local hour where enough days exist · "
-               "the robust count (stable MACs + the 5-minute peak of randomized ones) is what the detector judges")
+               "the robust count (stable MACs + the 5-minute peak of randomized probe fingerprints) is what the "
+               "detector judges · people: the occupancy estimate (devices near a sensor, one phone's MACs "
+               "merged, presence averaged over the hour) with its interval")
     if frame.empty:
         st.info(f"No sightings in any folder in the last {hours:g} hours.")
         return
     over = frame[frame["p95_baseline"].notna() & (frame["robust_devices"] > frame["p95_baseline"])]
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Folders", len(series.folders))
     cols[1].metric("Hours above p95", len(over))
     cols[2].metric("Highest score", f"{frame['score'].max():.2f}")
+    if "people" in frame and frame["people"].notna().any():
+        cols[3].metric("Most people in an hour", f"{frame['people'].max():.0f}",
+                       help=f"raw distinct MACs in the busiest hour: {int(frame['unique_devices'].max())}")
     coverage = ui.call(api.folder_coverage)
     learning = [c.folder for c in coverage.data if c.state == "learning"]
     if learning:

@@ -13,7 +13,8 @@ SELECT h.folder AS folder, h.hour AS hour,
        -- stable and randomized MACs are disjoint sets: their sum is every distinct device
        h.n_stable + h.n_randomized AS unique_devices,
        h.n_stable AS stable_devices, h.n_randomized AS randomized_macs,
-       coalesce(r.peak, 0) AS randomized_peak, h.lat AS lat, h.lon AS lon
+       coalesce(r.peak, 0) AS randomized_peak, coalesce(r.fp_peak, 0) AS fingerprint_peak,
+       h.lat AS lat, h.lon AS lon
 FROM
 (
     SELECT toString(folder) AS folder, hour,
@@ -26,10 +27,11 @@ FROM
 ) AS h
 LEFT JOIN
 (
-    SELECT folder, toStartOfHour(slot) AS hour, max(n) AS peak
+    SELECT folder, toStartOfHour(slot) AS hour, max(n) AS peak, max(n_fp) AS fp_peak
     FROM
     (
-        SELECT toString(folder) AS folder, slot, uniqExactMerge(randomized_devices) AS n
+        SELECT toString(folder) AS folder, slot, uniqExactMerge(randomized_devices) AS n,
+               uniqExactMerge(randomized_fingerprints) AS n_fp
         FROM anomaly_ml.folder_5min
         WHERE slot >= {start:DateTime('UTC')} AND slot < {end:DateTime('UTC')} {folder_filter}
         GROUP BY folder, slot
@@ -39,18 +41,20 @@ LEFT JOIN
 """
 
 
-COLUMNS = ["folder", "hour", "unique_devices", "stable_devices", "randomized_macs", "randomized_peak", "lat", "lon",
-           "robust_devices"]
+COLUMNS = ["folder", "hour", "unique_devices", "stable_devices", "randomized_macs", "randomized_peak",
+           "fingerprint_peak", "lat", "lon", "robust_devices"]
 
 
 def folder_hours(store: Store, start: datetime, end: datetime, folders: list[str] | None = None) -> pd.DataFrame:
     """Per folder per UTC hour in [start, end) with sightings (optionally only `folders`): raw distinct
-    MACs, stable MACs, randomized MACs, the 5-minute peak of randomized MACs and the robust count
-    (stable + that peak: a randomized phone shows one MAC at a time, so rotation does not inflate it)."""
+    MACs, stable MACs, randomized MACs, the 5-minute peaks of randomized MACs and of their fingerprints
+    (migration 120: ies|ssid, else the MAC) and the robust count, stable + the fingerprint peak: a
+    randomized phone shows one MAC at a time, so rotation does not inflate it, and a MAC flood shows
+    few probe fingerprints. Without probe fields the fingerprint peak is the randomized-MAC peak."""
     sql = _FOLDER_HOURS.replace(
         "{folder_filter}", "AND folder IN {folders:Array(String)}" if folders is not None else "")
     df = store.query_df(sql, {"start": start, "end": end, "folders": folders or []})
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
-    df["robust_devices"] = df["stable_devices"].astype(float) + df["randomized_peak"].astype(float)
+    df["robust_devices"] = df["stable_devices"].astype(float) + df["fingerprint_peak"].astype(float)
     return df

@@ -1,0 +1,88 @@
+"""Occupancy estimate (issue 16) on hand-made sightings in the real embedded store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.pipeline import ingest_table
+from santiway_anomaly.occupancy import occupancy_hours, occupancy_slots
+from santiway_anomaly.storage import Store
+from santiway_anomaly.storage.queries.folders import folder_hours
+
+HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
+PHONE_IES = "0,1,50,3,45,127,221"
+
+
+def _rows(with_probes: bool = True) -> list[dict[str, object]]:
+    """One phone near the sensor rotating its MAC every 5 minutes (same ies), a laptop near all hour,
+    and a MAC flood far away (200 MACs, 3 probe fingerprints)."""
+    rows: list[dict[str, object]] = []
+
+    def add(ts: datetime, mac: str, rssi: int, ies: str = "", ssid: str = "") -> None:
+        row: dict[str, object] = {"ts": ts.isoformat(), "device_id": mac, "sensor_id": "s1", "folder": "lab",
+                                  "rssi": rssi, "lat": 49.2, "lon": 16.5}
+        if with_probes:
+            row.update({"seq": len(rows) % 4096, "ies": ies, "ssid": ssid})
+        rows.append(row)
+
+    for slot in range(12):
+        t = HOUR + timedelta(minutes=5 * slot)
+        add(t + timedelta(seconds=10), f"DA:00:00:00:00:{slot:02X}", -50, PHONE_IES)
+        add(t + timedelta(seconds=20), f"DA:00:00:00:00:{slot:02X}", -52, PHONE_IES)
+        add(t + timedelta(seconds=30), "3C:22:FB:00:00:01", -55)
+    for i in range(200):
+        add(HOUR + timedelta(seconds=7 * i + 1), f"AE:00:00:00:{i // 256:02X}:{i % 256:02X}", -90,
+            ["0,1", "0,1,50", "0,1,221"][i % 3])
+    return rows
+
+
+def _ingest(store: Store, rows: list[dict[str, object]]) -> None:
+    assert ingest_table(store, pa.Table.from_pylist(rows), "test").accepted == len(rows)
+
+
+def test_a_rotating_phone_counts_once_and_a_far_flood_not_at_all(empty_store: Store, settings: Settings) -> None:
+    _ingest(empty_store, _rows())
+    hours = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=1))
+    assert len(hours) == 1
+    row = hours.iloc[0]
+    assert row["unique_devices"] == 12 + 1 + 200
+    assert row["people"] == 2.0  # the phone and the laptop, present every slot
+    assert row["people_low"] <= row["people"] <= row["people_high"]
+    slots = occupancy_slots(empty_store, settings, HOUR, HOUR + timedelta(hours=1))
+    assert len(slots) == 12 and set(slots["people"]) == {2}
+    counts = folder_hours(empty_store, HOUR, HOUR + timedelta(hours=1)).iloc[0]
+    # the density count: the flood's MACs collapse to its 3 probe fingerprints
+    assert counts["fingerprint_peak"] == 4
+    assert counts["randomized_peak"] > 40
+
+
+def test_without_probe_fields_the_density_count_is_unchanged(empty_store: Store, settings: Settings) -> None:
+    _ingest(empty_store, _rows(with_probes=False))
+    counts = folder_hours(empty_store, HOUR, HOUR + timedelta(hours=1)).iloc[0]
+    assert counts["fingerprint_peak"] == counts["randomized_peak"]
+    assert counts["robust_devices"] == counts["stable_devices"] + counts["randomized_peak"]
+    # every MAC its own fingerprint: the rotating phone counts once per slot all the same
+    assert occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=1)).iloc[0]["people"] == 2.0
+
+
+def test_cli_exports_csv(store_closed: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    path = tmp_path / "in.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in _rows()) + "\n")
+    cli = [sys.executable, "-m", "santiway_anomaly.cli.main"]
+    subprocess.run([*cli, "ingest", str(path)], env=env, check=True, capture_output=True, timeout=300)
+    out = subprocess.run([*cli, "occupancy", "--since", "2026-11-20T00:00Z", "--until", "2026-11-21T00:00Z",
+                          "--csv"], env=env, check=True, capture_output=True, text=True, timeout=300).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows == [{"hour": "2026-11-20T10:00:00Z", "folder": "lab", "unique_devices": "213", "people": "2.0",
+                     "people_low": rows[0]["people_low"], "people_high": rows[0]["people_high"]}]
