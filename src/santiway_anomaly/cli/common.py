@@ -47,5 +47,10 @@ def open_store(settings: Settings) -> Iterator[Store]:
         raise typer.Exit(EXIT_STORE) from None
     try:
         yield store
+    except StoreError as exc:
+        # The store went away (or stayed away) while the command ran: the same exit and one sentence
+        # as a store that could not be opened, never a traceback (issue 15).
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_STORE) from None
     finally:
         store.close()
