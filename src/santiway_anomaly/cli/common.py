@@ -33,10 +33,10 @@ def settings_or_exit() -> Settings:
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[Store]:
+def open_store(settings: Settings, *, apply_schema: bool = True) -> Iterator[Store]:
     """Open the store or exit with a one-paragraph reason (never a stack trace)."""
     try:
-        store = Store.open(settings)
+        store = Store.open(settings, apply_schema=apply_schema)
     except (StoreLockedError, StoreError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_STORE) from None

@@ -15,7 +15,8 @@ def apply() -> None:
     from santiway_anomaly.storage.migrations import applied, apply_migrations
 
     settings = settings_or_exit()
-    with open_store(settings) as store:
+    # Not applied on opening here, so that the listing can tell what this run applied.
+    with open_store(settings, apply_schema=False) as store:
         newly = apply_migrations(store)
         done = applied(store)
     for version, (name, checksum) in sorted(done.items()):

@@ -6,6 +6,7 @@ Every value reaches SQL as a server-side bound parameter (`{name:Type}` in the S
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,9 +68,14 @@ _WRITE_FAULTS = (
 )
 
 
+_URL = re.compile(r"\S*\?\S*=\S*|https?://\S+")
+
+
 def write_fault(exc: BaseException) -> str | None:
     """The operator's sentence for an error that is a disk / permission fault, else None."""
-    text = str(exc).lower()
+    # Not the request's URL: clickhouse-connect's errors quote it, and its query string carries settings
+    # such as cancel_http_readonly_queries_on_client_close that would read as "read-only".
+    text = _URL.sub(" ", str(exc)).lower()
     for patterns, sentence in _WRITE_FAULTS:
         if any(p in text for p in patterns):
             return sentence
