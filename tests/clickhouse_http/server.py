@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 import chdb
+import lz4.frame
 from clickhouse_connect.driver._backend.chdb_backend import _decompress
 
 # URL parameters that steer the HTTP exchange, not the query: ClickHouse does not treat them as settings.
@@ -103,6 +104,16 @@ class Engine:
             self.conn.query(f"SET {_quote_ident(key)} = {_quote_str(value)}", "TabSeparated")
 
 
+def _lz4_frames(data: bytes) -> bytes:
+    # A streamed insert is a run of LZ4 frames (one per block); lz4.frame.decompress reads only the first.
+    out = []
+    while data:
+        decompressor = lz4.frame.LZ4FrameDecompressor()
+        out.append(decompressor.decompress(data))
+        data = decompressor.unused_data
+    return b"".join(out)
+
+
 def _form_fields(body: bytes, content_type: str) -> dict[str, str]:
     boundary = content_type.split("boundary=", 1)[1].strip().strip('"').encode()
     fields: dict[str, str] = {}
@@ -154,7 +165,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         encoding = self.headers.get("Content-Encoding", "")
-        if data and encoding and encoding != "identity":
+        if data and encoding == "lz4":
+            data = _lz4_frames(data)
+        elif data and encoding and encoding != "identity":
             data = _decompress(data, encoding)
         return data
 

@@ -173,6 +173,10 @@ class Store:
                 secure=settings.clickhouse_secure,
                 connect_timeout=settings.clickhouse_connect_timeout,
                 send_receive_timeout=settings.clickhouse_send_receive_timeout,
+                # No HTTP session: the API and ingest share one client across threads, and one session
+                # runs one query at a time ("concurrent queries within the same session"). The product
+                # keeps no session state (no temporary tables, no SET).
+                autogenerate_session_id=False,
             )
 
         retrying = Retrying(
