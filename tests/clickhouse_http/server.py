@@ -68,7 +68,7 @@ class Engine:
     """One chDB connection, one request at a time (chDB connections are not for concurrent use)."""
 
     def __init__(self, path: str) -> None:
-        self.conn = chdb.connect(path)
+        self.conn = chdb.connect(path)  # type: ignore[no-untyped-call]
         self.lock = threading.Lock()
         self.version = str(self.conn.query("SELECT version()", "TabSeparated").bytes().decode().strip())
 
@@ -87,7 +87,7 @@ class Engine:
         with self.lock:
             out = self.conn.query("SELECT count() FROM system.databases WHERE name = {n:String}",
                                   "TabSeparated", params={"n": name})
-            return out.bytes().decode().strip() == "1"
+            return bool(out.bytes().decode().strip() == "1")
 
     def _set(self, settings: dict[str, str]) -> dict[str, str]:
         if not settings:
