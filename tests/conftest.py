@@ -64,10 +64,19 @@ def settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     from tests.clickhouse_http.fixture import ClickHouseHttp
 
     server = ClickHouseHttp(tmp_path_factory.mktemp("clickhouse-http")).start()
+    # CLI commands invoked by tests (in process or as subprocesses) read the environment: point them at
+    # the same server.
+    saved = {name: os.environ.get(name) for name in server.env()}
+    os.environ.update(server.env())
     try:
         yield server.settings(data_dir)
     finally:
         server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
