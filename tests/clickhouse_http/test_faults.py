@@ -93,8 +93,12 @@ def test_server_restart_while_the_store_is_open_recovers(ch_server: ClickHouseHt
     with Store.open(ch_server.settings(tmp_path / "data", clickhouse_query_tries=6)) as store:
         store.insert_arrow("santi.way_data", sightings(30, datetime(2026, 3, 2, tzinfo=UTC)), dedup_token="b3")
         ch_server.stop()  # kill -9
-        threading.Timer(0.5, ch_server.start).start()
-        # The next query meets a dead server, then a starting one, then the restarted one, with the data.
-        assert store.scalar("SELECT count() FROM santi.way_data") == 30
+        restart = threading.Timer(0.5, ch_server.start)
+        restart.start()
+        try:
+            # The next query meets a dead server, then a starting one, then the restarted one, with the data.
+            assert store.scalar("SELECT count() FROM santi.way_data") == 30
+        finally:
+            restart.join()  # so that the fixture stops the restarted server, whatever happened
         store.insert_arrow("santi.way_data", sightings(30, datetime(2026, 3, 3, tzinfo=UTC)), dedup_token="b4")
         assert store.scalar("SELECT count() FROM santi.way_data") == 60
