@@ -7,6 +7,7 @@ that needs its own directory, or a subprocess on this one (CLI, server), asks fo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,9 +38,45 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("santiway-data")
 
 
+# SANTIWAY_TEST_STORE=http runs the suite's store on the ClickHouse HTTP stand-in
+# (tests/clickhouse_http) instead of embedded chDB: the server path under the same tests. CI runs
+# `pytest tests/storage tests/ingest` both ways.
+STORE_MODE = os.environ.get("SANTIWAY_TEST_STORE", "embedded")
+
+
+def pytest_report_header() -> str:
+    return f"store: {STORE_MODE}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if STORE_MODE == "http":
+        skip = pytest.mark.skip(reason="embedded chDB only (SANTIWAY_TEST_STORE=http)")
+        for item in items:
+            if item.get_closest_marker("embedded_only"):
+                item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Settings:
-    return load_settings(data_dir=data_dir, _env_file=None)
+def settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    if STORE_MODE != "http":
+        yield load_settings(data_dir=data_dir, _env_file=None)
+        return
+    from tests.clickhouse_http.fixture import ClickHouseHttp
+
+    server = ClickHouseHttp(tmp_path_factory.mktemp("clickhouse-http")).start()
+    # CLI commands invoked by tests (in process or as subprocesses) read the environment: point them at
+    # the same server.
+    saved = {name: os.environ.get(name) for name in server.env()}
+    os.environ.update(server.env())
+    try:
+        yield server.settings(data_dir)
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

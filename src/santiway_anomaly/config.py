@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # SEED.md retry table: connect 5 tries 2s->30s, query 3 tries 1s->10s.
     clickhouse_connect_tries: int = Field(default=5, ge=1, le=20)
     clickhouse_query_tries: int = Field(default=3, ge=1, le=20)
+    # HTTP client time-outs (seconds). Connect: a server that does not accept within 10 s is down or
+    # unreachable, and the connect retries above take over. Send/receive: the longest single query the
+    # product runs (a detector pass over trailing weeks, a migration backfill) finishes well inside 10 min
+    # on one node; clickhouse-connect's own default (300 s) would cut off a large first migration.
+    clickhouse_connect_timeout: int = Field(default=10, ge=1, le=600)
+    clickhouse_send_receive_timeout: int = Field(default=600, ge=1, le=86400)
+    # Empty = one server. A cluster name (from the server's remote_servers) makes the schema
+    # ON CLUSTER with Replicated*MergeTree local tables and Distributed tables in front (docs/cluster.md).
+    clickhouse_cluster: str = Field(default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$")
 
     # --- Security / API ------------------------------------------------------------------
     allowed_origins: Annotated[list[str], NoDecode] = Field(

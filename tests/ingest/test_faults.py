@@ -60,6 +60,7 @@ def _agree(data_dir: Path) -> tuple[int, int]:
     return int(raw), int(agg)
 
 
+@pytest.mark.embedded_only  # a full or read-only embedded data directory
 def test_full_disk_and_read_only_store_exit_3(tiny_disk: Path, tmp_path: Path) -> None:
     data = tiny_disk / "data"
     small, big = tmp_path / "small.parquet", tmp_path / "big.parquet"
@@ -81,6 +82,7 @@ def test_full_disk_and_read_only_store_exit_3(tiny_disk: Path, tmp_path: Path) -
     assert "Traceback" not in read_only.stderr
 
 
+@pytest.mark.embedded_only  # a full or read-only embedded data directory
 def test_full_disk_during_post_ingest_is_503_with_retry_after(tiny_disk: Path) -> None:
     data = tiny_disk / "data"
     data.mkdir()

@@ -10,6 +10,9 @@ from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.chdb_bulk import _setting_literal
 from tests.ingest.helpers import random_sightings
 
+# chDB's in-process insert path exists only for the embedded store.
+pytestmark = pytest.mark.embedded_only
+
 
 def test_embedded_store_inserts_arrow_in_process(empty_store: Store) -> None:
     assert empty_store._bulk is not None  # the embedded store takes the in-process path

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.ingest.pipeline import ingest_table
@@ -15,6 +16,8 @@ from tests.ingest.helpers import random_sightings
 from tests.ingest.test_views import check_folder_and_day_views
 
 
+# Builds an old-schema embedded directory of its own.
+@pytest.mark.embedded_only
 def test_lean_aggregates_are_rebuilt_from_stored_sightings(store_closed: Settings, tmp_path: Path) -> None:
     before = tmp_path / "sql_before_100"
     shutil.copytree(SQL_DIR, before)

@@ -60,6 +60,7 @@ def test_anomalies_are_stored_once(empty_store: Store) -> None:
     assert empty_store.scalar("SELECT count() FROM anomaly_ml.anomalies") == 1
 
 
+@pytest.mark.embedded_only
 def test_second_process_gets_a_clear_message(store: Store, settings: Settings) -> None:
     env = {**os.environ, "DATA_DIR": str(settings.data_dir)}
     result = subprocess.run([*CLI, "schema", "status"], env=env, capture_output=True, text=True, timeout=120)

@@ -65,10 +65,10 @@ def settings_or_exit() -> Settings:
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[Store]:
+def open_store(settings: Settings, *, apply_schema: bool = True) -> Iterator[Store]:
     """Open the store or exit with a one-paragraph reason (never a stack trace)."""
     try:
-        store = Store.open(settings)
+        store = Store.open(settings, apply_schema=apply_schema)
     except (StoreLockedError, StoreError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_STORE) from None
@@ -79,5 +79,10 @@ def open_store(settings: Settings) -> Iterator[Store]:
         raise typer.Exit(EXIT_STORE) from None
     try:
         yield store
+    except StoreError as exc:
+        # The store went away (or stayed away) while the command ran: the same exit and one sentence
+        # as a store that could not be opened, never a traceback (issue 15).
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_STORE) from None
     finally:
         store.close()

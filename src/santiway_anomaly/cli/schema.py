@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from santiway_anomaly.cli.common import open_store, settings_or_exit
+from santiway_anomaly.cli.common import EXIT_CONFIG, open_store, settings_or_exit
 
 app = typer.Typer(help="Create or upgrade the ClickHouse schema (tables, materialized views).", no_args_is_help=True)
 
@@ -15,7 +17,8 @@ def apply() -> None:
     from santiway_anomaly.storage.migrations import applied, apply_migrations
 
     settings = settings_or_exit()
-    with open_store(settings) as store:
+    # Not applied on opening here, so that the listing can tell what this run applied.
+    with open_store(settings, apply_schema=False) as store:
         newly = apply_migrations(store)
         done = applied(store)
     for version, (name, checksum) in sorted(done.items()):
@@ -51,3 +54,30 @@ def status() -> None:
         for table in ("santi.way_data", "anomaly_ml.hourly_features_v", "anomaly_ml.folder_hourly_v",
                       "anomaly_ml.anomalies", "anomaly_ml.ingest_rejects"):
             typer.echo(f"{table:<32} {store.scalar(f'SELECT count() FROM {table}'):>12,}")
+
+
+@app.command("show")
+def show(
+    cluster: Annotated[str | None, typer.Option(
+        help="Print the cluster form (ON CLUSTER, Replicated*MergeTree + Distributed); "
+             "default: CLICKHOUSE_CLUSTER, empty = one server")] = None,
+) -> None:
+    """Print the DDL that `schema apply` runs, migration by migration (no store needed)."""
+    from santiway_anomaly.storage.cluster import ClusterSchemaError, statements, versions_ddl
+    from santiway_anomaly.storage.migrations import discover
+
+    settings = settings_or_exit()
+    name = settings.clickhouse_cluster if cluster is None else cluster
+    try:
+        per_migration = statements(discover(), name or None)
+    except (ClusterSchemaError, ValueError) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_CONFIG) from None
+    target = f"cluster {name}" if name else "one server"
+    typer.echo(f"-- SantiWay anomaly detection schema for {target}")
+    typer.echo("CREATE DATABASE IF NOT EXISTS anomaly_ml" + (f" ON CLUSTER {name}" if name else "") + ";\n")
+    typer.echo(f"{versions_ddl(name or None)};\n")
+    for migration, migration_statements in per_migration:
+        typer.echo(f"-- {migration.version:03d} {migration.name}")
+        for statement in migration_statements:
+            typer.echo(f"{statement};\n")

@@ -19,7 +19,7 @@ from santiway_anomaly.catalog import DETECTORS
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors.base import REGISTRY, Window, build
 from santiway_anomaly.storage.anomalies import save_anomalies
-from santiway_anomaly.storage.store import Store
+from santiway_anomaly.storage.store import Store, StoreUnavailableError
 
 
 @dataclass
@@ -78,6 +78,10 @@ def run_detection(store: Store, settings: Settings, *, hours: float = 24.0, unti
             run.skipped[name] = str(exc)
             logger.warning("detector {} skipped: {}", name, exc)
             continue
+        except StoreUnavailableError:
+            # The store stayed away through every retry: the next detector would wait out the same
+            # retries and fail alike, so the run stops with the one sentence (CLI exit 3).
+            raise
         except Exception as exc:  # one failing detector must not stop the others
             run.errors[name] = f"{type(exc).__name__}: {exc}"
             logger.exception("detector {} failed", name)

@@ -83,11 +83,15 @@ def applied(store: Store) -> dict[int, tuple[str, str]]:
 
 def apply_migrations(store: Store, sql_dir: Path = SQL_DIR) -> list[Migration]:
     """Apply every migration not yet applied; returns those applied now. Idempotent."""
-    store.command("CREATE DATABASE IF NOT EXISTS anomaly_ml")
-    store.command(_VERSIONS_DDL)
+    from santiway_anomaly.storage.cluster import statements, versions_ddl
+
+    cluster = store.settings.clickhouse_cluster or None
+    store.command("CREATE DATABASE IF NOT EXISTS anomaly_ml" + (f" ON CLUSTER {cluster}" if cluster else ""))
+    store.command(versions_ddl(cluster) if cluster else _VERSIONS_DDL)
     done = applied(store)
     newly: list[Migration] = []
-    for migration in discover(sql_dir):
+    # On a cluster every statement runs in its ON CLUSTER form (storage/cluster.py, docs/cluster.md).
+    for migration, migration_statements in statements(discover(sql_dir), cluster):
         if migration.version in done:
             name, checksum = done[migration.version]
             if checksum != migration.checksum:
@@ -97,7 +101,7 @@ def apply_migrations(store: Store, sql_dir: Path = SQL_DIR) -> list[Migration]:
                     "put the change in a new clickhouse/migrations/NNN_*.sql file"
                 )
             continue
-        for statement in split_statements(migration.text):
+        for statement in migration_statements:
             store.command(statement)
         store.insert_rows(
             "anomaly_ml.schema_migrations",

@@ -6,6 +6,7 @@ Every value reaches SQL as a server-side bound parameter (`{name:Type}` in the S
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,15 @@ class StoreError(RuntimeError):
     """The store could not be reached or refused an operation; the message says which and why."""
 
 
+class StoreUnavailableError(StoreError):
+    """Every try of a query or insert failed on the connection or a time-out."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "no message"
+
+
 class StoreWriteError(StoreError):
     """The store refused a write for a reason outside the data: full disk, read-only, no permission."""
 
@@ -58,9 +68,14 @@ _WRITE_FAULTS = (
 )
 
 
+_URL = re.compile(r"\S*\?\S*=\S*|https?://\S+")
+
+
 def write_fault(exc: BaseException) -> str | None:
     """The operator's sentence for an error that is a disk / permission fault, else None."""
-    text = str(exc).lower()
+    # Not the request's URL: clickhouse-connect's errors quote it, and its query string carries settings
+    # such as cancel_http_readonly_queries_on_client_close that would read as "read-only".
+    text = _URL.sub(" ", str(exc)).lower()
     for patterns, sentence in _WRITE_FAULTS:
         if any(p in text for p in patterns):
             return sentence
@@ -124,24 +139,44 @@ class Store:
             raise StoreError(f"cannot connect to ClickHouse at {target}: {exc}") from exc
         bulk = ChdbBulkInserter(settings.chdb_path) if settings.embedded else None
         store = cls(client, settings, lock, bulk)
-        if apply_schema:
-            from santiway_anomaly.storage.migrations import apply_migrations
+        try:
+            if apply_schema:
+                from santiway_anomaly.storage.migrations import apply_migrations
 
-            apply_migrations(store)
+                apply_migrations(store)
+            if not settings.embedded:
+                store._use_database()
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _use_database(self) -> None:
+        """Make the product database the client's default once it exists (server mode only)."""
+        name = self.settings.clickhouse_database
+        if self.scalar("SELECT count() FROM system.databases WHERE name = {name:String}", {"name": name}):
+            self.client.database = name
 
     @staticmethod
     def _connect(settings: Settings) -> Client:
         def connect() -> Client:
             if settings.embedded:
                 return clickhouse_connect.get_client(dsn=f"chdb://{settings.chdb_path}")
+            # No `database=` here: the client's start-up queries run in it, and on an empty server the
+            # product's database does not exist until the first migration creates it (issue 15). Every
+            # product query names its tables in full; the database is set once it exists (`open`).
             return clickhouse_connect.get_client(
                 host=settings.clickhouse_host,
                 port=settings.clickhouse_port,
                 username=settings.clickhouse_user,
                 password=settings.clickhouse_password,
-                database=settings.clickhouse_database,
                 secure=settings.clickhouse_secure,
+                connect_timeout=settings.clickhouse_connect_timeout,
+                send_receive_timeout=settings.clickhouse_send_receive_timeout,
+                # No HTTP session: the API and ingest share one client across threads, and one session
+                # runs one query at a time ("concurrent queries within the same session"). The product
+                # keeps no session state (no temporary tables, no SET).
+                autogenerate_session_id=False,
             )
 
         retrying = Retrying(
@@ -179,7 +214,20 @@ class Store:
     # ---- queries ----------------------------------------------------------------------
 
     def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._query_retry(fn, *args, **kwargs)
+        try:
+            return self._query_retry(fn, *args, **kwargs)
+        except StoreError:
+            raise
+        except RETRYABLE as exc:
+            if write_fault(exc) is not None:
+                raise
+            # Every try failed on the connection, a time-out or the OS: the store is unavailable. One
+            # sentence for the operator (the CLI exits 3 with it), the cause chained for the log.
+            tries = self.settings.clickhouse_query_tries
+            raise StoreUnavailableError(
+                f"the store at {self.target} did not answer after {tries} tries "
+                f"({type(exc).__name__}: {_first_line(exc)})"
+            ) from exc
 
     def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """A write: a full disk or a read-only store becomes `StoreWriteError` (one sentence), not retried
