@@ -20,4 +20,14 @@ if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here" >&2
   exit 1
 fi
+[ "$status" -eq 0 ] || exit "$status"
+# The storage and ingest suites once more against a ClickHouse server over HTTP (the stand-in under
+# tests/clickhouse_http, backed by chDB): the production path, with its faults. Skipped when a
+# selection of tests was asked for.
+if [ "$#" -eq 0 ]; then
+  echo "== pytest against the ClickHouse HTTP stand-in"
+  SANTIWAY_TEST_STORE=http .venv/bin/pytest tests/storage tests/ingest
+  status=$?
+  [ "$status" -eq 5 ] && { echo "pytest collected no tests: that is a failure here" >&2; exit 1; }
+fi
 exit "$status"

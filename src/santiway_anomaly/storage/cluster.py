@@ -135,6 +135,10 @@ def to_cluster(statement: str, cluster: str, tables: _Tables) -> list[str]:
         return dropped
     if match := _ALTER.match(statement):
         name, action = match.group(1), match.group(2)
+        if name in tables.keys and action.upper().startswith("ADD COLUMN"):
+            # A new column goes on the local table and on the Distributed table in front of it.
+            return [f"ALTER TABLE {local_name(name)}{_on(cluster)} {action}",
+                    f"ALTER TABLE {name}{_on(cluster)} {action}"]
         if name not in tables.keys or not action.upper().startswith("MODIFY SETTING"):
             raise ClusterSchemaError(f"no cluster form for: {statement[:80]}")
         action = _DEDUP_WINDOW.sub("replicated_deduplication_window", action)
