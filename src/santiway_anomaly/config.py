@@ -205,6 +205,9 @@ class Settings(BaseSettings):
     density_budget_max_ratio: float = Field(default=2.0, gt=1)
     # Evidence factor when the baseline is over all hours, not this hour of day (ours: a weaker comparison).
     density_all_hours_factor: float = Field(default=0.8, ge=0, lt=1)
+    # Evidence factor in the first covered hour after a gap: a restarting sensor hears everyone around at once
+    # (ours: halves the evidence, so a crowd of 2x the alarm ratio still shows, e.g. a live feed's first hour).
+    density_restart_factor: float = Field(default=0.5, ge=0, lt=1)
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
     # Levels and evidence against: docs/detectors.md "night"; checked together at load_settings().
     night_start_hour: int = Field(default=0, ge=0, le=23)

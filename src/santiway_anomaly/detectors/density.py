@@ -22,7 +22,8 @@ never rises above DENSITY_BUDGET_MAX_RATIO.
 
 Evidence against, and its effect on the level:
 - the folder is learning (fewer than LEARNING_MIN_DAYS covered days): x0 (no baseline, no alarm);
-- the hour is the first after a coverage gap (a restarting sensor hears everyone at once): x0;
+- the hour is the first after a coverage gap (a restarting sensor hears everyone at once):
+  x DENSITY_RESTART_FACTOR (0.5: a clear crowd still shows);
 - the excess over the baseline is under DENSITY_MIN_EXCESS devices (a big ratio of a tiny number): x0;
 - the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR.
 """
@@ -232,7 +233,8 @@ class DensityDetector(FindingDetector):
             against.append(Against(f"learning: {covered_days} covered days of history "
                                    f"(< LEARNING_MIN_DAYS {s.learning_min_days})", 0.0))
         elif self.coverage_.is_restart(folder, hour.to_pydatetime()):
-            against.append(Against("first hour after a coverage gap: a restarting sensor hears everyone at once", 0.0))
+            against.append(Against("first hour after a coverage gap: a restarting sensor hears everyone at once",
+                                   s.density_restart_factor))
         if p95 is not None and robust - p95 < s.density_min_excess:
             against.append(Against(f"only {robust - p95:+.0f} devices over the baseline "
                                    f"(< DENSITY_MIN_EXCESS {s.density_min_excess})", 0.0))
