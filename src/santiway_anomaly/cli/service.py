@@ -52,5 +52,10 @@ def store_or_service(settings: Settings) -> Iterator[Store | ApiClient]:
     say(f"via the store {store.target}")
     try:
         yield store
+    except StoreError as exc:
+        # The store went away (or stayed away) while the command ran: exit 3 and one sentence, as when it
+        # could not be opened, never a traceback.
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_STORE) from None
     finally:
         store.close()
