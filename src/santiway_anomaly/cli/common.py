@@ -77,11 +77,17 @@ def open_store(settings: Settings, *, apply_schema: bool = True) -> Iterator[Sto
         sentence = write_fault(exc) or f"cannot open the store at {where}"
         typer.secho(f"error: {sentence} ({type(exc).__name__})", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_STORE) from None
+    with store_in_use(store):
+        yield store
+
+
+@contextmanager
+def store_in_use(store: Store) -> Iterator[Store]:
+    """Run a command on an open store and close it after. The store going away (or staying away) while
+    the command runs ends it like a store that could not be opened: exit 3, one sentence, no traceback."""
     try:
         yield store
     except StoreError as exc:
-        # The store went away (or stayed away) while the command ran: the same exit and one sentence
-        # as a store that could not be opened, never a traceback (issue 15).
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_STORE) from None
     finally:

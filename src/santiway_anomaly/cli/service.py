@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import typer
 
-from santiway_anomaly.cli.common import EXIT_STORE
+from santiway_anomaly.cli.common import EXIT_STORE, store_in_use
 from santiway_anomaly.config import Settings
 from santiway_anomaly.dashboard.client import ApiClient, ApiError, effective_key
 from santiway_anomaly.storage import Store, StoreError, StoreLockedError
@@ -50,12 +50,5 @@ def store_or_service(settings: Settings) -> Iterator[Store | ApiClient]:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_STORE) from None
     say(f"via the store {store.target}")
-    try:
+    with store_in_use(store):
         yield store
-    except StoreError as exc:
-        # The store went away (or stayed away) while the command ran: exit 3 and one sentence, as when it
-        # could not be opened, never a traceback.
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(EXIT_STORE) from None
-    finally:
-        store.close()
