@@ -54,7 +54,7 @@ from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.known import is_exempt, learn_fixtures, listening_hours, load_allowlist
+from santiway_anomaly.detectors.known import is_exempt, learn_fixtures, load_allowlist
 from santiway_anomaly.detectors.night_sql import (
     confirmed_devices,
     device_history,
@@ -163,7 +163,7 @@ class NightDetector(FindingDetector):
         self.history_end_ = floor_hour(window.start)
         self.allow_ = load_allowlist(store)
         self.coverage_ = load_coverage(store, s, self.history_start_, self.history_end_)
-        self.listening_ = self.coverage_.covered  # refined with tonight's heartbeat candidates in findings
+        self.listening_ = self.coverage_.covered
         # Only operator-confirmed night alarms leave the baselines (DESIGN.md "Baselines that do not
         # feed on their own alarms"): robust statistics absorb the rest.
         self.confirmed_ = confirmed_devices(store, self.anomaly_type, self.history_start_, self.history_end_)
@@ -181,9 +181,6 @@ class NightDetector(FindingDetector):
             where, fparams = folder_clause(folders, exclude)
             sessions = night_sessions(store, {**params, **fparams}, where, window.start, window.end)
             groups.append((tz, params, where, fparams, sessions))
-        # Only the folders heard at night tonight are judged: refine their coverage alone.
-        tonight = sorted({str(f) for *_, sessions in groups if not sessions.empty for f in sessions["folder"]})
-        self.listening_ = listening_hours(store, self.settings, self.coverage_, tonight)
         self.folders_ = {}
         found: list[Finding] = []
         for tz, params, where, fparams, sessions in groups:
