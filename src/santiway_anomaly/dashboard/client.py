@@ -28,6 +28,7 @@ from santiway_anomaly.api.schemas import (
 )
 from santiway_anomaly.api.schemas_devices import DevicesNowPublic
 from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic
+from santiway_anomaly.api.schemas_following import FollowingEvidencePublic
 from santiway_anomaly.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -203,6 +204,10 @@ class ApiClient:
     def anomaly(self, anomaly_id: str) -> AnomalyPublic:
         """GET /anomalies/{id}: one anomaly (ApiNotFound when there is none)."""
         return self._parse(AnomalyPublic, self._send("GET", f"/anomalies/{anomaly_id}"))
+
+    def following(self, anomaly_id: str) -> FollowingEvidencePublic:
+        """GET /anomalies/{id}/following: the sensor's path and the device's stops of a following anomaly."""
+        return self._parse(FollowingEvidencePublic, self._send("GET", f"/anomalies/{anomaly_id}/following"))
 
     def devices_now(self, minutes: float = 15.0, folder: str | None = None) -> DevicesNowPublic:
         """GET /devices/now: devices heard in the last `minutes`, per folder."""
