@@ -1,5 +1,5 @@
-"""`anomalies`, `detect`, `known list`, `schema status` and `evaluate` while the service owns the embedded store: they
-go through its API, print the same output, and say (on stderr) which way they went."""
+"""`anomalies`, `detect`, `known add|list|remove`, `schema status` and `evaluate` while the service owns the
+embedded store: they go through its API, print the same output, and say (on stderr) which way they went."""
 
 from __future__ import annotations
 
@@ -59,7 +59,11 @@ def test_same_output_through_the_service_and_the_store(shared_store: SharedStore
         listed = run(path, server.url, "anomalies", "--limit", "0")
         as_json = run(path, server.url, "anomalies", "--json", "--limit", "0")
         short = run(path, server.url, "anomalies", "--json", "--limit", "2")
+        added = run(path, server.url, "known", "add", "aa-bb-cc-00-00-09", "--reason", "night_activity",
+                    "--note", "night porter")
         known = run(path, server.url, "known", "list")
+        added_too = run(path, server.url, "known", "add", "AA:BB:CC:00:00:0A")
+        removed = run(path, server.url, "known", "remove", "AA:BB:CC:00:00:0A")
         schema = run(path, server.url, "schema", "status")
         detected = run(path, server.url, "detect", "--hours", "6")
         truth = write_truth(path, world)
@@ -68,7 +72,7 @@ def test_same_output_through_the_service_and_the_store(shared_store: SharedStore
         with_ml = run(path, server.url, "evaluate", "--truth", str(truth), "--out", str(path / "with-ml"))
     finally:
         stop_server(server)
-    for done in (listed, as_json, short, known, schema, evaluated, with_ml):
+    for done in (listed, as_json, short, added, known, added_too, removed, schema, evaluated, with_ml):
         assert done.returncode == 0, done.stderr
         assert "via the running service" in done.stderr
     assert detected.returncode in (0, 1) and "window" in detected.stdout and "Europe/Moscow" in detected.stdout
@@ -77,7 +81,11 @@ def test_same_output_through_the_service_and_the_store(shared_store: SharedStore
     assert len(json.loads(short.stdout)) == 2 and f"2 of {len(world.anomalies)} anomalies shown" in short.stderr
     assert "window_start (Europe/Moscow)" in listed.stdout and "MSK" in listed.stdout
     assert "schema at version" in schema.stdout
+    assert "AA:BB:CC:00:00:09  night_activity" in known.stdout and "night porter" in known.stdout
 
+    direct_known = run(path, "http://127.0.0.1:9", "known", "list")  # what the service wrote, read from the store
+    assert "via the store" in direct_known.stderr
+    assert "AA:BB:CC:00:00:09  night_activity" in direct_known.stdout and "00:00:0A" not in direct_known.stdout
     direct = run(path, "http://127.0.0.1:9", "anomalies", "--limit", "0")  # the service is gone: the store
     assert direct.returncode == 0 and "via the store" in direct.stderr
     assert direct.stdout == listed.stdout

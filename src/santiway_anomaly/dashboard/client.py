@@ -279,6 +279,10 @@ class ApiClient:
         body: dict[str, Any] = response.json()
         return body
 
+    def unmark_known(self, device_id: str, reason: str = "all") -> None:
+        """DELETE /devices/{id}/known: take the device's entry for `reason` off the allowlist."""
+        self._send("DELETE", f"/devices/{device_id}/known", params={"reason": reason}, ok=(204,))
+
     # --- WebSocket -------------------------------------------------------------------------
 
     def ws_url(self, path: str = "/ws/notifications/", min_severity: str = "info") -> str:
