@@ -355,6 +355,13 @@ def test_live_severity_filter_is_accepted_by_the_hub(dash_env: Service) -> None:
     assert "min_severity=critical" in at.session_state["live_feed"].url
 
 
+def as_operator(at: AppTest, name: str) -> AppTest:
+    """The page as a signed-in operator: its API calls count in that operator's own rate-limit bucket, so
+    the pages loaded by the tests before it (one shared bucket) cannot use up its requests."""
+    at.session_state["operator"] = name
+    return at
+
+
 def _following_anomaly(service: Service) -> dict[str, Any]:
     listed = service.http().get("/anomalies", params={"anomaly_type": "stationary_surveillance",
                                                       "limit": 1000}).json()["data"]
@@ -367,8 +374,8 @@ def test_following_anomaly_draws_the_sensors_path_and_the_stops(dash_env: Servic
     anomaly = _following_anomaly(dash_env)
     evidence = dash_env.http().get(f"/anomalies/{anomaly['anomaly_id']}/following").json()
     assert len(evidence["device_stops"]) >= 2
-    for at in (run_ok(page("anomalies", anomaly=anomaly["anomaly_id"], hours=WEEK)),
-               run_ok(page("device", device=anomaly["device_id"], hours=WEEK))):
+    for at in (run_ok(as_operator(page("anomalies", anomaly=anomaly["anomaly_id"], hours=WEEK), "follow-1")),
+               run_ok(as_operator(page("device", device=anomaly["device_id"], hours=WEEK), "follow-2"))):
         figure = next(f for f in charts(at) if f["layout"]["title"]["text"].startswith("Following"))
         path, stops = figure["data"][0], figure["data"][1]
         assert values(path["x"]) == [p["lon"] for p in evidence["sensor_path"]]  # no tiles: x = longitude
@@ -379,8 +386,8 @@ def test_following_anomaly_draws_the_sensors_path_and_the_stops(dash_env: Servic
 
 def test_maps_name_the_folders_and_draw_on_an_offline_site_picture(dash_env: Service, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = next(f for f in charts(run_ok(page("overview", hours=WEEK))) if f["layout"]["title"]["text"]
-                 .startswith("Where"))
+    plain = next(f for f in charts(run_ok(as_operator(page("overview", hours=WEEK), "maps-1")))
+                 if f["layout"]["title"]["text"].startswith("Where"))
     labels = next(t for t in plain["data"] if t.get("name") == "folders")
     listed = dash_env.http().get("/anomalies", params={"since": (datetime.now(UTC) - timedelta(hours=168))
                                                        .isoformat(), "limit": 1000}).json()["data"]
@@ -392,8 +399,8 @@ def test_maps_name_the_folders_and_draw_on_an_offline_site_picture(dash_env: Ser
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="))
     monkeypatch.setenv("DASHBOARD_MAP_IMAGE", str(picture))
     monkeypatch.setenv("DASHBOARD_MAP_IMAGE_BOUNDS", "37.50,55.72,37.66,55.77")
-    drawn = next(f for f in charts(run_ok(page("overview", hours=WEEK))) if f["layout"]["title"]["text"]
-                 .startswith("Where"))
+    drawn = next(f for f in charts(run_ok(as_operator(page("overview", hours=WEEK), "maps-2")))
+                 if f["layout"]["title"]["text"].startswith("Where"))
     image = drawn["layout"]["images"][0]
     assert image["source"].startswith("data:image/png;base64,")  # sent with the page: no network
     assert (image["x"], image["y"], image["xref"], image["layer"]) == (37.50, 55.77, "x", "below")
@@ -401,6 +408,6 @@ def test_maps_name_the_folders_and_draw_on_an_offline_site_picture(dash_env: Ser
     assert drawn["data"][0]["type"] == "scatter"
 
     monkeypatch.setenv("DASHBOARD_MAP_IMAGE_BOUNDS", "37.66,55.72,37.50,55.77")  # west > east
-    at = page("overview", hours=WEEK)
+    at = as_operator(page("overview", hours=WEEK), "maps-3")
     at.run()
     assert "DASHBOARD_MAP_IMAGE_BOUNDS" in "\n".join(str(e.value) for e in at.error)
