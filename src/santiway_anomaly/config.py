@@ -398,6 +398,11 @@ class Settings(BaseSettings):
     # tiles: points on longitude/latitude axes, works on an isolated network), or a tokenless plotly
     # style such as open-street-map, carto-positron, carto-darkmatter.
     dashboard_map_tiles: Literal["", "open-street-map", "carto-positron", "carto-darkmatter", "carto-voyager"] = ""
+    # An offline background for the maps (issue 14): a PNG or JPEG of the site (a plan, or a map exported
+    # once) and the longitude/latitude it covers as "west,south,east,north". The dashboard sends it with
+    # the page, so it needs no network; ignored while DASHBOARD_MAP_TILES is set.
+    dashboard_map_image: str = ""
+    dashboard_map_image_bounds: str = ""
     # Dashboard sign-in (issue 14): a TOML file of operators and their Argon2 password hashes, written by
     # `santiway-anomaly operator add NAME`; empty = DATA_DIR/dashboard-users.toml. With no such file
     # and no OIDC ([auth] in .streamlit/secrets.toml, Streamlit's st.login), a production service
@@ -429,6 +434,24 @@ class Settings(BaseSettings):
                 result[folder.strip()] = tz.strip()
             return result
         return value
+
+    @model_validator(mode="after")
+    def _map_image_bounds(self) -> Settings:
+        if self.dashboard_map_image:
+            self.map_image_bounds()  # raises ValueError with what is wrong
+        return self
+
+    def map_image_bounds(self) -> tuple[float, float, float, float]:
+        """DASHBOARD_MAP_IMAGE_BOUNDS as (west, south, east, north) degrees."""
+        try:
+            west, south, east, north = (float(v) for v in self.dashboard_map_image_bounds.split(","))
+        except ValueError:
+            raise ValueError("DASHBOARD_MAP_IMAGE_BOUNDS must be west,south,east,north in degrees (four numbers) "
+                             f"when DASHBOARD_MAP_IMAGE is set, got {self.dashboard_map_image_bounds!r}") from None
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError(f"DASHBOARD_MAP_IMAGE_BOUNDS: need west < east and south < north within "
+                             f"-180..180 / -90..90, got {self.dashboard_map_image_bounds!r}")
+        return west, south, east, north
 
     @field_validator("timezone")
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,8 +20,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from santiway_anomaly.dashboard.navigation import PAGES
 from santiway_anomaly.dashboard.signin import COOKIE
-from tests.dashboard.cdp import CHROMIUM, Browser, CdpError
+from tests.dashboard.cdp import CHROMIUM, OFFLINE, Browser, CdpError
 from tests.dashboard.conftest import KEY, OPERATOR, OPERATOR_PASSWORD, Service, free_port, stop, users_file
 
 pytestmark = [
@@ -34,6 +36,7 @@ pytestmark = [
 SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1"
          else Path(tempfile.gettempdir()) / "santiway-screenshots")
 SHOTS.mkdir(parents=True, exist_ok=True)
+MAC = re.compile(r"(?i)\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
 LIVE_DEVICE = "C0:DA:5B:B7:0E:02"
 HISTORY_DEVICE = "C0:DA:5B:B7:0E:07"  # notified before the Live page opens
 RECENT_DEVICE = "3C:22:FB:12:34:56"  # seen in the last hours: the ML score and explanation have a window
@@ -81,8 +84,9 @@ def dashboard(service: Service) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(dashboard: str) -> Iterator[Browser]:
-    """Chromium, signed in to the dashboard once through its form (the session cookie keeps it)."""
-    b = Browser()
+    """Chromium, signed in to the dashboard once through its form (the session cookie keeps it), with no
+    network but this machine: every page must draw from what the dashboard itself serves."""
+    b = Browser(extra_flags=OFFLINE)
     sign_in(b, dashboard)
     yield b
     b.close()
@@ -101,6 +105,35 @@ def sign_in(b: Browser, dashboard: str) -> None:
     b.open(dashboard + "/model")  # a new page load: the cookie signs in again, no form
     b.wait_until("document.body.innerText.includes('Thresholds')", timeout=60, what="signed in after reload")
     assert OPERATOR in b.text()
+
+
+def test_no_page_shows_anything_before_sign_in(dashboard: str, service: Service) -> None:
+    """A browser that never signed in opens every page, with links that name data (?anomaly=, ?device=):
+    each shows the sign-in form and nothing else; the pages' HTML holds no data either."""
+    anomaly = service.http().get("/anomalies", params={"limit": 1}).json()["data"][0]
+    query = urlencode({"hours": "168", "anomaly": anomaly["anomaly_id"], "device": anomaly["device_id"] or "",
+                       "devices": ",".join(top_devices(service, 2))})
+    stranger = Browser(extra_flags=OFFLINE)
+    try:
+        for _, title, path, _ in PAGES:
+            stranger.open(f"{dashboard}/{path}?{query}")
+            stranger.wait_until("!!document.querySelector('input[aria-label=\"Operator\"]') && document.querySelector("
+                                "'[data-testid=\"stApp\"]').getAttribute('data-test-script-state') === 'notRunning'",
+                                timeout=60, what=f"the sign-in form on {path}")
+            text = stranger.text()
+            assert "Sign in" in text, (path, text[:500])
+            for secret in (anomaly["anomaly_id"], anomaly["device_id"] or anomaly["anomaly_id"], anomaly["folder"],
+                           title if title != "Overview" else "Newest critical"):
+                assert secret not in text, (path, secret)
+            assert not MAC.search(text), (path, MAC.search(text))
+            counts = stranger.evaluate("[document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length, "
+                                       "document.querySelectorAll('[data-testid=\"stDataFrame\"]').length, "
+                                       "document.querySelectorAll('[data-testid=\"stSidebarNav\"]').length]")
+            assert counts == [0, 0, 0], (path, counts)
+            html = httpx.get(f"{dashboard}/{path}?{query}", timeout=30).text
+            assert not MAC.search(html) and anomaly["anomaly_id"] not in html.replace(query, "")
+    finally:
+        stranger.close()
 
 
 def drawn(needles: list[str], min_charts: int) -> str:
@@ -172,6 +205,13 @@ def test_every_page_in_chromium(dashboard: str, service: Service, browser: Brows
     text = shoot(browser, f"{dashboard}/anomalies?{urlencode(week)}", "anomalies",
                  ["anomalies match", "Feedback", "False alarm"], 0)
     assert "Mark device as known" in text or "folder-level" in text
+
+    following = next(a for a in service.http().get("/anomalies", params={
+        "anomaly_type": "stationary_surveillance", "limit": 1000}).json()["data"]
+        if a["details"].get("pattern") == "following")
+    text = shoot(browser, f"{dashboard}/anomalies?{urlencode({**week, 'anomaly': following['anomaly_id']})}",
+                 "following", ["Following: the sensor's path", "stops"], 1)
+    assert "1. " in text and following["device_id"] in text
 
     plant_recent(service)
     text = shoot(browser, f"{dashboard}/device?{urlencode({'hours': '24', 'device': RECENT_DEVICE})}", "device",

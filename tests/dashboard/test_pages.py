@@ -353,3 +353,61 @@ def test_live_severity_filter_is_accepted_by_the_hub(dash_env: Service) -> None:
     seen = _rerun_until(at, "connected", 20)
     assert "connected" in seen and "not available" not in seen, seen
     assert "min_severity=critical" in at.session_state["live_feed"].url
+
+
+def as_operator(at: AppTest, name: str) -> AppTest:
+    """The page as a signed-in operator: its API calls count in that operator's own rate-limit bucket, so
+    the pages loaded by the tests before it (one shared bucket) cannot use up its requests."""
+    at.session_state["operator"] = name
+    return at
+
+
+def _following_anomaly(service: Service) -> dict[str, Any]:
+    listed = service.http().get("/anomalies", params={"anomaly_type": "stationary_surveillance",
+                                                      "limit": 1000}).json()["data"]
+    found = [a for a in listed if a["details"].get("pattern") == "following"]
+    assert found, "the simulated world's patrol should have followers"
+    return dict(found[0])
+
+
+def test_following_anomaly_draws_the_sensors_path_and_the_stops(dash_env: Service) -> None:
+    anomaly = _following_anomaly(dash_env)
+    evidence = dash_env.http().get(f"/anomalies/{anomaly['anomaly_id']}/following").json()
+    assert len(evidence["device_stops"]) >= 2
+    for at in (run_ok(as_operator(page("anomalies", anomaly=anomaly["anomaly_id"], hours=WEEK), "follow-1")),
+               run_ok(as_operator(page("device", device=anomaly["device_id"], hours=WEEK), "follow-2"))):
+        figure = next(f for f in charts(at) if f["layout"]["title"]["text"].startswith("Following"))
+        path, stops = figure["data"][0], figure["data"][1]
+        assert values(path["x"]) == [p["lon"] for p in evidence["sensor_path"]]  # no tiles: x = longitude
+        assert values(stops["y"]) == [s["lat"] for s in evidence["device_stops"]]
+        assert list(stops["text"]) == [f"{s['order']}. {s['folder']}" for s in evidence["device_stops"]]
+        assert f"heard at **{len(evidence['device_stops'])} stops**" in "\n".join(str(c.value) for c in at.caption)
+
+
+def test_maps_name_the_folders_and_draw_on_an_offline_site_picture(dash_env: Service, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = next(f for f in charts(run_ok(as_operator(page("overview", hours=WEEK), "maps-1")))
+                 if f["layout"]["title"]["text"].startswith("Where"))
+    labels = next(t for t in plain["data"] if t.get("name") == "folders")
+    listed = dash_env.http().get("/anomalies", params={"since": (datetime.now(UTC) - timedelta(hours=168))
+                                                       .isoformat(), "limit": 1000}).json()["data"]
+    assert set(labels["text"]) == {a["folder"] for a in listed if a["lat"] or a["lon"]} - {""}
+    assert "images" not in plain["layout"]
+
+    picture = tmp_path / "site.png"
+    picture.write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="))
+    monkeypatch.setenv("DASHBOARD_MAP_IMAGE", str(picture))
+    monkeypatch.setenv("DASHBOARD_MAP_IMAGE_BOUNDS", "37.50,55.72,37.66,55.77")
+    drawn = next(f for f in charts(run_ok(as_operator(page("overview", hours=WEEK), "maps-2")))
+                 if f["layout"]["title"]["text"].startswith("Where"))
+    image = drawn["layout"]["images"][0]
+    assert image["source"].startswith("data:image/png;base64,")  # sent with the page: no network
+    assert (image["x"], image["y"], image["xref"], image["layer"]) == (37.50, 55.77, "x", "below")
+    assert abs(image["sizex"] - 0.16) < 1e-9 and abs(image["sizey"] - 0.05) < 1e-9
+    assert drawn["data"][0]["type"] == "scatter"
+
+    monkeypatch.setenv("DASHBOARD_MAP_IMAGE_BOUNDS", "37.66,55.72,37.50,55.77")  # west > east
+    at = as_operator(page("overview", hours=WEEK), "maps-3")
+    at.run()
+    assert "DASHBOARD_MAP_IMAGE_BOUNDS" in "\n".join(str(e.value) for e in at.error)

@@ -35,6 +35,7 @@ from santiway_anomaly.api.routes import (
     explain,
     feedback,
     folders,
+    following,
     health,
     ingest,
     metrics,
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     openapi.install(app, settings)
     openapi.install_docs(app)
     for module in (health, metrics, anomalies, analyze, comparison, explain, ingest, models, feedback,
-                   folders, devices_now, ws_notifications):
+                   folders, devices_now, following, ws_notifications):
         app.include_router(module.router)
 
     # Each add wraps the previous ones: CORS (added last) answers preflights before anything else;

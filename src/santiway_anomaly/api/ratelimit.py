@@ -7,12 +7,10 @@ memory: the embedded store admits one service process, so one process sees every
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 import time
 
-import slowapi.wrappers
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from limits import parse_many
@@ -53,11 +51,11 @@ def default_limit() -> str:
 
 
 # slowapi re-reads a callable limit on every request: it calls inspect.signature() on the provider and
-# on the key function and parses the limit string again. Precomputed signatures (inspect honours
-# __signature__) and a memoised parser cut that per-request work; the limits themselves are unchanged.
+# on the key function. Precomputed signatures (inspect honours __signature__) cut that per-request work.
+# slowapi's own parsing of the limit string is left alone (patching its module would lean on its
+# internals; measured: 8.5 us per parse, against milliseconds per routed request).
 for _fn in (client_identity, list_limit, detect_limit, default_limit):
     _fn.__signature__ = inspect.signature(_fn)  # type: ignore[union-attr]
-setattr(slowapi.wrappers, "parse_many", functools.lru_cache(maxsize=64)(parse_many))  # noqa: B010
 
 
 def configure(settings: Settings) -> None:

@@ -244,16 +244,23 @@ def known_add(
     reason: Annotated[str, typer.Option(help=_REASON_HELP)] = "all",
     note: Annotated[str, typer.Option(help="Why (shown in `known list`)")] = "",
 ) -> None:
-    """Mark devices as known: no anomalies of the given type (or any) are raised for them."""
+    """Mark devices as known: no anomalies of the given type (or any) are raised for them. While the service
+    runs, through its API."""
     from santiway_anomaly.catalog import ANOMALY_TYPES
+    from santiway_anomaly.cli.service import store_or_service
     from santiway_anomaly.detectors.known import add_known
+    from santiway_anomaly.storage import Store
 
     if reason != "all" and reason not in ANOMALY_TYPES:
         raise typer.BadParameter(f"--reason must be `all` or one of {', '.join(ANOMALY_TYPES)}")
     macs = [_mac(d) for d in devices]
     settings = settings_or_exit()
-    with open_store(settings) as store:
-        add_known(store, macs, reason=reason, note=note)
+    with store_or_service(settings) as target:
+        if isinstance(target, Store):
+            add_known(target, macs, reason=reason, note=note)
+        else:  # recorded by the service under its key's id
+            for mac in macs:
+                target.mark_known(mac, reason, note)
     typer.echo(f"added {len(macs)} known device(s) for {reason}")
 
 
@@ -262,13 +269,22 @@ def known_remove(
     devices: Annotated[list[str], typer.Argument(help="Device MACs")],
     reason: Annotated[str, typer.Option(help=_REASON_HELP)] = "all",
 ) -> None:
-    """Take devices off the allowlist (for the given reason)."""
+    """Take devices off the allowlist (for the given reason). While the service runs, through its API."""
+    from santiway_anomaly.catalog import ANOMALY_TYPES
+    from santiway_anomaly.cli.service import store_or_service
     from santiway_anomaly.detectors.known import remove_known
+    from santiway_anomaly.storage import Store
 
+    if reason != "all" and reason not in ANOMALY_TYPES:
+        raise typer.BadParameter(f"--reason must be `all` or one of {', '.join(ANOMALY_TYPES)}")
     macs = [_mac(d) for d in devices]
     settings = settings_or_exit()
-    with open_store(settings) as store:
-        remove_known(store, macs, reason=reason)
+    with store_or_service(settings) as target:
+        if isinstance(target, Store):
+            remove_known(target, macs, reason=reason)
+        else:
+            for mac in macs:
+                target.unmark_known(mac, reason)
     typer.echo(f"removed {len(macs)} device(s) for {reason}")
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from santiway_anomaly.cli.common import EXIT_CONFIG, open_store, settings_or_exit
+from santiway_anomaly.cli.common import EXIT_CONFIG, settings_or_exit
+from santiway_anomaly.storage import Store
+
+if TYPE_CHECKING:
+    from santiway_anomaly.dashboard.client import ApiClient
+    from santiway_anomaly.evaluation.matching import Detection
 
 
 def evaluate(
@@ -41,12 +46,15 @@ def evaluate(
 ) -> None:
     """Per anomaly type: precision, recall and F1 of the stored anomalies against the truth (matching
     rule: same type, same subject, windows overlapping within the tolerance). Writes a Markdown and a
-    JSON report and prints the Markdown.
+    JSON report and prints the Markdown. While the service runs (it owns the embedded store), the stored
+    anomalies are read through its API (said on stderr); the ML section, which trains on the sightings,
+    is then skipped.
 
     With --worlds: generate worlds of several families, run the rule detectors once per local day in a
     fresh store per world, and report per type precision, recall, F1 and false alarms per clean day,
     with the worst world named (docs/evaluation/worlds.md and worlds.json)."""
     from santiway_anomaly.cli.detect import parse_time
+    from santiway_anomaly.cli.service import store_or_service
     from santiway_anomaly.evaluation import EvalContext, MatchingRule, build_report, load_truth, write_report
     from santiway_anomaly.evaluation.truth import TruthError
 
@@ -63,14 +71,36 @@ def evaluate(
     except TruthError as exc:
         typer.secho(f"error: {truth}: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_CONFIG) from None
-    with open_store(settings) as store:
-        ctx = EvalContext(store=store, settings=settings, truth=events, truth_path=truth,
-                          rule=MatchingRule(timedelta(minutes=tolerance_minutes)),
-                          since=parse_time(since), until=parse_time(until))
+    rule = MatchingRule(timedelta(minutes=tolerance_minutes))
+    start, end = parse_time(since), parse_time(until)
+    with store_or_service(settings) as target:
+        if isinstance(target, Store):
+            ctx = EvalContext(store=target, settings=settings, truth=events, truth_path=truth, rule=rule,
+                              since=start, until=end)
+        else:  # the service owns the store: its anomalies through the API, the same matching here
+            ctx = EvalContext(store=None, settings=settings, truth=events, truth_path=truth, rule=rule,
+                              since=start, until=end, detections=detections_via_api(target, start, end,
+                                                                                    settings.api_max_limit))
         sections = build_report(ctx, section or None)
         md, js = write_report(sections, out, ctx)
     typer.echo(md.read_text(encoding="utf-8"))
     typer.echo(f"report: {md} and {js}")
+
+
+def detections_via_api(api: ApiClient, since: datetime | None, until: datetime | None,
+                       page_size: int) -> list[Detection]:
+    """Every stored anomaly whose window overlaps [since, until), page by page (the API answers at most
+    API_MAX_LIMIT per request), in the order the store path reads them (window start, id)."""
+    from santiway_anomaly.evaluation.matching import Detection
+
+    found: list[Detection] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = api.anomalies(limit=page_size, offset=offset, since=since, until=until)
+        found.extend(Detection(a.anomaly_id, a.anomaly_type, a.device_id or f"folder:{a.folder}", a.window_start,
+                               a.window_end, a.score, a.severity) for a in page.data)
+        offset = page.next_offset if page.data else None
+    return sorted(found, key=lambda d: (d.window_start, d.anomaly_id))
 
 
 def _split(value: str) -> list[str]:

@@ -1,16 +1,19 @@
 """Plotly figures for the pages: pure functions from API answers (or frames made of them) to figures.
 
 Maps are drawn by default as plain longitude/latitude scatter plots with an equal-distance aspect
-ratio, not on map tiles: tile servers (OpenStreetMap, Carto) are on the internet, and the dashboard
-must work on an isolated network (measured here: with tiles and no internet, plotly's map draws
-nothing at all, not even the points). With DASHBOARD_MAP_TILES set, the same points go on tiles
-that the operator's browser fetches.
+ratio and the folders' names written on them, not on map tiles: tile servers (OpenStreetMap, Carto)
+are on the internet, and the dashboard must work on an isolated network (measured here: with tiles and
+no internet, plotly's map draws nothing at all, not even the points). Two opt-in backgrounds
+(`Basemap`): a picture of the site (DASHBOARD_MAP_IMAGE, e.g. a site plan or a map exported once,
+stretched over DASHBOARD_MAP_IMAGE_BOUNDS), sent with the page so it needs no network; or map tiles
+(DASHBOARD_MAP_TILES) that the operator's browser fetches.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -58,7 +61,7 @@ def counts_bar(keys: Sequence[str], counts: Sequence[int], title: str,
     return fig
 
 
-def over_time(frame: pd.DataFrame, title: str = "Anomalies per hour (UTC)") -> go.Figure:
+def over_time(frame: pd.DataFrame, title: str = "Anomalies per hour") -> go.Figure:
     """Stacked bars per hour by severity. `frame`: hour, severity, count."""
     fig = _fig(title, barmode="stack", legend_title_text="severity")
     for severity in SEVERITY_ORDER:
@@ -69,55 +72,120 @@ def over_time(frame: pd.DataFrame, title: str = "Anomalies per hour (UTC)") -> g
     return fig
 
 
-def _equal_aspect(fig: go.Figure, lats: Sequence[float]) -> None:
+def _equal_aspect(fig: go.Figure, lats: Sequence[float], lons: Sequence[float] = ()) -> None:
     # One degree of latitude is 1/cos(lat) times longer on the ground than one of longitude.
     mean_lat = sum(lats) / len(lats) if lats else 0.0
     ratio = 1.0 / max(math.cos(math.radians(mean_lat)), 0.05)
     fig.update_yaxes(title="latitude", scaleanchor="x", scaleratio=ratio)
     fig.update_xaxes(title="longitude")
+    if lons:
+        # Room on both sides for the names written beside the outermost points.
+        pad = max((max(lons) - min(lons)) * 0.12, 0.001)
+        fig.update_xaxes(range=[min(lons) - pad, max(lons) + pad])
 
 
-def _points(fig: go.Figure, tiles: str, lats: pd.Series, lons: pd.Series, **trace: Any) -> None:
-    if tiles:
+@dataclass(frozen=True)
+class Basemap:
+    """What a map is drawn on. `image`: a data: URI stretched over `bounds` (west, south, east, north),
+    drawn under the points on the longitude/latitude axes; `tiles`: a plotly map style (internet)."""
+
+    tiles: str = ""
+    image: str = ""
+    bounds: tuple[float, float, float, float] | None = None
+
+
+NO_BASEMAP = Basemap()
+FOLDER_LABEL_COLOR = "#444444"
+
+
+def _points(fig: go.Figure, base: Basemap, lats: Any, lons: Any, **trace: Any) -> None:
+    if base.tiles:
         fig.add_trace(go.Scattermap(lat=lats, lon=lons, **trace))
     else:
         fig.add_scatter(x=lons, y=lats, **trace)
 
 
-def _frame_map(fig: go.Figure, tiles: str, lats: Sequence[float], lons: Sequence[float]) -> None:
-    if not tiles:
-        _equal_aspect(fig, lats)
+def _frame_map(fig: go.Figure, base: Basemap, lats: Sequence[float], lons: Sequence[float]) -> None:
+    if not base.tiles:
+        _equal_aspect(fig, lats, lons)
+        if base.image and base.bounds:
+            west, south, east, north = base.bounds
+            fig.add_layout_image(source=base.image, xref="x", yref="y", x=west, y=north, sizex=east - west,
+                                 sizey=north - south, sizing="stretch", layer="below", opacity=0.9)
         return
     center = {"lat": sum(lats) / len(lats), "lon": sum(lons) / len(lons)} if lats else {"lat": 0, "lon": 0}
     span = max((max(lats) - min(lats)) if lats else 0, (max(lons) - min(lons)) if lons else 0, 0.002)
-    fig.update_layout(map={"style": tiles, "center": center, "zoom": max(1.0, min(16.0, math.log2(360 / span) - 1))})
+    zoom = max(1.0, min(16.0, math.log2(360 / span) - 1))
+    fig.update_layout(map={"style": base.tiles, "center": center, "zoom": zoom})
 
 
-def anomaly_map(frame: pd.DataFrame, tiles: str = "") -> go.Figure:
-    """Points of anomalies coloured by severity, sized by score. `frame`: lat, lon, severity, score, label."""
-    title = "Where" if tiles else "Where (no map tiles: longitude / latitude)"
-    fig = _fig(title, height=420, legend_title_text="severity")
+def _map_title(title: str, base: Basemap) -> str:
+    if base.tiles:
+        return title
+    return f"{title} (site picture: longitude / latitude)" if base.image else f"{title} (longitude / latitude)"
+
+
+def _folder_labels(fig: go.Figure, base: Basemap, frame: pd.DataFrame) -> None:
+    """Each folder's name once per place where it has points (a place: positions equal to ~110 m, three
+    decimals of a degree), not once per point. `frame`: folder, lat, lon."""
+    named = frame[frame["folder"].astype(str) != ""]
+    if named.empty:
+        return
+    cells = named.assign(cell_lat=named["lat"].round(3), cell_lon=named["lon"].round(3))
+    places = cells.groupby(["folder", "cell_lat", "cell_lon"], sort=True)[["lat", "lon"]].mean().reset_index()
+    _points(fig, base, places["lat"], places["lon"], mode="text", text=places["folder"], name="folders",
+            textposition="bottom center", textfont={"color": FOLDER_LABEL_COLOR, "size": 12},
+            hoverinfo="skip", showlegend=False)
+
+
+def anomaly_map(frame: pd.DataFrame, base: Basemap = NO_BASEMAP) -> go.Figure:
+    """Points of anomalies coloured by severity, sized by score, folders named.
+    `frame`: lat, lon, severity, score, label, folder."""
+    fig = _fig(_map_title("Where", base), height=420, legend_title_text="severity")
     located = frame[(frame["lat"] != 0) | (frame["lon"] != 0)]
     for severity in SEVERITY_ORDER:
         part = located[located["severity"] == severity]
         if len(part):
-            _points(fig, tiles, part["lat"], part["lon"], mode="markers", name=severity,
+            _points(fig, base, part["lat"], part["lon"], mode="markers", name=severity,
                     marker={"color": SEVERITY_COLORS[severity], "size": 8 + 14 * part["score"], "opacity": 0.7},
                     text=part["label"], hovertemplate="%{text}<extra></extra>")
-    _frame_map(fig, tiles, list(located["lat"]), list(located["lon"]))
+    if "folder" in located:
+        _folder_labels(fig, base, located)
+    _frame_map(fig, base, list(located["lat"]), list(located["lon"]))
     return fig
 
 
-def places_map(frame: pd.DataFrame, tiles: str = "") -> go.Figure:
-    """A device's places sized by dwell minutes. `frame`: lat, lon, folder, dwell_minutes, sightings."""
-    title = "Places" if tiles else "Places (no map tiles: longitude / latitude)"
-    fig = _fig(title, height=380)
+def places_map(frame: pd.DataFrame, base: Basemap = NO_BASEMAP) -> go.Figure:
+    """A device's places sized by dwell minutes, named by folder. `frame`: lat, lon, folder, dwell_minutes,
+    sightings."""
+    fig = _fig(_map_title("Places", base), height=380)
     size = 10 + 30 * frame["dwell_minutes"] / max(float(frame["dwell_minutes"].max()), 1.0)
-    _points(fig, tiles, frame["lat"], frame["lon"], mode="markers+text", text=frame["folder"],
+    _points(fig, base, frame["lat"], frame["lon"], mode="markers+text", text=frame["folder"],
             textposition="top center", marker={"size": size, "color": "#1f77b4", "opacity": 0.6},
             customdata=frame[["dwell_minutes", "sightings"]],
             hovertemplate="%{text}<br>%{customdata[0]} min, %{customdata[1]} sightings<extra></extra>")
-    _frame_map(fig, tiles, list(frame["lat"]), list(frame["lon"]))
+    _frame_map(fig, base, list(frame["lat"]), list(frame["lon"]))
+    return fig
+
+
+def following_map(path: pd.DataFrame, stops: pd.DataFrame, base: Basemap = NO_BASEMAP,
+                  title: str = "Following: the sensor's path and where it heard the device") -> go.Figure:
+    """The evidence of a following anomaly. The moving sensor's path in time order (grey line) and the
+    stops where it heard the device, numbered in order and named by folder (red). A follower's numbers
+    walk along the path. `path`: lat, lon, when; `stops`: order, folder, lat, lon, when, sightings, rssi_mean."""
+    fig = _fig(_map_title(title, base), height=460, legend={"orientation": "h", "y": -0.12})
+    _points(fig, base, path["lat"], path["lon"], mode="lines+markers", name="sensor's path",
+            line={"color": "#7f7f7f", "width": 2}, marker={"size": 4, "color": "#7f7f7f"},
+            text=path["when"], hovertemplate="sensor at %{text}<extra></extra>")
+    labels = [f"{int(o)}. {f}" for o, f in zip(stops["order"], stops["folder"], strict=True)]
+    _points(fig, base, stops["lat"], stops["lon"], mode="markers+text", name="device heard (stops in order)",
+            text=labels, textposition="top right", textfont={"color": SEVERITY_COLORS["critical"], "size": 13},
+            marker={"size": 16, "color": SEVERITY_COLORS["critical"], "opacity": 0.8,
+                    "line": {"color": "white", "width": 1}},
+            customdata=stops[["when", "sightings", "rssi_mean"]],
+            hovertemplate="%{text}<br>%{customdata[0]}<br>%{customdata[1]} sightings, "
+                          "mean %{customdata[2]} dBm<extra></extra>")
+    _frame_map(fig, base, [*path["lat"], *stops["lat"]], [*path["lon"], *stops["lon"]])
     return fig
 
 

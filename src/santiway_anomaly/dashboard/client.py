@@ -28,6 +28,7 @@ from santiway_anomaly.api.schemas import (
 )
 from santiway_anomaly.api.schemas_devices import DevicesNowPublic
 from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic
+from santiway_anomaly.api.schemas_following import FollowingEvidencePublic
 from santiway_anomaly.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -204,6 +205,10 @@ class ApiClient:
         """GET /anomalies/{id}: one anomaly (ApiNotFound when there is none)."""
         return self._parse(AnomalyPublic, self._send("GET", f"/anomalies/{anomaly_id}"))
 
+    def following(self, anomaly_id: str) -> FollowingEvidencePublic:
+        """GET /anomalies/{id}/following: the sensor's path and the device's stops of a following anomaly."""
+        return self._parse(FollowingEvidencePublic, self._send("GET", f"/anomalies/{anomaly_id}/following"))
+
     def devices_now(self, minutes: float = 15.0, folder: str | None = None) -> DevicesNowPublic:
         """GET /devices/now: devices heard in the last `minutes`, per folder."""
         response = self._send("GET", "/devices/now", params={"minutes": minutes, "folder": folder})
@@ -273,6 +278,10 @@ class ApiClient:
                               json={"reason": reason, "note": note}, ok=(200, 201))
         body: dict[str, Any] = response.json()
         return body
+
+    def unmark_known(self, device_id: str, reason: str = "all") -> None:
+        """DELETE /devices/{id}/known: take the device's entry for `reason` off the allowlist."""
+        self._send("DELETE", f"/devices/{device_id}/known", params={"reason": reason}, ok=(204,))
 
     # --- WebSocket -------------------------------------------------------------------------
 

@@ -125,7 +125,7 @@ def load_detections(store: Any, since: datetime | None = None, until: datetime |
         params["until"] = until
     rows = store.query_rows(
         "SELECT anomaly_id, anomaly_type, device_id, folder, window_start, window_end, score, severity "
-        f"FROM anomaly_ml.anomalies FINAL WHERE {' AND '.join(clauses)}", params)
+        f"FROM anomaly_ml.anomalies FINAL WHERE {' AND '.join(clauses)} ORDER BY window_start, anomaly_id", params)
     return [Detection(str(i), str(t), str(d) or f"folder:{f}", utc(ws), utc(we), float(sc), str(sev))
             for i, t, d, f, ws, we, sc, sev in rows]
 

@@ -17,6 +17,11 @@ def ml_section(ctx: EvalContext) -> Section | None:
     from santiway_anomaly.ml.evaluation import evaluate_ml
     from santiway_anomaly.ml.model_files import model_metadata
 
+    if ctx.store is None:
+        return Section("ml_behavior", "Personal ML detector (ml_behavior)",
+                       "Skipped: the running service owns the store, and this section trains models on its "
+                       "sightings; stop the service to include it.", {"status": "skipped",
+                                                                      "reason": "store owned by the service"})
     meta, _ = model_metadata(ctx.settings)
     # The installed model's architecture (else the training defaults), trained here on one torch thread:
     # on the shared 2-core host one thread trained the default model 19x faster than two threads

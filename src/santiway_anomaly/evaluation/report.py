@@ -18,7 +18,7 @@ from typing import Any
 
 from santiway_anomaly.catalog import RULE_ANOMALY_TYPES
 from santiway_anomaly.config import Settings
-from santiway_anomaly.evaluation.matching import MatchingRule, TypeScore, evaluate
+from santiway_anomaly.evaluation.matching import Detection, MatchingRule, TypeScore, evaluate, match
 from santiway_anomaly.evaluation.truth import TruthEvent
 
 # Modules imported (if importable) before a report is built, so that they can register sections.
@@ -27,6 +27,9 @@ OPTIONAL_SECTION_MODULES = ("santiway_anomaly.evaluation.ml_section",)
 
 @dataclass
 class EvalContext:
+    """`store` is None when the stored anomalies were read elsewhere (`detections`: through the running
+    service's API, which owns the embedded store); sections that need the sightings then say so."""
+
     store: Any
     settings: Settings
     truth: list[TruthEvent]
@@ -35,6 +38,7 @@ class EvalContext:
     since: datetime | None = None
     until: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    detections: list[Detection] | None = None
 
 
 @dataclass
@@ -64,8 +68,12 @@ def _fmt(value: float | None) -> str:
 
 
 def rule_detectors_section(ctx: EvalContext) -> Section:
-    scores = evaluate(ctx.store, ctx.truth, ctx.rule, ctx.since, ctx.until,
-                      types=RULE_ANOMALY_TYPES)
+    if ctx.detections is not None:
+        kept = [t for t in ctx.truth if (ctx.since is None or t.window_end > ctx.since)
+                and (ctx.until is None or t.window_start < ctx.until)]
+        scores = match(ctx.detections, kept, ctx.rule, RULE_ANOMALY_TYPES)
+    else:
+        scores = evaluate(ctx.store, ctx.truth, ctx.rule, ctx.since, ctx.until, types=RULE_ANOMALY_TYPES)
     scores.pop("ml_behavior", None)  # the ML section reports its own type
     lines = [f"Matching rule: {ctx.rule.describe()}.", "",
              "| type | detections | correct | truth events | found | precision | recall | F1 |",

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from santiway_anomaly.catalog import ANOMALY_TYPES
-from santiway_anomaly.dashboard import charts, ui
+from santiway_anomaly.dashboard import charts, evidence, ui
 from santiway_anomaly.dashboard.client import ApiError
 
 TYPES = list(ANOMALY_TYPES)
@@ -109,6 +109,8 @@ def _detail(anomaly: Any, key_prefix: str = "") -> None:
     reasons = _reasons(anomaly.details)
     if reasons:
         st.markdown("**Why it fired**\n\n" + "\n".join(f"- {r}" for r in reasons))
+    if evidence.is_following(anomaly):
+        evidence.following_map(anomaly, key=f"{key_prefix}following_{anomaly.anomaly_id}")
     if anomaly.device_id:
         st.markdown(f"[Open the analysis of device {anomaly.device_id}](device?device={anomaly.device_id})")
     with st.expander("All details (JSON)"):

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from santiway_anomaly.api.schemas import DeviceProfilePublic
-from santiway_anomaly.dashboard import charts, ui
+from santiway_anomaly.dashboard import charts, evidence, maps, ui
 from santiway_anomaly.dashboard.client import ApiError
 
 
@@ -96,7 +96,7 @@ def render() -> None:
     with left:
         if profile.places:
             places = pd.DataFrame([p.model_dump() for p in profile.places])
-            st.plotly_chart(charts.places_map(places, ui.settings().dashboard_map_tiles), key="places")
+            st.plotly_chart(charts.places_map(places, maps.basemap()), key="places")
     with right:
         if profile.movement:
             m = profile.movement
@@ -114,3 +114,11 @@ def render() -> None:
         st.subheader("This device's anomalies")
         frame = ui.anomalies_frame(profile.anomalies)
         st.dataframe(frame[["severity", "type", "score", "folder", "window_start", "detected_at"]], hide_index=True)
+    following = [a for a in profile.anomalies if evidence.is_following(a)]
+    if following:
+        newest = max(following, key=lambda a: a.window_start)
+        st.subheader("Following: where the moving sensor heard this device")
+        st.markdown(f"[Open this anomaly]({ui.anomaly_link(newest.anomaly_id)})"
+                    + (f" · {len(following) - 1} earlier following anomalies in the table above"
+                       if len(following) > 1 else ""))
+        evidence.following_map(newest, key="device_following")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from santiway_anomaly.dashboard import charts, ui
+from santiway_anomaly.dashboard import charts, maps, ui
 from santiway_anomaly.dashboard.client import ApiError
 
 # Anomalies drawn on the map: the API's largest page; beyond it the map shows the newest ones.
@@ -57,7 +57,7 @@ def _body(hours: float) -> None:
 
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(charts.anomaly_map(frame, ui.settings().dashboard_map_tiles), key="map")
+        st.plotly_chart(charts.anomaly_map(frame, maps.basemap()), key="map")
     with right:
         st.plotly_chart(charts.counts_bar([t.key for t in stats.top_folders], [t.count for t in stats.top_folders],
                                           "Top folders by anomalies"), key="folders")
