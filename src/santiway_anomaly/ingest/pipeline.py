@@ -23,6 +23,7 @@ import pyarrow as pa
 from loguru import logger
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.agreement import aggregates_kept_in_agreement
 from santiway_anomaly.ingest.dedup import INSERT_LOCK, Deduper, split_by_days
 from santiway_anomaly.ingest.mac import load_vendor_registry
 from santiway_anomaly.ingest.readers import RawBatch, detect_format, read_batches, total_size
@@ -139,10 +140,12 @@ def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: 
     if stored.num_rows:
         with INSERT_LOCK:
             fresh = dedup.fresh(store, stored)
-            for i, part in enumerate(split_by_days(fresh, max_days)):
-                # ClickHouse drops a block whose token it has seen: a retried insert is not stored twice.
-                part_token = f"{token}:{i}:{part.num_rows}" if token else None
-                store.insert_arrow("santi.way_data", part, dedup_token=part_token)
+            # A failure half way through leaves raw rows and aggregates in agreement (agreement.py).
+            with aggregates_kept_in_agreement(store, fresh):
+                for i, part in enumerate(split_by_days(fresh, max_days)):
+                    # ClickHouse drops a block whose token it has seen: a retried insert is not stored twice.
+                    part_token = f"{token}:{i}:{part.num_rows}" if token else None
+                    store.insert_arrow("santi.way_data", part, dedup_token=part_token)
             new = fresh.num_rows
     if rejects:
         now = datetime.now(UTC)
