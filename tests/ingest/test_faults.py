@@ -44,10 +44,12 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 _AGREE = """
 import sys
 from santiway_anomaly.config import load_settings
+from santiway_anomaly.storage.aggregates import check_agreement
 from santiway_anomaly.storage.store import Store
 with Store.open(load_settings(data_dir=sys.argv[1], _env_file=None)) as store:
     raw = int(store.scalar("SELECT count() FROM santi.way_data"))
-    agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0)
+    report = check_agreement(store)  # every aggregate, day by day
+    agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0) if report.agree else -1
 print(raw, agg)
 """
 

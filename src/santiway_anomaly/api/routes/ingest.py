@@ -1,9 +1,8 @@
-"""POST /ingest: a JSON array or NDJSON batch of sightings, through the same validation as the CLI."""
+"""POST /ingest: a JSON array, NDJSON or CSV batch of sightings, through the same validation as the CLI."""
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
+from santiway_anomaly.api.ingest_body import (
+    NDJSON_TYPES,
+    IngestBody,
+    ReadError,
+    is_csv,
+    is_streamable_ndjson,
+    read_file_body,
+)
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic, IngestPublic
 from santiway_anomaly.api.security import require_api_key
@@ -84,27 +91,9 @@ _BODY = {
         # Any item is accepted into the batch; one that is not a valid sighting becomes a reject.
         "application/json": {"schema": {"type": "array", "items": {"anyOf": [_SIGHTING, _ANY_ROW]}}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one sighting object per line"}},
+        "text/csv": {"schema": {"type": "string", "description": "a header line naming the fields, then one "
+                                                                "sighting per line (comma- or tab-separated)"}},
     },
-}
-
-
-async def _read_body(request: Request, cap: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise HTTPException(413, f"body larger than {cap} bytes (API_MAX_INGEST_BYTES): split the batch")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-NDJSON_TYPES = {
-    "application/x-ndjson",
-    "application/ndjson",
-    "application/jsonl",
-    "application/x-jsonlines",
-    "text/plain",
 }
 
 
@@ -183,16 +172,28 @@ def _release_memory() -> None:
         pass
 
 
-def _ingest(store: Store, settings: Settings, body: bytes, media_type: str, source: str) -> dict[str, Any]:
+def _ingest(store: Store, settings: Settings, body: IngestBody, media_type: str, source: str) -> dict[str, Any]:
     try:
         return _ingest_body(store, settings, body, media_type, source)
     finally:
-        if len(body) > 1 << 20:
+        if body.size > 1 << 20:
             _release_memory()
 
 
-def _ingest_body(store: Store, settings: Settings, body: bytes, media_type: str, source: str) -> dict[str, Any]:
-    table, parse_rejects = parse_batch_table(body, media_type, Limits.from_settings(settings))
+def _body_table(body: IngestBody, media_type: str, limits: Limits) -> tuple[pa.Table | None, list[Reject]]:
+    if is_csv(media_type):
+        try:
+            return read_file_body(body, "csv", limits, PARSE_CHUNK_LINES)
+        except ReadError as exc:
+            invalid("body", "body", f"not a readable CSV body: {exc}", None)
+    if is_streamable_ndjson(body, media_type):
+        return read_file_body(body, "ndjson", limits, PARSE_CHUNK_LINES)
+    return parse_batch_table(body.bytes(), media_type, limits)
+
+
+def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type: str, source: str
+                 ) -> dict[str, Any]:
+    table, parse_rejects = _body_table(body, media_type, Limits.from_settings(settings))
     accepted, duplicates, rejects, rejected = 0, 0, list(parse_rejects), len(parse_rejects)
     if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
         now = datetime.now(UTC)
@@ -234,7 +235,12 @@ async def ingest(request: Request, runner: StoreDep, settings: SettingsDep) -> I
     # At most API_INGEST_CONCURRENCY bodies are read and parsed at once: each costs several times its
     # size in memory while parsed, so this, not the number of clients, bounds the service's memory.
     async with request.app.state.ingest_slots:
-        body = await _read_body(request, settings.api_max_ingest_bytes)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        source = "api:" + hashlib.sha256(body).hexdigest()[:16]
-        return IngestPublic.model_validate(await runner(_ingest, settings, body, media_type, source))
+        # The cap is enforced while the body streams in; a large body waits in a temporary file, not in memory.
+        body = await IngestBody.receive(request.stream(), settings.api_max_ingest_bytes,
+                                        settings.api_ingest_spill_bytes)
+        try:
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            source = "api:" + body.digest[:16]
+            return IngestPublic.model_validate(await runner(_ingest, settings, body, media_type, source))
+        finally:
+            body.discard()
