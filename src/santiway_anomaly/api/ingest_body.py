@@ -3,9 +3,10 @@ without Content-Length, or lying about it, is refused once it passes the cap, ne
 large body goes to a temporary file instead of staying in memory.
 
 A body past `API_INGEST_SPILL_BYTES` is written to a temporary file as it arrives; NDJSON and CSV bodies in
-a file are then read back batch by batch with the CLI's own readers (the same line splitting, BOM handling
-and limits as `santiway-anomaly ingest`), so the service never holds the body's bytes, its split lines and
-its parsed objects at once. A JSON array is one value: it is parsed whole (it is capped all the same).
+a file are then read back, validated and stored part by part with the CLI's own readers (the same line
+splitting, BOM handling and limits as `santiway-anomaly ingest`), so the service holds one part of a body
+at a time, never its bytes, split lines and parsed objects at once. A JSON array is one value: it is
+parsed whole (it is capped all the same).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,26 +122,20 @@ def is_streamable_ndjson(body: IngestBody, media_type: str) -> bool:
     return media_type in NDJSON_TYPES or not head.startswith(b"[")
 
 
-def read_file_body(body: IngestBody, fmt: str, limits: Limits, batch_rows: int) -> tuple[pa.Table | None, list[Reject]]:
-    """A CSV or NDJSON body in batches through the CLI's reader: one table of text columns and the rejects.
+def file_body_parts(body: IngestBody, fmt: str, limits: Limits, batch_rows: int
+                    ) -> Iterator[tuple[pa.Table | None, list[Reject]]]:
+    """A CSV or NDJSON body in parts of `batch_rows` rows through the CLI's reader: (text columns, rejects).
 
-    A CSV body without a header (or with a repeated column name) is a `ReadError`, which the route turns
-    into one 422 naming the problem."""
+    A CSV body without a header (or with a repeated column name) raises `ReadError` before the first part,
+    which the route turns into one 422 naming the problem."""
     path = body.path
     if path is None:  # a small CSV body: the reader takes a file
         with tempfile.NamedTemporaryFile(prefix="santiway-ingest-", suffix=".body", delete=False) as fh:
             fh.write(body.bytes())
         body.path = path = Path(fh.name)
         body.data = None
-    tables: list[pa.Table] = []
-    rejects: list[Reject] = []
     for raw in read_batches(path, fmt, batch_rows, limits):
-        rejects.extend(raw.rejects)
-        if raw.table.num_rows:
-            tables.append(raw.table)
-    if not tables:
-        return None, rejects
-    return pa.concat_tables(tables, promote_options="default"), rejects
+        yield (raw.table if raw.table.num_rows else None), raw.rejects
 
 
-__all__ = ["BodyTooLarge", "IngestBody", "ReadError", "is_csv", "is_streamable_ndjson", "read_file_body"]
+__all__ = ["BodyTooLarge", "IngestBody", "ReadError", "file_body_parts", "is_csv", "is_streamable_ndjson"]

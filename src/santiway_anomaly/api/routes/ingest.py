@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,14 +18,15 @@ from santiway_anomaly.api.ingest_body import (
     NDJSON_TYPES,
     IngestBody,
     ReadError,
+    file_body_parts,
     is_csv,
     is_streamable_ndjson,
-    read_file_body,
 )
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic, IngestPublic
 from santiway_anomaly.api.security import require_api_key
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.encoding import not_text
 from santiway_anomaly.ingest.pipeline import MAX_REJECTS_KEPT_IN_REPORT, ingest_table
 from santiway_anomaly.ingest.records import (
     JsonTooDeep,
@@ -180,46 +183,74 @@ def _ingest(store: Store, settings: Settings, body: IngestBody, media_type: str,
             _release_memory()
 
 
-def _body_table(body: IngestBody, media_type: str, limits: Limits) -> tuple[pa.Table | None, list[Reject]]:
+def _body_parts(body: IngestBody, media_type: str, limits: Limits) -> Iterator[tuple[pa.Table | None, list[Reject]]]:
+    """The body as (table of text columns, parse rejects) parts: one for a body in memory, one per
+    PARSE_CHUNK_LINES lines for a CSV or large NDJSON body (stored part by part: memory stays bounded)."""
+    what = not_text(body.head.removeprefix(b"\xef\xbb\xbf"))
+    if what:  # UTF-16, gzip, NUL bytes: one 422 naming it instead of a reject per line
+        invalid("body", "body", f"the body is {what}", None)
     if is_csv(media_type):
+        parts = file_body_parts(body, "csv", limits, PARSE_CHUNK_LINES)
         try:
-            return read_file_body(body, "csv", limits, PARSE_CHUNK_LINES)
+            first = next(parts, None)  # the header is read here: a bad one is a 422 before anything is stored
         except ReadError as exc:
             invalid("body", "body", f"not a readable CSV body: {exc}", None)
-    if is_streamable_ndjson(body, media_type):
-        return read_file_body(body, "ndjson", limits, PARSE_CHUNK_LINES)
-    return parse_batch_table(body.bytes(), media_type, limits)
+        if first is not None:
+            yield first
+            yield from parts
+    elif is_streamable_ndjson(body, media_type):
+        yield from file_body_parts(body, "ndjson", limits, PARSE_CHUNK_LINES)
+    else:
+        yield parse_batch_table(body.bytes(), media_type, limits)
+
+
+@dataclass
+class _Outcome:
+    source: str
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+    def add_rejects(self, rejects: list[Reject]) -> None:
+        self.rejected += len(rejects)
+        self.rejects.extend(rejects[:max(0, MAX_REJECTS_KEPT_IN_REPORT - len(self.rejects))])
+
+    def answer(self) -> dict[str, Any]:
+        shown = sorted(self.rejects, key=lambda r: r.line)
+        return {
+            "source": self.source,
+            "accepted": int(self.accepted),
+            "rejected": int(self.rejected),
+            "duplicates": int(self.duplicates),
+            "rejects": [{"line": int(r.line), "field": str(r.field), "reason": str(r.reason)} for r in shown],
+            "rejects_truncated": self.rejected > len(shown),
+        }
 
 
 def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type: str, source: str
                  ) -> dict[str, Any]:
-    table, parse_rejects = _body_table(body, media_type, Limits.from_settings(settings))
-    accepted, duplicates, rejects, rejected = 0, 0, list(parse_rejects), len(parse_rejects)
-    if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
-        now = datetime.now(UTC)
-        store.insert_rows(
-            "anomaly_ml.ingest_rejects",
-            [[now, source, r.line, r.field, r.reason, r.raw] for r in parse_rejects],
-            ["rejected_at", "source", "line", "field", "reason", "raw"],
-        )
-    if table is not None:
-        # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
-        for name in REQUIRED_FIELDS:
-            if name not in table.column_names:
-                table = table.append_column(name, pa.nulls(table.num_rows, type=pa.string()))
-        report = ingest_table(store, table, source, settings)
-        accepted, duplicates, rejected = report.accepted, report.duplicates, rejected + report.rejected
-        rejects.extend(report.rejects)
-    rejects.sort(key=lambda r: r.line)
-    shown = rejects[:MAX_REJECTS_KEPT_IN_REPORT]
-    return {
-        "source": source,
-        "accepted": int(accepted),
-        "rejected": int(rejected),
-        "duplicates": int(duplicates),
-        "rejects": [{"line": int(r.line), "field": str(r.field), "reason": str(r.reason)} for r in shown],
-        "rejects_truncated": rejected > len(shown),
-    }
+    outcome = _Outcome(source)
+    for table, parse_rejects in _body_parts(body, media_type, Limits.from_settings(settings)):
+        if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
+            now = datetime.now(UTC)
+            store.insert_rows(
+                "anomaly_ml.ingest_rejects",
+                [[now, source, r.line, r.field, r.reason, r.raw] for r in parse_rejects],
+                ["rejected_at", "source", "line", "field", "reason", "raw"],
+            )
+            outcome.add_rejects(parse_rejects)
+        if table is not None:
+            # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
+            for name in REQUIRED_FIELDS:
+                if name not in table.column_names:
+                    table = table.append_column(name, pa.nulls(table.num_rows, type=pa.string()))
+            report = ingest_table(store, table, source, settings)
+            outcome.accepted += report.accepted
+            outcome.duplicates += report.duplicates
+            outcome.rejected += report.rejected - len(report.rejects)  # those beyond the report's own list
+            outcome.add_rejects(report.rejects)
+    return outcome.answer()
 
 
 @router.post("/ingest", response_model=IngestPublic, summary="Ingest sightings", openapi_extra={"requestBody": _BODY})
