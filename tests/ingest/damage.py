@@ -174,8 +174,9 @@ BAD_KINDS = [
     Kind("two records joined by a lone CR",
          ndjson=lambda i, p: _two_rows_joined_by_cr(i, p, lambda r: json.dumps(r).encode()),
          csv_line=lambda i, p: _two_rows_joined_by_cr(i, p, _csv_bytes), good_json=False, good_csv=False),
-    Kind("unquoted line break splits a CSV record", ndjson=lambda i, p: json.dumps({**base_row(i, p), "folder": "ha\nll"})
-         .encode(), csv_line=lambda i, p: _csv_bytes(base_row(i, p)).replace(b"hall", b"ha\nll"), good_json=False,
+    Kind("unquoted line break splits a CSV record",
+         ndjson=lambda i, p: json.dumps({**base_row(i, p), "folder": "ha\nll"}).encode(),
+         csv_line=lambda i, p: _csv_bytes(base_row(i, p)).replace(b"hall", b"ha\nll"), good_json=False,
          good_csv=False, csv_each_line_rejected=True),
     Kind("trailing garbage", ndjson=lambda i, p: json.dumps(base_row(i, p)).encode() + b" xyz",
          csv_line=lambda i, p: _csv_bytes(base_row(i, p)) + b",xyz", good_json=False, good_csv=False),
