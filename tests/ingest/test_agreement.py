@@ -36,7 +36,6 @@ def throwing_view(empty_store: Store) -> Iterator[Store]:
         empty_store.command("DROP TABLE IF EXISTS anomaly_ml.test_boom")
 
 
-@pytest.mark.embedded_only  # the stand-in HTTP server does not run a throwing view the same way
 def test_failed_insert_leaves_raw_and_aggregates_in_agreement(throwing_view: Store, settings: Settings) -> None:
     store = throwing_view
     first = random_sightings(3000, seed=11, days=3)
