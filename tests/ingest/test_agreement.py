@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.agreement import pending_days
 from santiway_anomaly.ingest.pipeline import ingest_table
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.aggregates import check_agreement, rebuild_days, repair_disagreeing
@@ -115,3 +116,29 @@ def test_check_finds_a_day_missing_from_an_aggregate_and_repair_restores_it(empt
     assert rebuilt == [day] and after.agree
     # A second repair finds nothing to do.
     assert repair_disagreeing(empty_store)[1] == []
+
+
+def test_a_repair_that_fails_too_is_done_before_the_next_insert(throwing_view: Store, settings: Settings) -> None:
+    """The repair after a failed insert fails as well (the fault persists): the days are remembered and
+    rebuilt before this process's next insert into the store, once the fault is gone."""
+    store = throwing_view
+    ingest_table(store, _table(random_sightings(2000, seed=15, days=2)), "before", settings)
+    # A second planted fault on the aggregate itself: the repair's own insert into it fails too.
+    store.command(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS anomaly_ml.test_boom2_mv TO anomaly_ml.test_boom AS "
+        "SELECT throwIf(event_count > 0, 'planted repair failure') AS x FROM anomaly_ml.hourly_features")
+    try:
+        failing = random_sightings(2000, seed=16, days=2)
+        failing.loc[100, "folder"] = "boom"
+        with pytest.raises(Exception, match="planted"):
+            ingest_table(store, _table(failing), "failing", settings)
+        assert pending_days(store), "the failed repair left no days to repair"
+        assert not check_agreement(store).agree
+    finally:
+        store.command("DROP VIEW IF EXISTS anomaly_ml.test_boom2_mv")
+        store.command("DROP VIEW IF EXISTS anomaly_ml.test_boom_mv")
+    later = random_sightings(500, seed=17, days=1)
+    ingest_table(store, _table(later), "later", settings)
+    assert pending_days(store) == []
+    report = check_agreement(store)
+    assert report.agree, [report.describe(d) for d in report.disagreeing]
