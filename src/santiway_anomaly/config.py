@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     # Distinct days (ClickHouse partitions) per insert: ClickHouse refuses more than
     # max_partitions_per_insert_block (100) with TOO_MANY_PARTS, so a long span is split.
     ingest_max_days_per_insert: int = Field(default=90, ge=1, le=100)
+    # Longest wait for ClickHouse to delete the aggregates of the days being rebuilt (schema repair, and the
+    # automatic repair after a failed insert). A few days of hourly aggregates delete in about a second
+    # here; a full disk holds the deletion back for ever, so past this the repair gives up and says why.
+    aggregate_repair_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
     # --- ML ----------------------------------------------------------------------------
     # Feature history before the scored window: 7 days, so the personal profile features

@@ -118,9 +118,9 @@ def test_check_finds_a_day_missing_from_an_aggregate_and_repair_restores_it(empt
     assert repair_disagreeing(empty_store)[1] == []
 
 
-def test_a_repair_that_fails_too_is_done_before_the_next_insert(throwing_view: Store, settings: Settings) -> None:
+def test_a_repair_that_fails_too_is_done_after_the_next_insert(throwing_view: Store, settings: Settings) -> None:
     """The repair after a failed insert fails as well (the fault persists): the days are remembered and
-    rebuilt before this process's next insert into the store, once the fault is gone."""
+    rebuilt after this process's next insert that succeeds, once the fault is gone."""
     store = throwing_view
     ingest_table(store, _table(random_sightings(2000, seed=15, days=2)), "before", settings)
     # A second planted fault on the aggregate itself: the repair's own insert into it fails too.

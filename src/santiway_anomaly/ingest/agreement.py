@@ -3,9 +3,10 @@
 An insert into santi.way_data that fails half way may have stored some of its rows without their
 aggregates, or the other way round (storage/aggregates.py explains why). Right after such a failure the
 days the batch touched are checked and, where they disagree, rebuilt from the raw rows. When that is
-impossible too (the disk is still full, the store still unreachable), the days are remembered and
-repaired before this process's next insert into the same store; a process that is killed meanwhile
-leaves them to `santiway-anomaly schema repair`.
+impossible (the disk is full, the store unreachable), the days are remembered and repaired after this
+process's next successful insert into the same store (rebuilding a whole day from the raw rows is right
+whatever was inserted since); a process that is killed meanwhile leaves them to
+`santiway-anomaly schema repair`.
 
 The caller holds the ingest's insert lock, so no other insert of this process runs during a repair.
 """
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from loguru import logger
 
 from santiway_anomaly.storage.aggregates import repair_disagreeing
-from santiway_anomaly.storage.store import Store
+from santiway_anomaly.storage.store import Store, StoreUnavailableError, StoreWriteError
 
 # Store target -> days that still need a check (a repair after a failure failed as well).
 _PENDING: dict[str, set[date]] = {}
@@ -46,8 +47,7 @@ def _repair(store: Store, days: set[date]) -> bool:
     try:
         after, rebuilt = repair_disagreeing(store, days)
     except Exception as exc:  # a full disk or a lost store fails the repair too: try again later
-        with _PENDING_LOCK:
-            _PENDING.setdefault(store.target, set()).update(days)
+        _remember(store, days)
         logger.error("could not check or repair the aggregates of {} day(s) after a failed insert ({}: {}); "
                      "they are repaired before the next insert, or run `santiway-anomaly schema repair`",
                      len(days), type(exc).__name__, str(exc)[:300])
@@ -68,26 +68,40 @@ def _repair(store: Store, days: set[date]) -> bool:
 
 
 def heal_pending(store: Store) -> None:
-    """Repair the days a failed repair left behind, before anything else is inserted."""
+    """Repair the days a failed insert or repair left behind (called after an insert that succeeded)."""
     days = pending_days(store)
     if days:
         _repair(store, set(days))
 
 
+def _remember(store: Store, days: set[date]) -> None:
+    with _PENDING_LOCK:
+        _PENDING.setdefault(store.target, set()).update(days)
+
+
 @contextmanager
 def aggregates_kept_in_agreement(store: Store, rows: pa.Table) -> Iterator[None]:
     """Around the inserts of `rows` into santi.way_data: a failure leaves the touched days in agreement
-    (or pending, see the module docstring) and is then raised as it was."""
-    heal_pending(store)
+    (or pending, see the module docstring) and is then raised as it was.
+
+    A full disk, a read-only or an unreachable store would refuse the repair too (a full disk even holds
+    it back until the time-out): their days wait for the next insert that succeeds, which proves the store
+    writes again. Any other failure (a view that throws, a bad block) is repaired at once."""
     try:
         yield
-    except Exception:
+    except Exception as exc:
         days = _days(rows)
         if days:
-            logger.warning("an insert of {:,} sightings failed: checking the aggregates of the {} day(s) it touched",
-                           rows.num_rows, len(days))
-            _repair(store, days)
+            if isinstance(exc, StoreWriteError | StoreUnavailableError):
+                _remember(store, days)
+                logger.warning("an insert of {:,} sightings failed ({}): the aggregates of the {} day(s) it touched "
+                               "are checked after the next insert that succeeds", rows.num_rows, exc, len(days))
+            else:
+                logger.warning("an insert of {:,} sightings failed: checking the aggregates of the {} day(s) it "
+                               "touched", rows.num_rows, len(days))
+                _repair(store, days)
         raise
+    heal_pending(store)
 
 
 __all__ = ["aggregates_kept_in_agreement", "heal_pending", "pending_days"]

@@ -7,7 +7,7 @@ that throws) can leave sightings stored that some aggregate never received, or t
 sightings are the source of truth; the check compares each aggregate's sighting count per UTC day with
 the raw count, and the repair rebuilds a disagreeing day from the raw rows:
 
-1. the day's rows are deleted from all four aggregate tables (a synchronous mutation);
+1. the day's rows are deleted from all four aggregate tables (a mutation, waited for with a time-out);
 2. hourly_features and folder_5min are re-inserted from the day's raw rows with the same SELECT as their
    views (the chained views refill device_days and folder_hourly). Deduplication is off for this insert:
    an aggregate block equal to one inserted before would otherwise be dropped as a repeat.
@@ -20,13 +20,16 @@ Distributed tables and the repair refuses.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from loguru import logger
 
-from santiway_anomaly.storage.store import Store
+from santiway_anomaly.storage.names import identifier
+from santiway_anomaly.storage.store import Store, StoreWriteError
 
 # (table, SQL expression of a row's UTC day, SQL expression of the sightings the row counts)
 AGGREGATES = (
@@ -91,6 +94,8 @@ GROUP BY folder, slot
 SETTINGS insert_deduplicate = 0
 """
 
+# Mutation ids go into KILL MUTATION as literals: file names (non-replicated) or numbers (replicated) only.
+_MUTATION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 # Days are repaired this many at a time: each round is one mutation per table and two inserts.
 REPAIR_DAYS_PER_ROUND = 31
 
@@ -151,13 +156,52 @@ def rebuild_days(store: Store, days: Iterable[date]) -> int:
         part = chosen[start:start + REPAIR_DAYS_PER_ROUND]
         params = {"days": part}
         for table, day_sql, _ in AGGREGATES:
-            store.command(f"ALTER TABLE {table} DELETE WHERE {day_sql} IN {{days:Array(Date)}} "
-                          "SETTINGS mutations_sync = 2", params)
+            _delete_days(store, table, day_sql, part)
         store.command(_REBUILD_HOURLY, params)
         store.command(_REBUILD_FOLDER_5MIN, params)
         logger.info("rebuilt the aggregates of {} day(s) from the raw sightings: {} .. {}",
                     len(part), part[0].isoformat(), part[-1].isoformat())
     return len(chosen)
+
+
+def _unfinished_mutations(store: Store, table: str) -> dict[str, str]:
+    database, name = identifier(table).split(".")
+    rows = store.query_rows(
+        "SELECT mutation_id, latest_fail_reason FROM system.mutations "
+        "WHERE database = {db:String} AND table = {t:String} AND NOT is_done AND NOT is_killed",
+        {"db": database, "t": name})
+    return {str(m): str(reason) for m, reason in rows}
+
+
+def _delete_days(store: Store, table: str, day_sql: str, days: list[date]) -> None:
+    """Delete the days' rows, waiting at most AGGREGATE_REPAIR_TIMEOUT_S for the mutation.
+
+    Not `mutations_sync`: on a full disk ClickHouse holds a mutation back without failing it, and the
+    query would wait for ever (measured on chDB 26). A mutation that fails or outlasts the time-out is
+    killed, and the repair ends with a `StoreWriteError` (the days still disagree; a later repair finds them).
+    """
+    before = set(_unfinished_mutations(store, table))
+    store.command(f"ALTER TABLE {table} DELETE WHERE {day_sql} IN {{days:Array(Date)}} SETTINGS mutations_sync = 0",
+                  {"days": days})
+    timeout = store.settings.aggregate_repair_timeout_s
+    deadline = time.monotonic() + timeout
+    while True:
+        mine = {m: r for m, r in _unfinished_mutations(store, table).items() if m not in before}
+        if not mine:
+            return
+        failed = next((r for r in mine.values() if r), "")
+        if failed or time.monotonic() > deadline:
+            for mutation in mine:
+                if _MUTATION_ID.fullmatch(mutation):
+                    database, name = table.split(".")
+                    store.command(f"KILL MUTATION WHERE database = '{database}' AND table = '{name}' "
+                                  f"AND mutation_id = '{mutation}'")
+            why = f"ClickHouse said: {failed[:200]}" if failed else (
+                f"ClickHouse did not finish deleting them within {timeout:g} s (AGGREGATE_REPAIR_TIMEOUT_S); "
+                "a full disk holds mutations back")
+            raise StoreWriteError(f"the aggregates of {len(days)} day(s) in {table} could not be rebuilt: {why}. "
+                                  "Free space if the disk is full, then run `santiway-anomaly schema repair`")
+        time.sleep(0.1)
 
 
 def repair_disagreeing(store: Store, days: Iterable[date] | None = None) -> tuple[AgreementReport, list[date]]:
