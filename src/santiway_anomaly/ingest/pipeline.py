@@ -210,7 +210,7 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     if fmt != "parquet":
         what = check_text_file(path)  # UTF-16, gzip, NUL bytes: one sentence instead of a reject per line
         if what:
-            raise ReadError(f"{path.name} is {what}")
+            raise ReadError(f"the file is {what}")
     mapping = mapping or ColumnMapping()
     batch_rows = settings.ingest_batch_rows
     source = str(path.resolve())
