@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # POST /ingest bodies read and parsed at once: a 32 MiB body cost ~340 MB while parsed (issue 13),
     # so 2 keep the peak under ~0.7 GB however many clients post; further requests wait their turn.
     api_ingest_concurrency: int = Field(default=2, ge=1, le=64)
+    # POST /ingest bodies larger than this are streamed to a temporary file as they arrive and read back
+    # in batches (NDJSON, CSV) instead of held in memory; a sensor's usual batch (a few hundred rows,
+    # well under 1 MiB) stays in memory, where it is parsed fastest.
+    api_ingest_spill_bytes: int = Field(default=1024 * 1024, ge=0)
     # Failed sign-ins (wrong or missing key) per client address before 429, and the window they count in.
     api_auth_max_failures: int = Field(default=20, ge=1, le=100_000)
     api_auth_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
@@ -133,6 +137,10 @@ class Settings(BaseSettings):
     # Distinct days (ClickHouse partitions) per insert: ClickHouse refuses more than
     # max_partitions_per_insert_block (100) with TOO_MANY_PARTS, so a long span is split.
     ingest_max_days_per_insert: int = Field(default=90, ge=1, le=100)
+    # Longest wait for ClickHouse to delete the aggregates of the days being rebuilt (schema repair, and the
+    # automatic repair after a failed insert). A few days of hourly aggregates delete in about a second
+    # here; a full disk holds the deletion back for ever, so past this the repair gives up and says why.
+    aggregate_repair_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
     # --- ML ----------------------------------------------------------------------------
     # Feature history before the scored window: 7 days, so the personal profile features

@@ -6,6 +6,7 @@ Needs permission to mount a tmpfs (root in a container with CAP_SYS_ADMIN); skip
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from santiway_anomaly.config import Settings, load_settings
+from santiway_anomaly.ingest.pipeline import ingest_table
+from santiway_anomaly.storage import Store, StoreWriteError
+from santiway_anomaly.storage.aggregates import check_agreement, rebuild_days
 from tests.api.conftest import start_server, stop_server
 from tests.ingest.helpers import random_sightings
 
@@ -44,10 +49,12 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 _AGREE = """
 import sys
 from santiway_anomaly.config import load_settings
+from santiway_anomaly.storage.aggregates import check_agreement
 from santiway_anomaly.storage.store import Store
 with Store.open(load_settings(data_dir=sys.argv[1], _env_file=None)) as store:
     raw = int(store.scalar("SELECT count() FROM santi.way_data"))
-    agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0)
+    report = check_agreement(store)  # every aggregate, day by day
+    agg = int(store.scalar("SELECT sum(event_count) FROM anomaly_ml.hourly_features_v") or 0) if report.agree else -1
 print(raw, agg)
 """
 
@@ -100,3 +107,28 @@ def test_full_disk_during_post_ingest_is_503_with_retry_after(tiny_disk: Path) -
         stop_server(server)
     raw, agg = _agree(data)
     assert raw == agg
+
+
+@pytest.mark.embedded_only  # a full embedded data directory
+def test_aggregate_repair_on_a_full_disk_gives_up_and_succeeds_once_space_is_freed(tiny_disk: Path,
+                                                                                  store_closed: Settings) -> None:
+    """On a full disk ClickHouse holds the repair's deletion back for ever: the repair gives up after
+    AGGREGATE_REPAIR_TIMEOUT_S with one sentence, and works once space is freed."""
+    settings = load_settings(data_dir=tiny_disk / "data", _env_file=None).model_copy(
+        update={"aggregate_repair_timeout_s": 3.0})
+    rows = random_sightings(3000, seed=4, days=2)
+    table = pa.Table.from_pandas(rows.astype({"ts": str}).astype(str), preserve_index=False)
+    with Store.open(settings) as store:
+        ingest_table(store, table, "before-full", settings)
+        days = sorted(check_agreement(store).raw)
+        filler = tiny_disk / "filler"
+        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        with pytest.raises(StoreWriteError, match="could not be rebuilt"):
+            rebuild_days(store, days)
+        filler.unlink()
+        assert rebuild_days(store, days) == len(days)
+        report = check_agreement(store)
+        assert report.agree and sum(report.raw.values()) == len(rows)

@@ -19,9 +19,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from loguru import logger
 from prometheus_client import disable_created_metrics
 from slowapi.errors import RateLimitExceeded
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from santiway_anomaly import __version__
 from santiway_anomaly.api import openapi, ratelimit
+from santiway_anomaly.api.allow import http_error
 from santiway_anomaly.api.cache import AnswerCache
 from santiway_anomaly.api.deps import StoreRunner
 from santiway_anomaly.api.errors import store_failure, unhandled
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.state.signin_guard = SignInGuard(settings.api_auth_max_failures, settings.api_auth_failure_window_s)
 
     app.add_exception_handler(RateLimitExceeded, ratelimit.rate_limit_exceeded)
+    app.add_exception_handler(StarletteHTTPException, http_error)  # a 405's Allow lists every method of the path
     # Unreachable store: 503 with the reason. Any other ClickHouse error is a bug: the generic 500.
     app.add_exception_handler(StoreError, store_failure)
     app.add_exception_handler(OperationalError, store_failure)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -81,3 +82,68 @@ def show(
         typer.echo(f"-- {migration.version:03d} {migration.name}")
         for statement in migration_statements:
             typer.echo(f"{statement};\n")
+
+
+EXIT_DISAGREE = 1
+
+
+def _parse_days(days: list[str]) -> list[date] | None:
+    if not days:
+        return None
+    try:
+        return [date.fromisoformat(d) for d in days]
+    except ValueError as exc:
+        typer.secho(f"error: --day: {exc} (expected YYYY-MM-DD)", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+_DAY_HELP = "Only this UTC day, YYYY-MM-DD (repeat for several); default: every day stored"
+
+
+@app.command("check")
+def check(days: Annotated[list[str], typer.Option("--day", help=_DAY_HELP)] = []) -> None:  # noqa: B006
+    """Compare the hourly aggregates the detectors read with the raw sightings, day by day (sightings per
+    UTC day in santi.way_data against hourly_features, device_days, folder_5min and folder_hourly).
+
+    Exit code: 0 they agree, 1 some days disagree (run `schema repair`), 2 bad arguments, 3 store unavailable.
+    """
+    from santiway_anomaly.storage.aggregates import check_agreement
+
+    chosen = _parse_days(days)
+    settings = settings_or_exit()
+    with open_store(settings) as store:
+        report = check_agreement(store, chosen)
+    bad = report.disagreeing
+    for day in bad:
+        typer.echo(f"disagree  {report.describe(day)}")
+    typer.echo(f"{len(report.raw)} day(s) with sightings checked, {len(bad)} disagree"
+               + ("; run `santiway-anomaly schema repair`" if bad else ""))
+    if bad:
+        raise typer.Exit(EXIT_DISAGREE)
+
+
+@app.command("repair")
+def repair(days: Annotated[list[str], typer.Option("--day", help=_DAY_HELP)] = []) -> None:  # noqa: B006
+    """Rebuild the aggregates of every day on which they disagree with the raw sightings, from the raw
+    sightings (the source of truth). Safe to run again after an interruption; the service repairs by
+    itself after a failed insert, this is for a store left behind by a killed process.
+
+    Exit code: 0 all days agree afterwards, 1 some still disagree, 2 bad arguments, 3 store unavailable.
+    """
+    from santiway_anomaly.storage.aggregates import RepairRefused, repair_disagreeing
+
+    chosen = _parse_days(days)
+    settings = settings_or_exit()
+    with open_store(settings) as store:
+        try:
+            after, rebuilt = repair_disagreeing(store, chosen)
+        except RepairRefused as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(EXIT_CONFIG) from None
+    for day in rebuilt:
+        typer.echo(f"rebuilt   {day.isoformat()}")
+    for day in after.disagreeing:
+        typer.echo(f"disagree  {after.describe(day)}")
+    typer.echo(f"{len(rebuilt)} day(s) rebuilt; {len(after.disagreeing)} still disagree")
+    if not after.agree:
+        raise typer.Exit(EXIT_DISAGREE)

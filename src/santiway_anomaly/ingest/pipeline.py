@@ -23,10 +23,13 @@ import pyarrow as pa
 from loguru import logger
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.agreement import aggregates_kept_in_agreement
 from santiway_anomaly.ingest.dedup import INSERT_LOCK, Deduper, split_by_days
+from santiway_anomaly.ingest.encoding import check_text_file
 from santiway_anomaly.ingest.mac import load_vendor_registry
-from santiway_anomaly.ingest.readers import RawBatch, detect_format, read_batches, total_size
+from santiway_anomaly.ingest.readers import RawBatch, ReadError, detect_format, read_batches, total_size
 from santiway_anomaly.ingest.records import Limits
+from santiway_anomaly.ingest.text_rules import reject_control_characters
 from santiway_anomaly.ingest.validate import LINE, Reject, validate
 from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
 from santiway_anomaly.storage.store import Store
@@ -139,10 +142,12 @@ def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: 
     if stored.num_rows:
         with INSERT_LOCK:
             fresh = dedup.fresh(store, stored)
-            for i, part in enumerate(split_by_days(fresh, max_days)):
-                # ClickHouse drops a block whose token it has seen: a retried insert is not stored twice.
-                part_token = f"{token}:{i}:{part.num_rows}" if token else None
-                store.insert_arrow("santi.way_data", part, dedup_token=part_token)
+            # A failure half way through leaves raw rows and aggregates in agreement (agreement.py).
+            with aggregates_kept_in_agreement(store, fresh):
+                for i, part in enumerate(split_by_days(fresh, max_days)):
+                    # ClickHouse drops a block whose token it has seen: a retried insert is not stored twice.
+                    part_token = f"{token}:{i}:{part.num_rows}" if token else None
+                    store.insert_arrow("santi.way_data", part, dedup_token=part_token)
             new = fresh.num_rows
     if rejects:
         now = datetime.now(UTC)
@@ -202,6 +207,10 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     """
     started = time.perf_counter()
     fmt = detect_format(path, fmt)
+    if fmt != "parquet":
+        what = check_text_file(path)  # UTF-16, gzip, NUL bytes: one sentence instead of a reject per line
+        if what:
+            raise ReadError(f"the file is {what}")
     mapping = mapping or ColumnMapping()
     batch_rows = settings.ingest_batch_rows
     source = str(path.resolve())
@@ -262,6 +271,13 @@ class _PreparedBatch:
 
 
 def _validate_safely(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
+    """Rows with control characters rejected (text_rules.py), the rest validated (`_validate_rows`)."""
+    table, damaged = reject_control_characters(table)
+    stored, rejects = _validate_rows(table)
+    return stored, sorted(damaged + rejects, key=lambda r: r.line) if damaged else rejects
+
+
+def _validate_rows(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
     """`validate`, and if a value it was not written for makes it fail, row by row: the rows that
     still fail are rejected with the error, the others stored (one bad row never fails a batch)."""
     try:

@@ -168,6 +168,9 @@ async def detect_and_notify(
     Rate limit: RATE_LIMIT_DETECT (10/minute)."""
     since, end = window(hours, until, settings)
     names = detectors.split(",") if detectors else None
+    repeated = sorted({n for n in names or [] if names and names.count(n) > 1})
+    if repeated:  # each detector runs once per request: a repeat is a mistake in the request, said so
+        invalid("query", "detectors", f"detector(s) named more than once: {', '.join(repeated)}", detectors)
     started = time.perf_counter()
     try:
         run = await runner(_run, settings, hours, end, names)

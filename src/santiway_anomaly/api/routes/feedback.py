@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
 from santiway_anomaly.api.deps import StoreDep
@@ -39,7 +39,8 @@ DeviceIdP = Annotated[str, Path(max_length=64, description=f"The device: {MAC_HE
 class FeedbackIn(BaseModel):
     verdict: VerdictQ = Field(description="false_alarm: the anomaly was not one. confirmed: it was.")
     note: str = Field(default="", max_length=2000, description="Free text for the other operators")
-    mark_known: bool = Field(
+    # Strict: a JSON true/false only; 0, 1, "yes" are 422s, not guessed (issue 13).
+    mark_known: StrictBool = Field(
         default=False,
         description="With false_alarm: also mark the device as known for "
         "this anomaly type, so it is not alerted on again for it",

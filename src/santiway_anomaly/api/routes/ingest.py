@@ -1,10 +1,11 @@
-"""POST /ingest: a JSON array or NDJSON batch of sightings, through the same validation as the CLI."""
+"""POST /ingest: a JSON array, NDJSON or CSV batch of sightings, through the same validation as the CLI."""
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +14,19 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
+from santiway_anomaly.api.ingest_body import (
+    NDJSON_TYPES,
+    IngestBody,
+    ReadError,
+    file_body_parts,
+    is_csv,
+    is_streamable_ndjson,
+)
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic, IngestPublic
 from santiway_anomaly.api.security import require_api_key
 from santiway_anomaly.config import Settings
+from santiway_anomaly.ingest.encoding import not_text
 from santiway_anomaly.ingest.pipeline import MAX_REJECTS_KEPT_IN_REPORT, ingest_table
 from santiway_anomaly.ingest.records import (
     JsonTooDeep,
@@ -84,27 +94,9 @@ _BODY = {
         # Any item is accepted into the batch; one that is not a valid sighting becomes a reject.
         "application/json": {"schema": {"type": "array", "items": {"anyOf": [_SIGHTING, _ANY_ROW]}}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one sighting object per line"}},
+        "text/csv": {"schema": {"type": "string", "description": "a header line naming the fields, then one "
+                                                                "sighting per line (comma- or tab-separated)"}},
     },
-}
-
-
-async def _read_body(request: Request, cap: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise HTTPException(413, f"body larger than {cap} bytes (API_MAX_INGEST_BYTES): split the batch")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-NDJSON_TYPES = {
-    "application/x-ndjson",
-    "application/ndjson",
-    "application/jsonl",
-    "application/x-jsonlines",
-    "text/plain",
 }
 
 
@@ -183,42 +175,82 @@ def _release_memory() -> None:
         pass
 
 
-def _ingest(store: Store, settings: Settings, body: bytes, media_type: str, source: str) -> dict[str, Any]:
+def _ingest(store: Store, settings: Settings, body: IngestBody, media_type: str, source: str) -> dict[str, Any]:
     try:
         return _ingest_body(store, settings, body, media_type, source)
     finally:
-        if len(body) > 1 << 20:
+        if body.size > 1 << 20:
             _release_memory()
 
 
-def _ingest_body(store: Store, settings: Settings, body: bytes, media_type: str, source: str) -> dict[str, Any]:
-    table, parse_rejects = parse_batch_table(body, media_type, Limits.from_settings(settings))
-    accepted, duplicates, rejects, rejected = 0, 0, list(parse_rejects), len(parse_rejects)
-    if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
-        now = datetime.now(UTC)
-        store.insert_rows(
-            "anomaly_ml.ingest_rejects",
-            [[now, source, r.line, r.field, r.reason, r.raw] for r in parse_rejects],
-            ["rejected_at", "source", "line", "field", "reason", "raw"],
-        )
-    if table is not None:
-        # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
-        for name in REQUIRED_FIELDS:
-            if name not in table.column_names:
-                table = table.append_column(name, pa.nulls(table.num_rows, type=pa.string()))
-        report = ingest_table(store, table, source, settings)
-        accepted, duplicates, rejected = report.accepted, report.duplicates, rejected + report.rejected
-        rejects.extend(report.rejects)
-    rejects.sort(key=lambda r: r.line)
-    shown = rejects[:MAX_REJECTS_KEPT_IN_REPORT]
-    return {
-        "source": source,
-        "accepted": int(accepted),
-        "rejected": int(rejected),
-        "duplicates": int(duplicates),
-        "rejects": [{"line": int(r.line), "field": str(r.field), "reason": str(r.reason)} for r in shown],
-        "rejects_truncated": rejected > len(shown),
-    }
+def _body_parts(body: IngestBody, media_type: str, limits: Limits) -> Iterator[tuple[pa.Table | None, list[Reject]]]:
+    """The body as (table of text columns, parse rejects) parts: one for a body in memory, one per
+    PARSE_CHUNK_LINES lines for a CSV or large NDJSON body (stored part by part: memory stays bounded)."""
+    what = not_text(body.head.removeprefix(b"\xef\xbb\xbf"))
+    if what:  # UTF-16, gzip, NUL bytes: one 422 naming it instead of a reject per line
+        invalid("body", "body", f"the body is {what}", None)
+    if is_csv(media_type):
+        parts = file_body_parts(body, "csv", limits, PARSE_CHUNK_LINES)
+        try:
+            first = next(parts, None)  # the header is read here: a bad one is a 422 before anything is stored
+        except ReadError as exc:
+            invalid("body", "body", f"not a readable CSV body: {exc}", None)
+        if first is not None:
+            yield first
+            yield from parts
+    elif is_streamable_ndjson(body, media_type):
+        yield from file_body_parts(body, "ndjson", limits, PARSE_CHUNK_LINES)
+    else:
+        yield parse_batch_table(body.bytes(), media_type, limits)
+
+
+@dataclass
+class _Outcome:
+    source: str
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+    def add_rejects(self, rejects: list[Reject]) -> None:
+        self.rejected += len(rejects)
+        self.rejects.extend(rejects[:max(0, MAX_REJECTS_KEPT_IN_REPORT - len(self.rejects))])
+
+    def answer(self) -> dict[str, Any]:
+        shown = sorted(self.rejects, key=lambda r: r.line)
+        return {
+            "source": self.source,
+            "accepted": int(self.accepted),
+            "rejected": int(self.rejected),
+            "duplicates": int(self.duplicates),
+            "rejects": [{"line": int(r.line), "field": str(r.field), "reason": str(r.reason)} for r in shown],
+            "rejects_truncated": self.rejected > len(shown),
+        }
+
+
+def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type: str, source: str
+                 ) -> dict[str, Any]:
+    outcome = _Outcome(source)
+    for table, parse_rejects in _body_parts(body, media_type, Limits.from_settings(settings)):
+        if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
+            now = datetime.now(UTC)
+            store.insert_rows(
+                "anomaly_ml.ingest_rejects",
+                [[now, source, r.line, r.field, r.reason, r.raw] for r in parse_rejects],
+                ["rejected_at", "source", "line", "field", "reason", "raw"],
+            )
+            outcome.add_rejects(parse_rejects)
+        if table is not None:
+            # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
+            for name in REQUIRED_FIELDS:
+                if name not in table.column_names:
+                    table = table.append_column(name, pa.nulls(table.num_rows, type=pa.string()))
+            report = ingest_table(store, table, source, settings)
+            outcome.accepted += report.accepted
+            outcome.duplicates += report.duplicates
+            outcome.rejected += report.rejected - len(report.rejects)  # those beyond the report's own list
+            outcome.add_rejects(report.rejects)
+    return outcome.answer()
 
 
 @router.post("/ingest", response_model=IngestPublic, summary="Ingest sightings", openapi_extra={"requestBody": _BODY})
@@ -234,7 +266,12 @@ async def ingest(request: Request, runner: StoreDep, settings: SettingsDep) -> I
     # At most API_INGEST_CONCURRENCY bodies are read and parsed at once: each costs several times its
     # size in memory while parsed, so this, not the number of clients, bounds the service's memory.
     async with request.app.state.ingest_slots:
-        body = await _read_body(request, settings.api_max_ingest_bytes)
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        source = "api:" + hashlib.sha256(body).hexdigest()[:16]
-        return IngestPublic.model_validate(await runner(_ingest, settings, body, media_type, source))
+        # The cap is enforced while the body streams in; a large body waits in a temporary file, not in memory.
+        body = await IngestBody.receive(request.stream(), settings.api_max_ingest_bytes,
+                                        settings.api_ingest_spill_bytes)
+        try:
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            source = "api:" + body.digest[:16]
+            return IngestPublic.model_validate(await runner(_ingest, settings, body, media_type, source))
+        finally:
+            body.discard()

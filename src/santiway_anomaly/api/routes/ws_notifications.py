@@ -5,7 +5,8 @@ connection is accepted first and then closed with an application close code and 
 can read (4401 bad or missing key, 4400 bad parameter, 4429 too many clients, 4408 too slow, 1013
 notifications disabled). Query parameters: `since` (a notification id or an ISO time: missed
 notifications first), `min_severity`, `folders`, `types` (comma-separated). Messages besides the
-notifications: `connection.established` (first), `heartbeat` (when idle), `subscribed`, `pong`, `error`.
+notifications: `connection.established` (first), `heartbeat` (when idle), `subscribed`, `pong`,
+`error` (also the answer to a binary frame, which does not end the connection).
 A client may send `{"type": "ping"}` or `{"type": "subscribe", "min_severity": ..., "folders": [...],
 "types": [...]}`.
 """
@@ -47,6 +48,7 @@ router = APIRouter(tags=["notifications"])
 
 MISSING_WS_KEY = "Missing API key: connect with ?api_key=KEY or an X-API-Key header"
 MAX_CLIENT_MESSAGE = 4096
+BINARY_FRAME = 'binary frames are not accepted: send JSON text, {"type": "ping"} or {"type": "subscribe"}'
 # A client cut off while its sender is stuck in a send (its socket buffers full) gets this long to take
 # the close frame; then the connection is dropped.
 STUCK_CLOSE_S = 2.0
@@ -131,7 +133,13 @@ class Connection:
 
     async def receiver(self) -> None:
         while True:
-            raw = await self.ws.receive_text()
+            frame = await self.ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000), frame.get("reason"))
+            raw = frame.get("text")
+            if raw is None:  # a binary frame: answered, the connection stays open
+                await self.send_json({"type": "error", "detail": BINARY_FRAME})
+                continue
             try:
                 message = json.loads(raw[:MAX_CLIENT_MESSAGE])
                 kind = message.get("type") if isinstance(message, dict) else None
