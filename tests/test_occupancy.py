@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
+from pydantic import ValidationError
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.ingest.pipeline import ingest_table
@@ -115,3 +117,8 @@ def test_phones_sharing_a_fingerprint_count_between_near_and_mid(empty_store: St
     assert crowd["people"] == round(8 ** 0.5, 1)
     assert crowd["people_low"] <= crowd["people"] <= crowd["people_high"]
     assert far["unique_devices"] == 100 and far["people"] == 0.0
+
+
+def test_a_mid_cut_closer_than_the_near_cut_is_refused(settings: Settings) -> None:
+    with pytest.raises(ValidationError, match="OCCUPANCY_MID_RSSI"):
+        Settings(**{**settings.model_dump(), "occupancy_near_rssi": -80, "occupancy_mid_rssi": -65})
