@@ -147,13 +147,19 @@ def one_world(family: str, seed: int, scale: float) -> dict[str, Any]:
     occ["hour"] = pd.to_datetime(occ["hour"], utc=True)
     frame = truth.merge(occ.rename(columns={"unique_devices": "unique_macs"}), on=["hour", "folder"])
     occupied = frame[frame["true_people"] >= 1]
+    crowd = frame[(frame["true_people"] >= 10) & (frame["true_people"] < 30)]
+    medians = [round(float(crowd[(crowd["true_people"] >= lo) & (crowd["true_people"] < hi)]["people"].median()), 1)
+               for lo, hi in ((10, 15), (15, 20), (20, 30))]
     return {"world": f"{family}:{seed}", "scale": scale, "sightings": info.sightings, "macs": info.macs,
             "folder_hours": len(frame), "folder_hours_unheard_left_out": len(truth) - len(frame),
             "occupied_folder_hours": len(occupied),
             "people_spearman_all": _spearman(frame["people"], frame["true_people"]),
             "people_spearman_occupied": _spearman(occupied["people"], occupied["true_people"]),
             "unique_macs_spearman_all": _spearman(frame["unique_macs"], frame["true_people"]),
-            "unique_macs_spearman_occupied": _spearman(occupied["unique_macs"], occupied["true_people"])}
+            "unique_macs_spearman_occupied": _spearman(occupied["unique_macs"], occupied["true_people"]),
+            "hours_10_30": len(crowd), "band_medians_10_15_20_30": medians,
+            "people_spearman_10_30": _spearman(crowd["people"], crowd["true_people"]),
+            "unique_macs_spearman_10_30": _spearman(crowd["unique_macs"], crowd["true_people"])}
 
 
 def worlds(spec: str, scale: float) -> dict[str, Any]:
@@ -168,7 +174,9 @@ def worlds(spec: str, scale: float) -> dict[str, Any]:
         r = rows[-1]
         print(f"  world {r['world']}: {r['folder_hours']} folder-hours ({r['occupied_folder_hours']} occupied): "  # noqa: T201
               f"people {r['people_spearman_all']:.2f} / {r['people_spearman_occupied']:.2f}, unique MACs "
-              f"{r['unique_macs_spearman_all']:.2f} / {r['unique_macs_spearman_occupied']:.2f}")
+              f"{r['unique_macs_spearman_all']:.2f} / {r['unique_macs_spearman_occupied']:.2f}; 10-30 people "
+              f"({r['hours_10_30']} h): medians {r['band_medians_10_15_20_30']}, Spearman people "
+              f"{r['people_spearman_10_30']:.2f}, unique MACs {r['unique_macs_spearman_10_30']:.2f}")
     worst_all = min(rows, key=lambda r: r["people_spearman_all"])
     worst_occ = min(rows, key=lambda r: r["people_spearman_occupied"])
     return {"worlds": rows,
