@@ -60,6 +60,11 @@ def _spearman(a: pd.Series, b: pd.Series) -> float:
     return round(float(a.corr(b, method="spearman")), 3) if len(a) > 2 else float("nan")
 
 
+def _none_if_nan(x: float) -> float | None:
+    """JSON has no NaN: a band without hours has no median."""
+    return None if x != x else x
+
+
 def correlations(frame: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     occupied = frame[frame["occupancy_mean"] >= 1]
@@ -133,23 +138,24 @@ def one_world(family: str, seed: int, scale: float) -> dict[str, Any]:
     from santiway_anomaly.simulate.families import generate
 
     settings = load_settings()
-    out = Path(tempfile.mkdtemp(prefix="occupancy-world-"))
-    info = generate(family, seed, out, scale=scale, probes=True)
-    store = Store.open(settings)
-    try:
-        ingest_file(store, out / "sightings.parquet", settings)
-        start, end = datetime.fromisoformat(info.start), datetime.fromisoformat(info.end)
-        occ = occupancy_hours(store, settings, start, end)
-    finally:
-        store.close()
-    truth = pd.read_csv(out / "people.csv").rename(columns={"people": "true_people"})
+    with tempfile.TemporaryDirectory(prefix="occupancy-world-") as tmp:
+        out = Path(tmp)
+        info = generate(family, seed, out, scale=scale, probes=True)
+        store = Store.open(settings)
+        try:
+            ingest_file(store, out / "sightings.parquet", settings)
+            start, end = datetime.fromisoformat(info.start), datetime.fromisoformat(info.end)
+            occ = occupancy_hours(store, settings, start, end)
+        finally:
+            store.close()
+        truth = pd.read_csv(out / "people.csv").rename(columns={"people": "true_people"})
     truth["hour"] = pd.to_datetime(truth["hour"], utc=True)
     occ["hour"] = pd.to_datetime(occ["hour"], utc=True)
     frame = truth.merge(occ.rename(columns={"unique_devices": "unique_macs"}), on=["hour", "folder"])
     occupied = frame[frame["true_people"] >= 1]
     crowd = frame[(frame["true_people"] >= 10) & (frame["true_people"] < 30)]
-    medians = [round(float(crowd[(crowd["true_people"] >= lo) & (crowd["true_people"] < hi)]["people"].median()), 1)
-               for lo, hi in ((10, 15), (15, 20), (20, 30))]
+    medians = [_none_if_nan(round(float(crowd[(crowd["true_people"] >= lo) & (crowd["true_people"] < hi)]
+                                        ["people"].median()), 1)) for lo, hi in ((10, 15), (15, 20), (20, 30))]
     return {"world": f"{family}:{seed}", "scale": scale, "sightings": info.sightings, "macs": info.macs,
             "folder_hours": len(frame), "folder_hours_unheard_left_out": len(truth) - len(frame),
             "occupied_folder_hours": len(occupied),
@@ -158,8 +164,8 @@ def one_world(family: str, seed: int, scale: float) -> dict[str, Any]:
             "unique_macs_spearman_all": _spearman(frame["unique_macs"], frame["true_people"]),
             "unique_macs_spearman_occupied": _spearman(occupied["unique_macs"], occupied["true_people"]),
             "hours_10_30": len(crowd), "band_medians_10_15_20_30": medians,
-            "people_spearman_10_30": _spearman(crowd["people"], crowd["true_people"]),
-            "unique_macs_spearman_10_30": _spearman(crowd["unique_macs"], crowd["true_people"])}
+            "people_spearman_10_30": _none_if_nan(_spearman(crowd["people"], crowd["true_people"])),
+            "unique_macs_spearman_10_30": _none_if_nan(_spearman(crowd["unique_macs"], crowd["true_people"]))}
 
 
 def worlds(spec: str, scale: float) -> dict[str, Any]:
@@ -176,7 +182,7 @@ def worlds(spec: str, scale: float) -> dict[str, Any]:
               f"people {r['people_spearman_all']:.2f} / {r['people_spearman_occupied']:.2f}, unique MACs "
               f"{r['unique_macs_spearman_all']:.2f} / {r['unique_macs_spearman_occupied']:.2f}; 10-30 people "
               f"({r['hours_10_30']} h): medians {r['band_medians_10_15_20_30']}, Spearman people "
-              f"{r['people_spearman_10_30']:.2f}, unique MACs {r['unique_macs_spearman_10_30']:.2f}")
+              f"{r['people_spearman_10_30']}, unique MACs {r['unique_macs_spearman_10_30']}")
     worst_all = min(rows, key=lambda r: r["people_spearman_all"])
     worst_occ = min(rows, key=lambda r: r["people_spearman_occupied"])
     return {"worlds": rows,
