@@ -1,17 +1,27 @@
 """Occupancy benchmark (issue 16): how well hourly counts follow the real number of people.
 
 The lab captures (`shared/data/lab-probes-2022-2023`: one ESP32 sniffer, probe fields, the room's
-occupancy every hour) are ingested into a store; then per UTC hour of `occupancy.csv` (an hour
-without sightings counts 0) four counts are compared with `occupancy_mean`, Spearman and Pearson,
-over all hours and over occupied ones (occupancy_mean >= 1), 2022 (where the near cut was tuned)
-and 2023 (held back):
-  unique_macs     distinct MACs in the hour (naive)
-  robust_old      stable MACs + the 5-minute peak of randomized MACs (the density count before issue 16)
-  robust_fp       stable MACs + the 5-minute peak of randomized probe fingerprints (density count now)
-  people          the occupancy estimate (santiway_anomaly.occupancy)
-Also: the mean estimate and interval per band of true occupancy (saturation check).
+occupancy every hour) are ingested into a store. Per UTC hour of `occupancy.csv` in which the sniffer
+heard anything (an hour without sightings is missing data, not an empty room: it is left out and
+counted) these counts are compared with `occupancy_mean`, Spearman and Pearson, over all hours and
+over occupied ones (occupancy_mean >= 1), in two periods split by date: TUNE (2022 and 2023 before
+July: where the cuts were chosen) and CHECK (2023 from July on: held back):
+  unique_macs   distinct MACs in the hour (naive)
+  robust_old    stable MACs + the 5-minute peak of randomized MACs (the density count before issue 16)
+  robust_fp     stable MACs + the 5-minute peak of randomized probe fingerprints (the density count now)
+  near_only     probe fingerprints at the near cut, mean over heard slots (the estimate's lower count)
+  mid_only      distinct MACs at the mid cut, mean over heard slots (the estimate's upper count)
+  people        the occupancy estimate, sqrt(near x mid) per slot (santiway_anomaly.occupancy)
+Saturation: the median estimate per band of true occupancy, and Spearman within 10-30 people.
 
-    DATA_DIR=/tmp/x python benchmarks/occupancy.py [--lab DIR]
+Simulated worlds (`--worlds`): world families generated with probe fields and people truth
+(simulate/families/probes.py: models sharing IE sets, directed SSIDs, MACs per probe burst, sequence
+numbers that continue or restart), each ingested into a fresh store in its own process; Spearman of
+the estimate and of unique MACs with the true people per folder-hour (hours the folder was heard),
+over all folder-hours and over occupied ones (>= 1 person); the worst world named. Nothing was tuned
+on these worlds.
+
+    DATA_DIR=/tmp/x python benchmarks/occupancy.py [--lab DIR] [--worlds sessions:101,small_site:102] [--scale 0.5]
 
 Writes benchmarks/results/occupancy.json.
 """
@@ -19,7 +29,11 @@ Writes benchmarks/results/occupancy.json.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,9 +48,21 @@ from santiway_anomaly.ingest.pipeline import ingest_file  # noqa: E402
 from santiway_anomaly.occupancy import occupancy_hours  # noqa: E402
 from santiway_anomaly.storage import Store  # noqa: E402
 from santiway_anomaly.storage.queries.folders import folder_hours  # noqa: E402
+from santiway_anomaly.storage.queries.occupancy import near_mid_slots  # noqa: E402
 
 DEFAULT_LAB = Path("/work/shared/data/lab-probes-2022-2023")
-COUNTS = ["unique_macs", "robust_old", "robust_fp", "people"]
+CHECK_FROM = pd.Timestamp("2023-07-01", tz="UTC")  # the split by date: tune before, check from here on
+COUNTS = ["unique_macs", "robust_old", "robust_fp", "near_only", "mid_only", "people"]
+BANDS = [(0, 0), (0, 1), (1, 5), (5, 10), (10, 15), (15, 20), (20, 30)]
+
+
+def _spearman(a: pd.Series, b: pd.Series) -> float:
+    return round(float(a.corr(b, method="spearman")), 3) if len(a) > 2 else float("nan")
+
+
+def _none_if_nan(x: float) -> float | None:
+    """JSON has no NaN: a band without hours has no median."""
+    return None if x != x else x
 
 
 def correlations(frame: pd.DataFrame) -> dict[str, Any]:
@@ -44,62 +70,170 @@ def correlations(frame: pd.DataFrame) -> dict[str, Any]:
     occupied = frame[frame["occupancy_mean"] >= 1]
     for name, part in (("all_hours", frame), ("occupied_hours", occupied)):
         out[name] = {"hours": len(part), **{
-            c: {"spearman": round(float(part[c].corr(part["occupancy_mean"], method="spearman")), 3),
+            c: {"spearman": _spearman(part[c], part["occupancy_mean"]),
                 "pearson": round(float(part[c].corr(part["occupancy_mean"])), 3)} for c in COUNTS}}
     return out
 
 
 def bands(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    cut = pd.cut(frame["occupancy_mean"], [-0.1, 0.5, 5, 10, 15, 20, 30, 100])
     rows = []
-    for band, part in frame.groupby(cut, observed=True):
-        rows.append({"occupancy": str(band), "hours": len(part),
-                     **{c: round(float(part[c].mean()), 1) for c in COUNTS},
-                     "people_low": round(float(part["people_low"].mean()), 1),
-                     "people_high": round(float(part["people_high"].mean()), 1)})
+    for lo, hi in BANDS:
+        occ = frame["occupancy_mean"]
+        part = frame[occ == 0] if hi == 0 else frame[(occ > lo) & (occ <= hi)] if lo == 0 else \
+            frame[(occ >= lo) & (occ < hi)]
+        if part.empty:
+            continue
+        label = "0" if hi == 0 else "(0, 1)" if lo == 0 else f"[{lo}, {hi})"
+        rows.append({"occupancy": label, "hours": len(part),
+                     "true_median": round(float(part["occupancy_mean"].median()), 1),
+                     **{c: round(float(part[c].median()), 1) for c in COUNTS},
+                     "people_low": round(float(part["people_low"].median()), 1),
+                     "people_high": round(float(part["people_high"].median()), 1)})
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lab", type=Path, default=DEFAULT_LAB)
-    args = parser.parse_args()
+def saturation(frame: pd.DataFrame, table: list[dict[str, Any]]) -> dict[str, Any]:
+    """Between 10 and 30 people: do the band medians of the estimate still rise, and does it still rank?"""
+    crowd = frame[(frame["occupancy_mean"] >= 10) & (frame["occupancy_mean"] < 30)]
+    medians = [r["people"] for r in table if r["occupancy"] in ("[10, 15)", "[15, 20)", "[20, 30)")]
+    return {"hours_10_30": len(crowd), "band_medians_10_30": medians,
+            "medians_rise": all(b >= a for a, b in zip(medians, medians[1:], strict=False)),
+            "spearman_10_30": {c: _spearman(crowd[c], crowd["occupancy_mean"]) for c in ("unique_macs", "people")}}
+
+
+def measure(store: Store, lab: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     settings = load_settings()
-    store = Store.open(settings)
+    truth = pd.read_csv(lab / "occupancy.csv")
+    truth["hour"] = pd.to_datetime(truth["hour"], utc=True)
+    since = truth["hour"].min().to_pydatetime()
+    until = (truth["hour"].max() + pd.Timedelta(hours=1)).to_pydatetime()
+    started = time.perf_counter()
+    occ = occupancy_hours(store, settings, since, until)
+    seconds = time.perf_counter() - started
+    raw = folder_hours(store, since, until)
+    slots = near_mid_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_mid_rssi,
+                           settings.occupancy_rssi_margin)
+    slots["hour"] = pd.to_datetime(slots["slot"], utc=True).dt.floor("h")
+    alone = slots.groupby("hour")[["near", "mid"]].mean().rename(columns={"near": "near_only", "mid": "mid_only"})
+    raw["hour"] = pd.to_datetime(raw["hour"], utc=True)
+    raw["robust_old"] = raw["stable_devices"].astype(float) + raw["randomized_peak"].astype(float)
+    heard = raw[["hour", "unique_devices", "robust_old", "robust_devices"]].merge(
+        occ[["hour", "people", "people_low", "people_high"]], on="hour").merge(alone, on="hour")
+    frame = truth.merge(heard, on="hour", how="inner").rename(
+        columns={"unique_devices": "unique_macs", "robust_devices": "robust_fp"})
+    meta = {"settings": {"occupancy_near_rssi": settings.occupancy_near_rssi,
+                         "occupancy_mid_rssi": settings.occupancy_mid_rssi,
+                         "occupancy_rssi_margin": settings.occupancy_rssi_margin},
+            "estimate_seconds": round(seconds, 2), "hours_estimated": len(occ),
+            "truth_hours": len(truth), "truth_hours_unheard_left_out": len(truth) - len(frame),
+            "heard_hours_without_truth_left_out": int((~heard["hour"].isin(truth["hour"])).sum())}
+    return frame, meta
+
+
+DEFAULT_WORLDS = "sessions:101,small_site:102,infrastructure:103,sticky_random:104,outages:105"
+
+
+def one_world(family: str, seed: int, scale: float) -> dict[str, Any]:
+    """Generate, ingest and score one world in this process (DATA_DIR must be a fresh directory)."""
+    from santiway_anomaly.simulate.families import generate
+
+    settings = load_settings()
+    with tempfile.TemporaryDirectory(prefix="occupancy-world-") as tmp:
+        out = Path(tmp)
+        info = generate(family, seed, out, scale=scale, probes=True)
+        store = Store.open(settings)
+        try:
+            ingest_file(store, out / "sightings.parquet", settings)
+            start, end = datetime.fromisoformat(info.start), datetime.fromisoformat(info.end)
+            occ = occupancy_hours(store, settings, start, end)
+        finally:
+            store.close()
+        truth = pd.read_csv(out / "people.csv").rename(columns={"people": "true_people"})
+    truth["hour"] = pd.to_datetime(truth["hour"], utc=True)
+    occ["hour"] = pd.to_datetime(occ["hour"], utc=True)
+    frame = truth.merge(occ.rename(columns={"unique_devices": "unique_macs"}), on=["hour", "folder"])
+    occupied = frame[frame["true_people"] >= 1]
+    crowd = frame[(frame["true_people"] >= 10) & (frame["true_people"] < 30)]
+    medians = [_none_if_nan(round(float(crowd[(crowd["true_people"] >= lo) & (crowd["true_people"] < hi)]
+                                        ["people"].median()), 1)) for lo, hi in ((10, 15), (15, 20), (20, 30))]
+    return {"world": f"{family}:{seed}", "scale": scale, "sightings": info.sightings, "macs": info.macs,
+            "folder_hours": len(frame), "folder_hours_unheard_left_out": len(truth) - len(frame),
+            "occupied_folder_hours": len(occupied),
+            "people_spearman_all": _spearman(frame["people"], frame["true_people"]),
+            "people_spearman_occupied": _spearman(occupied["people"], occupied["true_people"]),
+            "unique_macs_spearman_all": _spearman(frame["unique_macs"], frame["true_people"]),
+            "unique_macs_spearman_occupied": _spearman(occupied["unique_macs"], occupied["true_people"]),
+            "hours_10_30": len(crowd), "band_medians_10_15_20_30": medians,
+            "people_spearman_10_30": _none_if_nan(_spearman(crowd["people"], crowd["true_people"])),
+            "unique_macs_spearman_10_30": _none_if_nan(_spearman(crowd["unique_macs"], crowd["true_people"]))}
+
+
+def worlds(spec: str, scale: float) -> dict[str, Any]:
+    rows = []
+    for item in spec.split(","):
+        family, seed = item.split(":")
+        with tempfile.TemporaryDirectory(prefix="occupancy-store-") as data_dir:
+            done = subprocess.run([sys.executable, __file__, "--one-world", f"{family}:{seed}", "--scale", str(scale)],
+                                  env={**os.environ, "DATA_DIR": data_dir}, capture_output=True, text=True,
+                                  check=True, timeout=1800)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        r = rows[-1]
+        print(f"  world {r['world']}: {r['folder_hours']} folder-hours ({r['occupied_folder_hours']} occupied): "  # noqa: T201
+              f"people {r['people_spearman_all']:.2f} / {r['people_spearman_occupied']:.2f}, unique MACs "
+              f"{r['unique_macs_spearman_all']:.2f} / {r['unique_macs_spearman_occupied']:.2f}; 10-30 people "
+              f"({r['hours_10_30']} h): medians {r['band_medians_10_15_20_30']}, Spearman people "
+              f"{r['people_spearman_10_30']}, unique MACs {r['unique_macs_spearman_10_30']}")
+    worst_all = min(rows, key=lambda r: r["people_spearman_all"])
+    worst_occ = min(rows, key=lambda r: r["people_spearman_occupied"])
+    return {"worlds": rows,
+            "worst_all_hours": {"world": worst_all["world"], "spearman": worst_all["people_spearman_all"]},
+            "worst_occupied_hours": {"world": worst_occ["world"],
+                                     "spearman": worst_occ["people_spearman_occupied"]}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--lab", type=Path, default=DEFAULT_LAB)
+    parser.add_argument("--worlds", default=DEFAULT_WORLDS, help="family:seed,... ('' for none)")
+    parser.add_argument("--scale", type=float, default=0.5)
+    parser.add_argument("--one-world", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_world:
+        family, seed = args.one_world.split(":")
+        print(json.dumps(one_world(family, int(seed), args.scale)))  # noqa: T201
+        return
+    store = Store.open(load_settings())
     try:
         if not store.scalar("SELECT count() FROM santi.way_data"):
             started = time.perf_counter()
-            report = ingest_file(store, args.lab / "sightings.parquet", settings)
+            report = ingest_file(store, args.lab / "sightings.parquet", load_settings())
             print(f"ingested {report.accepted:,} sightings in {time.perf_counter() - started:.1f}s")  # noqa: T201
-        truth = pd.read_csv(args.lab / "occupancy.csv")
-        truth["hour"] = pd.to_datetime(truth["hour"], utc=True)
-        since = truth["hour"].min().to_pydatetime()
-        until = (truth["hour"].max() + pd.Timedelta(hours=1)).to_pydatetime()
-        started = time.perf_counter()
-        occ = occupancy_hours(store, settings, since, until)
-        seconds = time.perf_counter() - started
-        raw = folder_hours(store, since, until)
+        frame, figures = measure(store, args.lab)
     finally:
         store.close()
-    raw["hour"] = pd.to_datetime(raw["hour"], utc=True)
-    raw["robust_old"] = raw["stable_devices"].astype(float) + raw["randomized_peak"].astype(float)
-    frame = truth.merge(raw[["hour", "unique_devices", "robust_old", "robust_devices"]], on="hour", how="left")
-    frame = frame.merge(occ[["hour", "people", "people_low", "people_high"]], on="hour", how="left")
-    frame = frame.rename(columns={"unique_devices": "unique_macs", "robust_devices": "robust_fp"}).fillna(0.0)
-    figures: dict[str, Any] = {"settings": {"occupancy_near_rssi": settings.occupancy_near_rssi,
-                                            "occupancy_rssi_margin": settings.occupancy_rssi_margin},
-                               "estimate_seconds": round(seconds, 2), "hours_estimated": len(occ)}
-    for year, part in frame.groupby(frame["hour"].dt.year):
-        label = f"{year} ({'tune' if year == 2022 else 'report'})"
-        figures[label] = {"correlation": correlations(part), "by_true_occupancy": bands(part)}
+    print(f"{figures['truth_hours']} hours of truth; {figures['truth_hours_unheard_left_out']} without sightings "  # noqa: T201
+          f"left out; {figures['heard_hours_without_truth_left_out']} heard hours without truth left out; "
+          f"estimate for {figures['hours_estimated']} hours in {figures['estimate_seconds']} s")
+    for label, part in (("tune (2022-10 .. 2023-06)", frame[frame["hour"] < CHECK_FROM]),
+                        ("check (2023-07 .. 2023-12, held back)", frame[frame["hour"] >= CHECK_FROM])):
+        table = bands(part)
+        figures[label] = {"correlation": correlations(part), "by_true_occupancy": table,
+                          "saturation": saturation(part, table)}
+        print(f"== {label}")  # noqa: T201
         for scope in ("all_hours", "occupied_hours"):
             c = figures[label]["correlation"][scope]
-            print(f"{label} {scope} ({c['hours']} h): " + "  ".join(  # noqa: T201
+            print(f"  {scope} ({c['hours']} h) Spearman/Pearson: " + "  ".join(  # noqa: T201
                 f"{k} {c[k]['spearman']:.2f}/{c[k]['pearson']:.2f}" for k in COUNTS))
-        for row in figures[label]["by_true_occupancy"]:
-            print(f"  occupancy {row['occupancy']:>12} {row['hours']:5d} h: people {row['people']:5.1f} "  # noqa: T201
-                  f"[{row['people_low']:.1f}, {row['people_high']:.1f}]  unique_macs {row['unique_macs']:6.1f}  "
-                  f"robust_old {row['robust_old']:6.1f}  robust_fp {row['robust_fp']:6.1f}")
+        for row in table:
+            print(f"  occupancy {row['occupancy']:>8} {row['hours']:5d} h (median {row['true_median']:4.1f}): "  # noqa: T201
+                  f"people {row['people']:5.1f} [{row['people_low']:.1f}, {row['people_high']:.1f}]  "
+                  f"unique_macs {row['unique_macs']:6.1f}  robust_fp {row['robust_fp']:6.1f}")
+        print(f"  10-30 people: {figures[label]['saturation']}")  # noqa: T201
+    if args.worlds:
+        print("== simulated worlds with people truth (Spearman all / occupied folder-hours)")  # noqa: T201
+        figures["simulated_worlds"] = worlds(args.worlds, args.scale)
+        print(f"  worst: {figures['simulated_worlds']['worst_all_hours']}, "  # noqa: T201
+              f"{figures['simulated_worlds']['worst_occupied_hours']}")
     figures["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(f"results: {write_results('occupancy', figures)}")  # noqa: T201
 

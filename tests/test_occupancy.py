@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
+from pydantic import ValidationError
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.ingest.pipeline import ingest_table
@@ -86,3 +88,37 @@ def test_cli_exports_csv(store_closed: Settings, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows == [{"hour": "2026-11-20T10:00:00Z", "folder": "lab", "unique_devices": "213", "people": "2.0",
                      "people_low": rows[0]["people_low"], "people_high": rows[0]["people_high"]}]
+
+
+def test_a_slot_without_sightings_is_missing_not_empty(empty_store: Store, settings: Settings) -> None:
+    """The sensor heard only the first half hour: the people there count fully, not halved."""
+    half = [r for r in _rows() if str(r["ts"]) < (HOUR + timedelta(minutes=30)).isoformat()]
+    _ingest(empty_store, half)
+    assert occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=1)).iloc[0]["people"] == 2.0
+
+
+def test_phones_sharing_a_fingerprint_count_between_near_and_mid(empty_store: Store, settings: Settings) -> None:
+    """Eight phones of one model near the sensor, each rotating its MAC every slot: one fingerprint, eight
+    MACs per slot; the estimate is their geometric mean, sqrt(8), above the one merged fingerprint.
+    A far flood alone (no one near) holds nobody."""
+    rows: list[dict[str, object]] = []
+    for slot in range(12):
+        for phone in range(8):
+            rows.append({"ts": (HOUR + timedelta(minutes=5 * slot, seconds=phone)).isoformat(),
+                         "device_id": f"DA:00:00:00:{slot:02X}:{phone:02X}", "sensor_id": "s1", "folder": "lab",
+                         "rssi": -60, "lat": 49.2, "lon": 16.5, "seq": 100 * phone + slot, "ies": PHONE_IES,
+                         "ssid": ""})
+    far_hour = HOUR + timedelta(hours=1)
+    rows += [{"ts": (far_hour + timedelta(seconds=11 * i)).isoformat(), "device_id": f"AE:00:00:00:00:{i:02X}",
+              "sensor_id": "s1", "folder": "lab", "rssi": -88, "lat": 49.2, "lon": 16.5} for i in range(100)]
+    _ingest(empty_store, rows)
+    hours = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=2))
+    crowd, far = hours.iloc[0], hours.iloc[1]
+    assert crowd["people"] == round(8 ** 0.5, 1)
+    assert crowd["people_low"] <= crowd["people"] <= crowd["people_high"]
+    assert far["unique_devices"] == 100 and far["people"] == 0.0
+
+
+def test_a_mid_cut_closer_than_the_near_cut_is_refused(settings: Settings) -> None:
+    with pytest.raises(ValidationError, match="OCCUPANCY_MID_RSSI"):
+        Settings(**{**settings.model_dump(), "occupancy_near_rssi": -80, "occupancy_mid_rssi": -65})

@@ -200,11 +200,14 @@ class Settings(BaseSettings):
     density_ratio_warning: float = Field(default=2.5, gt=1)
     density_ratio_critical: float = Field(default=4.0, gt=1)
     density_min_excess: int = Field(default=10, ge=1)
-    # Occupancy estimate (issue 16): a fingerprint counts as a person in the room in a 5-minute slot when
-    # its strongest reading there is at least this; -65 dBm was best on the 2022 lab captures (Spearman
-    # 0.94 over all hours, 0.86 over occupied ones; benchmarks/occupancy.py). The interval moves the cut by
-    # the margin: low = stricter cut with probe fingerprints merged, high = looser cut counting raw MACs.
+    # Occupancy estimate (issue 16): per 5-minute slot, people = sqrt(near x mid), the geometric mean of
+    # probe fingerprints whose strongest reading reaches the near cut (undercounts: phones of one model
+    # share a fingerprint) and distinct MACs reaching the mid cut (overcounts: rotations, next door).
+    # Tuned on the lab captures 2022-10..2023-06 (benchmarks/occupancy.py): a plateau for near -65..-70
+    # and mid -75..-85 (Spearman 0.90-0.92 all hours, 0.70-0.73 occupied); -65 / -80 sit inside it.
+    # The interval moves both cuts by the margin: low = both 5 dB closer, high = both 5 dB farther.
     occupancy_near_rssi: int = Field(default=-65, ge=-120, le=0)
+    occupancy_mid_rssi: int = Field(default=-80, ge=-120, le=0)
     occupancy_rssi_margin: int = Field(default=5, ge=0, le=30)
     density_cooldown_hours: float = Field(default=3.0, ge=0)  # Merlion-style alarm suppression, ours
     # False-alarm budget (DESIGN.md): at most this many alarm days per folder per week on replayed history.
@@ -493,6 +496,13 @@ class Settings(BaseSettings):
         if self.density_budget_max_ratio < self.density_ratio_alarm:
             raise ValueError(f"DENSITY_BUDGET_MAX_RATIO ({self.density_budget_max_ratio}) must be >= "
                              f"DENSITY_RATIO_ALARM ({self.density_ratio_alarm})")
+        return self
+
+    @model_validator(mode="after")
+    def _occupancy_cuts(self) -> Settings:
+        if self.occupancy_mid_rssi > self.occupancy_near_rssi:
+            raise ValueError(f"OCCUPANCY_MID_RSSI ({self.occupancy_mid_rssi}) must be <= OCCUPANCY_NEAR_RSSI "
+                             f"({self.occupancy_near_rssi}): the mid-range count reaches farther than the near one")
         return self
 
     @model_validator(mode="after")

@@ -1,11 +1,16 @@
 """Occupancy: how many people a folder holds per hour (and per 5 minutes), with an interval (issue 16).
 
-Presence is counted, not probes or MACs: per 5-minute slot, the distinct probe fingerprints heard
-near a sensor (storage/queries/occupancy.py); per hour, the mean over its twelve slots (a slot without
-sightings holds nobody), so a person who stays the whole hour counts once and one who stays 15 minutes
-counts a quarter, which is what an hourly mean occupancy measures. The raw distinct MACs stay beside
-the estimate (`unique_devices`). The interval (`people_low`, `people_high`) spans the two ways the
-estimate can be wrong: a stricter near cut with fingerprints merged, a looser one counting raw MACs.
+Presence is counted, not probes or MACs. Per 5-minute slot two counts bracket the people near a
+sensor (storage/queries/occupancy.py): `near`, probe fingerprints heard at the near cut (merged, close:
+it undercounts, since phones of one model and OS share a fingerprint), and `mid`, distinct MACs heard
+at the mid cut (unmerged, farther: it overcounts rotations and the people next door). The estimate is
+their geometric mean, sqrt(near x mid): zero when nobody is near, and on the lab captures it follows
+the true number of people better than either count alone (docs/occupancy.md). Per hour, the mean over
+the slots in which the folder heard anything (a silent slot is missing data, not an empty room), so
+a person who stays the whole hour counts once and one who stays 15 minutes a quarter, which is what
+an hourly mean occupancy measures. The raw distinct MACs stay beside the estimate
+(`unique_devices`). The interval (`people_low`, `people_high`) is the same estimate with both cuts
+moved OCCUPANCY_RSSI_MARGIN dB closer and farther.
 """
 
 from __future__ import annotations
@@ -13,40 +18,47 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.queries.folders import folder_hours
-from santiway_anomaly.storage.queries.occupancy import near_slots
+from santiway_anomaly.storage.queries.occupancy import near_mid_slots
 from santiway_anomaly.storage.store import Store
 
 COLUMNS = ["hour", "folder", "unique_devices", "people", "people_low", "people_high"]
 SLOT_COLUMNS = ["slot", "folder", "people", "people_low", "people_high"]
-SLOTS_PER_HOUR = 12
+
+
+def _geometric_mean(a: pd.Series, b: pd.Series) -> pd.Series:
+    return pd.Series(np.sqrt(a.astype(float) * b.astype(float)), index=a.index)
 
 
 def occupancy_slots(store: Store, settings: Settings, since: datetime, until: datetime,
                     folders: list[str] | None = None) -> pd.DataFrame:
-    """Per folder per 5-minute slot with sightings: people (near fingerprints) and its interval."""
-    df = near_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_rssi_margin, folders)
+    """Per folder per 5-minute slot with sightings: people (float, sqrt(near x mid)) and its interval."""
+    df = near_mid_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_mid_rssi,
+                        settings.occupancy_rssi_margin, folders)
+    people = _geometric_mean(df["near"], df["mid"])
+    low = _geometric_mean(df["near_strict"], df["mid_strict"])
+    high = _geometric_mean(df["near_loose"], df["mid_loose"])
     out = pd.DataFrame({"slot": pd.to_datetime(df["slot"], utc=True), "folder": df["folder"].astype(str),
-                        "people": df["near"].astype(int), "people_low": df["near_low"].astype(int),
-                        # never below the estimate: a MAC count at a looser cut is not always larger
-                        "people_high": df[["near_high", "near"]].max(axis=1).astype(int)})
+                        "people": people.round(1), "people_low": np.minimum(low, people).round(1),
+                        "people_high": np.maximum(high, people).round(1)})
     return out[SLOT_COLUMNS]
 
 
 def occupancy_hours(store: Store, settings: Settings, since: datetime, until: datetime,
                     folders: list[str] | None = None) -> pd.DataFrame:
-    """Per folder per UTC hour with sightings: COLUMNS, people as the mean over the hour's slots."""
+    """Per folder per UTC hour with sightings: COLUMNS, people as the mean over the hour's heard slots."""
     raw = folder_hours(store, since, until, folders)
     if raw.empty:
         return pd.DataFrame(columns=COLUMNS)
     slots = occupancy_slots(store, settings, since, until, folders)
     slots["hour"] = slots["slot"].dt.floor("h")
-    per_hour = slots.groupby(["folder", "hour"], as_index=False)[["people", "people_low", "people_high"]].sum()
+    per_hour = slots.groupby(["folder", "hour"], as_index=False)[["people", "people_low", "people_high"]].mean()
     for col in ("people", "people_low", "people_high"):
-        per_hour[col] = (per_hour[col] / SLOTS_PER_HOUR).round(1)
+        per_hour[col] = per_hour[col].round(1)
     raw = raw[["folder", "hour", "unique_devices"]].copy()
     raw["hour"] = pd.to_datetime(raw["hour"], utc=True)
     raw["folder"] = raw["folder"].astype(str)
@@ -64,5 +76,5 @@ def occupancy_report(store: Store, settings: Settings, since: datetime, until: d
              "unique_devices": int(r["unique_devices"]), "people": float(r["people"]),
              "people_low": float(r["people_low"]), "people_high": float(r["people_high"])}
             for r in df.to_dict("records")]
-    return {"since": since, "until": until, "near_rssi": settings.occupancy_near_rssi, "data": rows,
-            "count": len(rows)}
+    return {"since": since, "until": until, "near_rssi": settings.occupancy_near_rssi,
+            "mid_rssi": settings.occupancy_mid_rssi, "data": rows, "count": len(rows)}

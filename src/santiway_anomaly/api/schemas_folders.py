@@ -55,15 +55,17 @@ class OccupancyHourPublic(BaseModel):
     hour: datetime = Field(description="Start of the UTC hour")
     folder: str
     unique_devices: int = Field(description="Distinct MACs seen in the folder in the hour (raw)")
-    people: float = Field(description="Estimated people: probe fingerprints near a sensor, mean over the hour's "
-                                      "5-minute slots (a person present all hour counts once)")
-    people_low: float = Field(description="Lower end: a stricter near cut (OCCUPANCY_RSSI_MARGIN dB closer)")
-    people_high: float = Field(description="Upper end: a looser near cut counting raw MACs, unmerged")
+    people: float = Field(description="Estimated people: per 5-minute slot sqrt(near probe fingerprints x "
+                                      "mid-range MACs), mean over the hour's heard slots (a person present all "
+                                      "hour counts once)")
+    people_low: float = Field(description="Lower end: both cuts OCCUPANCY_RSSI_MARGIN dB closer")
+    people_high: float = Field(description="Upper end: both cuts OCCUPANCY_RSSI_MARGIN dB farther")
 
 
 class OccupancyPublic(BaseModel):
     since: datetime
     until: datetime
     near_rssi: int = Field(description="The near cut in dBm (OCCUPANCY_NEAR_RSSI)")
+    mid_rssi: int = Field(description="The mid-range cut in dBm (OCCUPANCY_MID_RSSI)")
     data: list[OccupancyHourPublic]
     count: int

@@ -26,6 +26,7 @@ from santiway_anomaly.simulate import rf
 from santiway_anomaly.simulate.families import inject as inj
 from santiway_anomaly.simulate.families import life as lf
 from santiway_anomaly.simulate.families.layout import STABLE, Devices, Presences, make_layout
+from santiway_anomaly.simulate.families.probes import add_probe_fields, people_hours
 from santiway_anomaly.simulate.families.radio import sightings, stable_macs
 from santiway_anomaly.simulate.families.spec import ANOMALY_DAYS, FAMILIES, FamilySpec
 
@@ -61,8 +62,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-def generate(family: str, seed: int, out: Path, scale: float = 1.0) -> WorldInfo:
-    """Generate one world of `family` into `out` (sightings.parquet, truth.jsonl, world.json)."""
+def generate(family: str, seed: int, out: Path, scale: float = 1.0, probes: bool = False) -> WorldInfo:
+    """Generate one world of `family` into `out` (sightings.parquet, truth.jsonl, world.json). With
+    `probes`, sightings also carry seq / ies / ssid, phones of some models change MAC per probe burst,
+    and `people.csv` holds the true number of people per folder and hour (probes.py)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
     if scale <= 0:
@@ -91,10 +94,15 @@ def generate(family: str, seed: int, out: Path, scale: float = 1.0) -> WorldInfo
     arrays = pres.arrays()
     dev_arrays = devs.arrays()
     table, tags, row_dev, row_mac = sightings(layout, arrays, dev_arrays, life.outages, rng)
+    mode_of, _rot, oui_of, _net = dev_arrays
     out.mkdir(parents=True, exist_ok=True)
+    if probes:
+        table, row_mac = add_probe_fields(table, row_dev, row_mac, mode_of, devs, seed)
+        with (out / "people.csv").open("w", encoding="utf-8") as fh:
+            fh.write("hour,folder,people\n")
+            fh.writelines(f"{r['hour']},{r['folder']},{r['people']}\n" for r in people_hours(layout, arrays, devs))
     pq.write_table(table, out / "sightings.parquet", compression="zstd", compression_level=1,
                    use_dictionary=["device_id", "sensor_id", "folder", "network_type", "vendor"])
-    mode_of, _rot, oui_of, _net = dev_arrays
     _write_devices(out / "devices.parquet", row_mac, row_dev, devs, mode_of)
 
     def mac(dev: int) -> str:
