@@ -107,6 +107,8 @@ def test_streamed_ndjson_and_csv_bodies(tmp_path: Path) -> None:
             assert c.json()["rejects"][0]["line"] == 12  # line 11 holds the quoted line break
             no_header = client.post("/ingest", content=b"\n\n", headers={"Content-Type": "text/csv"})
             assert no_header.status_code == 422 and "header" in no_header.text
+            not_csv = client.post("/ingest", content=b"{}", headers={"Content-Type": "text/csv"})
+            assert not_csv.status_code == 422 and "device_id" in not_csv.text  # a JSON object is no CSV header
             # Every temporary file is gone once its request is answered.
             assert list(spool.glob("santiway-ingest-*")) == []
     finally:

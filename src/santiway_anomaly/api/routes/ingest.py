@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import ctypes
 import json
 from collections.abc import Iterator
@@ -94,8 +95,9 @@ _BODY = {
         # Any item is accepted into the batch; one that is not a valid sighting becomes a reject.
         "application/json": {"schema": {"type": "array", "items": {"anyOf": [_SIGHTING, _ANY_ROW]}}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one sighting object per line"}},
-        "text/csv": {"schema": {"type": "string", "description": "a header line naming the fields, then one "
-                                                                "sighting per line (comma- or tab-separated)"}},
+        # text/csv (and text/tab-separated-values) bodies are accepted too and described in the route's
+        # text: a schema of "any string" cannot say "a header line naming the fields", so a generated
+        # string would be a valid request that the service must refuse.
     },
 }
 
@@ -183,6 +185,15 @@ def _ingest(store: Store, settings: Settings, body: IngestBody, media_type: str,
             _release_memory()
 
 
+def _missing_csv_columns(head: bytes, media_type: str) -> list[str]:
+    """Required fields the CSV body's header line does not name (the header is its first line)."""
+    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+    first = text.splitlines()[0] if text.strip() else ""
+    delimiter = "\t" if media_type == "text/tab-separated-values" else ","
+    names = {c.strip().strip('"').strip() for c in next(csv.reader([first], delimiter=delimiter), [])}
+    return [f for f in REQUIRED_FIELDS if f not in names]
+
+
 def _body_parts(body: IngestBody, media_type: str, limits: Limits) -> Iterator[tuple[pa.Table | None, list[Reject]]]:
     """The body as (table of text columns, parse rejects) parts: one for a body in memory, one per
     PARSE_CHUNK_LINES lines for a CSV or large NDJSON body (stored part by part: memory stays bounded)."""
@@ -190,6 +201,10 @@ def _body_parts(body: IngestBody, media_type: str, limits: Limits) -> Iterator[t
     if what:  # UTF-16, gzip, NUL bytes: one 422 naming it instead of a reject per line
         invalid("body", "body", f"the body is {what}", None)
     if is_csv(media_type):
+        missing = _missing_csv_columns(body.head, media_type)
+        if missing:  # like the CLI's refusal of such a file: every row would fail, so say it once
+            invalid("body", "body", f"the CSV header has no column for required field(s) {', '.join(missing)}",
+                    None)
         parts = file_body_parts(body, "csv", limits, PARSE_CHUNK_LINES)
         try:
             first = next(parts, None)  # the header is read here: a bad one is a 422 before anything is stored
@@ -258,7 +273,11 @@ def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type:
 async def ingest(request: Request, runner: StoreDep, settings: SettingsDep) -> IngestPublic:
     """Validates every row like `santiway-anomaly ingest` does (MACs normalised, vendor filled from
     the OUI, ranges checked), stores the good rows, and lists each rejected row with its 1-based
-    index (JSON array) or line (NDJSON) and the reason. Re-sending the same body stores nothing twice."""
+    index (JSON array) or line (NDJSON, CSV) and the reason. Re-sending the same body stores nothing twice.
+
+    Bodies: `application/json` (an array), `application/x-ndjson` (one object per line), or `text/csv` /
+    `text/tab-separated-values` (a header line naming the fields, then one sighting per line; a header
+    without a column for a required field is one 422, like the CLI's refusal of such a file)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.api_max_ingest_bytes:
         raise HTTPException(413, f"body of {int(declared):,} bytes is larger than {settings.api_max_ingest_bytes:,} "
