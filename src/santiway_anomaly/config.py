@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./data"), description="Where the embedded store and models live")
     clickhouse_host: str = Field(default="", description="ClickHouse server host; empty = embedded chDB")
     clickhouse_port: int = Field(default=8123, ge=1, le=65535)
+    # Every product table goes in CLICKHOUSE_DATABASE; the raw sightings table (`way_data`) in
+    # CLICKHOUSE_RAW_DATABASE, the host application's database (SEED.md: `santi.way_data`). SQL names
+    # the canonical `anomaly_ml.` / `santi.`; the Store maps them (storage/databases.py, docs/storage.md).
     clickhouse_database: str = Field(default="anomaly_ml", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_raw_database: str = Field(default="santi", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     clickhouse_user: str = "default"
     clickhouse_password: str = ""
     clickhouse_secure: bool = False
