@@ -341,7 +341,7 @@ class Settings(BaseSettings):
     follow_crowd_max: int = Field(default=4, ge=0)
     follow_crowd_factor: float = Field(default=0.3, ge=0, lt=1)
     companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned (veto)
-    # Fixtures are learned relative to covered time (detectors/known.py): heard in >= FIXTURE_HOUR_COVERAGE
+    # Fixtures are learned relative to covered time (storage/queries/known.py): heard in >= FIXTURE_HOUR_COVERAGE
     # of the covered hours of a covered day ("most hours"; ours: a 9-hour working day is 0.38, a far card
     # at -90 dBm heard now and then in most hours ~0.7-1.0), on >= FIXTURE_DAY_SHARE of the covered days
     # since first heard ("most days"; ours: a weekday-only worker reaches 5/7 = 0.71 only on 12-hour days)

@@ -246,7 +246,7 @@ def known_add(
 ) -> None:
     """Mark devices as known: no anomalies of the given type (or any) are raised for them."""
     from santiway_anomaly.catalog import ANOMALY_TYPES
-    from santiway_anomaly.detectors.known import add_known
+    from santiway_anomaly.storage.queries.known import add_known
 
     if reason != "all" and reason not in ANOMALY_TYPES:
         raise typer.BadParameter(f"--reason must be `all` or one of {', '.join(ANOMALY_TYPES)}")
@@ -263,7 +263,7 @@ def known_remove(
     reason: Annotated[str, typer.Option(help=_REASON_HELP)] = "all",
 ) -> None:
     """Take devices off the allowlist (for the given reason)."""
-    from santiway_anomaly.detectors.known import remove_known
+    from santiway_anomaly.storage.queries.known import remove_known
 
     macs = [_mac(d) for d in devices]
     settings = settings_or_exit()
@@ -278,8 +278,8 @@ def known_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON"
     from dataclasses import asdict
 
     from santiway_anomaly.cli.service import store_or_service
-    from santiway_anomaly.detectors.known import list_known
     from santiway_anomaly.storage import Store
+    from santiway_anomaly.storage.queries.known import list_known
 
     settings = settings_or_exit()
     with store_or_service(settings) as target:
@@ -305,7 +305,7 @@ def known_learn(
     """Show the fixtures learned from history (heard in most covered hours of most covered days, so gaps
     in the recording do not count against them); with --apply, store them.
     The detectors learn fixtures on every run anyway: --apply only makes them visible and editable."""
-    from santiway_anomaly.detectors.known import add_known, learn_fixtures
+    from santiway_anomaly.storage.queries.known import add_known, learn_fixtures
 
     settings = settings_or_exit()
     with open_store(settings) as store:

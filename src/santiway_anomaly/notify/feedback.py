@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from santiway_anomaly.detectors.known import add_known
+from santiway_anomaly.storage.queries.known import add_known
 from santiway_anomaly.storage.store import Store
 
 Verdict = Literal["false_alarm", "confirmed"]

@@ -1,4 +1,4 @@
-"""Fixture learning's SQL: the hours in which each candidate device was heard (detectors/known.py)."""
+"""Fixture learning's SQL: the hours in which each candidate device was heard (storage/queries/known.py)."""
 
 from __future__ import annotations
 
