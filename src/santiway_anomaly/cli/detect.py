@@ -27,11 +27,12 @@ def parse_time(value: str | None, store: Any = None) -> datetime | None:
     if value == "latest":
         if store is None:
             raise typer.BadParameter("`latest` needs the store")
-        newest = store.scalar("SELECT max(ts) FROM santi.way_data")
-        if newest is None or newest.year < 1971:
+        from santiway_anomaly.storage.queries.ingest import newest_sighting
+
+        newest = newest_sighting(store)
+        if newest is None:
             raise typer.BadParameter("the store holds no sightings, so there is no `latest` time")
-        stamp: datetime = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
-        return stamp
+        return newest
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -48,12 +48,12 @@ def status() -> None:
             typer.echo("(row counts and the list of migrations need the store: stop the service to see them)")
             return
         from santiway_anomaly.storage.migrations import applied
+        from santiway_anomaly.storage.queries.health import row_counts
 
         for version, (name, checksum) in sorted(applied(store).items()):
             typer.echo(f"{version:03d}  {name:<40} {checksum[:12]}")
-        for table in ("santi.way_data", "anomaly_ml.hourly_features_v", "anomaly_ml.folder_hourly_v",
-                      "anomaly_ml.anomalies", "anomaly_ml.ingest_rejects"):
-            typer.echo(f"{table:<32} {store.scalar(f'SELECT count() FROM {table}'):>12,}")
+        for table, rows in row_counts(store):
+            typer.echo(f"{table:<32} {rows:>12,}")
 
 
 @app.command("show")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -29,6 +28,7 @@ from santiway_anomaly.ingest.records import (
 )
 from santiway_anomaly.ingest.validate import Reject
 from santiway_anomaly.sightings import REQUIRED_FIELDS
+from santiway_anomaly.storage.queries.ingest import insert_rejects
 from santiway_anomaly.storage.store import Store
 
 router = APIRouter(
@@ -194,13 +194,8 @@ def _ingest(store: Store, settings: Settings, body: bytes, media_type: str, sour
 def _ingest_body(store: Store, settings: Settings, body: bytes, media_type: str, source: str) -> dict[str, Any]:
     table, parse_rejects = parse_batch_table(body, media_type, Limits.from_settings(settings))
     accepted, duplicates, rejects, rejected = 0, 0, list(parse_rejects), len(parse_rejects)
-    if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
-        now = datetime.now(UTC)
-        store.insert_rows(
-            "anomaly_ml.ingest_rejects",
-            [[now, source, r.line, r.field, r.reason, r.raw] for r in parse_rejects],
-            ["rejected_at", "source", "line", "field", "reason", "raw"],
-        )
+    # Kept like the pipeline keeps its own, so nothing is silently dropped.
+    insert_rejects(store, source, parse_rejects)
     if table is not None:
         # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
         for name in REQUIRED_FIELDS:

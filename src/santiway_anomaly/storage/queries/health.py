@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from santiway_anomaly.storage.names import identifier
 from santiway_anomaly.storage.store import Store
 
 # max(ts) over the newest daily partition only (system.parts knows which one that is). The database is
@@ -26,3 +27,14 @@ def newest_sighting(store: Store) -> datetime | None:
         return None
     latest = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
     return None if latest.year <= 1970 else latest  # max() of nothing
+
+
+# The tables `schema status` shows, canonical names (storage/databases.py maps them).
+STATUS_TABLES = ("santi.way_data", "anomaly_ml.hourly_features_v", "anomaly_ml.folder_hourly_v",
+                 "anomaly_ml.anomalies", "anomaly_ml.ingest_rejects")
+
+
+def row_counts(store: Store, tables: tuple[str, ...] = STATUS_TABLES) -> list[tuple[str, int]]:
+    """(configured table name, rows) of each table."""
+    return [(store.databases.table(t), int(store.scalar(f"SELECT count() FROM {identifier(t)}") or 0))
+            for t in tables]
