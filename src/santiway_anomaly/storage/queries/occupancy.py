@@ -15,6 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
 _SLOTS = """
@@ -40,7 +41,7 @@ SLOT_COLUMNS = ["folder", "slot", "near_low", "near", "near_high"]
 def near_slots(store: Store, start: datetime, end: datetime, near_rssi: int, margin: int,
                folders: list[str] | None = None) -> pd.DataFrame:
     """One row per folder and 5-minute slot in [start, end) with sightings: SLOT_COLUMNS."""
-    sql = _SLOTS.replace("{folder_filter}", "AND folder IN {folders:Array(String)}" if folders is not None else "")
+    sql = _SLOTS.replace("{folder_filter}", "AND " + in_ids("folder", "folders") if folders is not None else "")
     df = store.query_df(sql, {"start": start, "end": end, "near": near_rssi, "margin": margin,
                               "folders": folders or []})
     if df.empty:
