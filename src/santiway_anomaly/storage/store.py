@@ -30,6 +30,7 @@ from tenacity import (
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.chdb_bulk import ChdbBulkInserter
+from santiway_anomaly.storage.cluster import cluster_query_settings
 from santiway_anomaly.storage.databases import Databases
 from santiway_anomaly.storage.lock import DirectoryLock, StoreLockedError
 from santiway_anomaly.storage.names import identifier
@@ -181,6 +182,7 @@ class Store:
                 # runs one query at a time ("concurrent queries within the same session"). The product
                 # keeps no session state (no temporary tables, no SET).
                 autogenerate_session_id=False,
+                settings=cluster_query_settings(settings.clickhouse_cluster),
             )
 
         retrying = Retrying(

@@ -8,10 +8,11 @@ from santiway_anomaly.storage.names import identifier
 from santiway_anomaly.storage.store import Store
 
 # max(ts) over the newest daily partition only (system.parts knows which one that is). The database is
-# a value here (a system.parts filter), so it is bound, not rewritten (storage/databases.py).
+# a value here (a system.parts filter), so it is bound, not rewritten (storage/databases.py). On a cluster
+# the parts are those of `way_data_local` on the server asked (every shard receives every day's sightings).
 _NEWEST = (
     "SELECT max(ts) FROM santi.way_data WHERE toDate(ts) >= (SELECT max(max_date) FROM system.parts "
-    "WHERE database = {raw:String} AND table = 'way_data' AND active)"
+    "WHERE database = {raw:String} AND table IN ('way_data', 'way_data_local') AND active)"
 )
 
 

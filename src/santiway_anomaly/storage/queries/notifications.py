@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from santiway_anomaly.storage.idsets import in_ids
+from santiway_anomaly.storage.names import identifier
 from santiway_anomaly.storage.store import Store
 
 LOG_COLUMNS = ["seq", "anomaly_id", "created_at", "subject", "anomaly_type", "severity", "folder", "payload"]
@@ -111,5 +112,9 @@ def outbox_prune_finished(store: Store, older_than: datetime) -> int:
                 "WHERE state != 'pending' AND updated_at < {t:DateTime64(3, 'UTC')}")
     count = int(store.scalar(f"SELECT count() FROM ({finished})", {"t": older_than}) or 0)
     if count:
-        store.command(f"DELETE FROM anomaly_ml.notify_outbox WHERE seq IN ({finished})", {"t": older_than})
+        # A Distributed table takes no DELETE: on a cluster the rows go from the local tables of every shard.
+        cluster = store.settings.clickhouse_cluster
+        target = (f"anomaly_ml.notify_outbox_local ON CLUSTER {identifier(cluster)}" if cluster
+                  else "anomaly_ml.notify_outbox")
+        store.command(f"DELETE FROM {target} WHERE seq IN ({finished})", {"t": older_than})
     return count
