@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from santiway_anomaly.cli.main import app
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.cluster import statements, versions_ddl
+from santiway_anomaly.storage.databases import Databases
 from santiway_anomaly.storage.migrations import _VERSIONS_DDL, discover, split_statements
 
 
@@ -23,9 +24,10 @@ def test_single_node_ddl_is_the_files_unchanged() -> None:
     assert versions_ddl(None).split() == _VERSIONS_DDL.split()
 
 
-def test_every_cluster_statement_parses(store: Store) -> None:
+@pytest.mark.parametrize("databases", [Databases(), Databases("x_product", "x_host")], ids=["default", "moved"])
+def test_every_cluster_statement_parses(store: Store, databases: Databases) -> None:
     for statement in [versions_ddl("c1"), *_all("c1")]:
-        formatted = store.scalar("SELECT formatQuery({q:String})", {"q": statement})
+        formatted = store.scalar("SELECT formatQuery({q:String})", {"q": databases.sql(statement)})
         assert formatted, statement
 
 
