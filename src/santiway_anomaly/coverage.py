@@ -12,6 +12,9 @@ Missing data is not zero devices. Coverage is derived from the sightings themsel
 - A folder-hour is *covered* when at least COVERAGE_MIN_SHARE of the folder's fixed sensors were
   listening (a sensor is the folder's between its first and last active day). A folder with no
   fixed sensor is covered exactly in the hours in which something reported there.
+- In a folder with a *heartbeat* (a stable device heard in nearly every hour anything was heard there,
+  day and night: the lab's Raspberry Pis, an access point), silence is the sensor being off, whatever the
+  hour: such a sensor is never quiet while it listens, so only the hours it reported in are covered.
 - The first covered hour after an uncovered one is a *restart* hour: a sensor coming back hears
   every device around at once, so it is not judged as a spike.
 - A local day (or night) is covered when at least COVERAGE_DAY_SHARE of its hours are.
@@ -22,7 +25,7 @@ Missing data is not zero devices. Coverage is derived from the sightings themsel
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Literal
@@ -33,10 +36,15 @@ import pandas as pd
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors.util import floor_hour, utc
 from santiway_anomaly.storage.queries.coverage import sensor_hours
+from santiway_anomaly.storage.queries.fixtures import heartbeat_folders
 from santiway_anomaly.storage.store import Store
 
 State = Literal["learning", "ready"]
 MIN_ACTIVE_DAYS_FOR_RHYTHM = 3  # below this a sensor's normal hours are unknown: every silence is an outage
+# A heartbeat needs this many heard hours in the folder (ours: half a day; fewer says nothing).
+HEARTBEAT_MIN_HOURS = 12
+# ... at this many distinct hours of the day (ours: three quarters of the day; a 9-hour shift reaches 9-10).
+HEARTBEAT_HOURS_OF_DAY = 18
 
 
 @dataclass
@@ -51,6 +59,18 @@ class Coverage:
     reported: pd.DataFrame  # hours x folders: something reported in the folder
     fixed_sensors: dict[str, list[str]] = field(default_factory=dict)  # folder -> its fixed sensors
     mobile_sensors: list[str] = field(default_factory=list)
+    heartbeat: frozenset[str] = frozenset()  # folders whose silence is always an outage
+
+    def with_heartbeat(self, folders: Iterable[str]) -> Coverage:
+        """The same coverage where, in `folders` (those with a heartbeat), only reported hours count as
+        listening: their sensors hear an always-on device whenever they are on."""
+        beats = frozenset(str(f) for f in folders) & set(self.folders)
+        if not beats:
+            return replace(self, heartbeat=frozenset())
+        share = self.share.copy()
+        for folder in sorted(beats):
+            share[folder] = share[folder].where(self.reported[folder].fillna(False).astype(bool), 0.0)
+        return replace(self, share=share, heartbeat=beats)
 
     # ---- hours ------------------------------------------------------------------------------
 
@@ -141,9 +161,14 @@ class Coverage:
 
 
 def load_coverage(store: Store, settings: Settings, start: datetime, end: datetime) -> Coverage:
-    """Coverage of every folder that reported in [start, end) (hour-aligned)."""
+    """Coverage of every folder that reported in [start, end) (hour-aligned), heartbeats included."""
     start, end = floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
-    return coverage_from_reports(sensor_hours(store, start, end), settings, start, end)
+    coverage = coverage_from_reports(sensor_hours(store, start, end), settings, start, end)
+    if not coverage.folders:
+        return coverage
+    beats = heartbeat_folders(store, start, end, settings.fixture_heartbeat_share, HEARTBEAT_MIN_HOURS,
+                              HEARTBEAT_HOURS_OF_DAY)
+    return coverage.with_heartbeat(beats)
 
 
 def coverage_from_reports(reports: pd.DataFrame, settings: Settings, start: datetime, end: datetime) -> Coverage:

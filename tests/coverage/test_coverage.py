@@ -50,3 +50,21 @@ def test_mobile_sensor_does_not_define_coverage_and_learning_state() -> None:
     # A folder only a patrol visits is covered in the hours something reported there.
     assert cov.is_covered("shop", START + timedelta(days=2, hours=11))
     assert not cov.is_covered("shop", START + timedelta(days=2, hours=12))
+
+
+def test_a_heartbeat_folder_is_never_quiet_while_its_sensor_is_off() -> None:
+    """The lab's case: a sensor that records a few hours a day and hears an always-on device whenever it
+    is on. Its silence before the recording starts is the sensor being off, not an empty room."""
+    settings = load_settings(timezone="UTC")
+    # Recording sessions 09-17 most days; on days 3 and 6 it also ran from 07:00.
+    hours = [h for d in range(DAYS) for h in _day_hours(d, 7 if d in (3, 6) else 9, 17)]
+    plain = coverage_from_reports(_rows("s1", "lab", hours), settings, START, START + timedelta(days=DAYS))
+    early = START + timedelta(days=5, hours=7)
+    assert plain.is_covered("lab", early)  # without a heartbeat: a quiet early hour, 0 devices
+    beat = plain.with_heartbeat(["lab", "not-a-folder"])
+    assert beat.heartbeat == frozenset({"lab"})
+    assert not beat.is_covered("lab", early)  # with one: the sensor was off
+    assert beat.is_covered("lab", START + timedelta(days=6, hours=7))  # it reported then
+    assert beat.is_restart("lab", START + timedelta(days=5, hours=9))
+    # Folders without a heartbeat keep their quiet hours.
+    assert plain.with_heartbeat([]).is_covered("lab", early)

@@ -55,7 +55,7 @@ from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import as_date, floor_hour, piecewise_level, records, utc
-from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures, listening_hours, load_allowlist
+from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures, load_allowlist
 from santiway_anomaly.storage.queries.night import (
     confirmed_devices,
     device_history,
@@ -163,7 +163,7 @@ class NightDetector(FindingDetector):
         self.history_end_ = floor_hour(window.start)
         self.allow_ = load_allowlist(store)
         self.coverage_ = load_coverage(store, s, self.history_start_, self.history_end_)
-        self.listening_ = self.coverage_.covered  # refined with tonight's heartbeat candidates in findings
+        self.listening_ = self.coverage_.covered
         # Only operator-confirmed night alarms leave the baselines (DESIGN.md "Baselines that do not
         # feed on their own alarms"): robust statistics absorb the rest.
         self.confirmed_ = confirmed_devices(store, self.anomaly_type, self.history_start_, self.history_end_)
@@ -181,9 +181,6 @@ class NightDetector(FindingDetector):
             where, fparams = folder_clause(folders, exclude)
             sessions = night_sessions(store, {**params, **fparams}, where, window.start, window.end)
             groups.append((tz, params, where, fparams, sessions))
-        # Only the folders heard at night tonight are judged: refine their coverage alone.
-        tonight = sorted({str(f) for *_, sessions in groups if not sessions.empty for f in sessions["folder"]})
-        self.listening_ = listening_hours(store, self.settings, self.coverage_, tonight)
         self.folders_ = {}
         found: list[Finding] = []
         for tz, params, where, fparams, sessions in groups:

@@ -19,16 +19,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.coverage import Coverage, load_coverage
+from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.util import floor_hour
-from santiway_anomaly.storage.queries.fixtures import fixture_candidate_hours, heartbeat_folders
+from santiway_anomaly.storage.queries.fixtures import fixture_candidate_hours
 from santiway_anomaly.storage.store import Store
 
 ALL = "all"
-# A heartbeat needs this many heard hours in the folder (ours: half a day; fewer says nothing).
-HEARTBEAT_MIN_HOURS = 12
-# ... at this many distinct hours of the day (ours: three quarters of the day; a 9-hour shift reaches 9-10).
-HEARTBEAT_HOURS_OF_DAY = 18
 
 
 @dataclass(frozen=True)
@@ -84,23 +80,6 @@ def remove_known(store: Store, device_ids: Sequence[str], reason: str = ALL) -> 
     )
 
 
-def listening_hours(store: Store, settings: Settings, coverage: Coverage,
-                    folders: Sequence[str] | None = None) -> pd.DataFrame:
-    """hours x folders, True where the folder was listening: covered (coverage.py) and, in a folder with a
-    heartbeat (a stable device heard in at least FIXTURE_HEARTBEAT_SHARE of the hours anything was heard
-    there, day and night), also reported. coverage.py takes a silence at an hour the sensor rarely reports
-    in for a quiet hour; where an always-on device is heard whenever the sensor is on (the lab's Raspberry
-    Pis), that silence is the sensor being off (recording sessions of a few hours), not a quiet night.
-    With `folders`, only those folders are refined (the others keep coverage.py's hours)."""
-    covered = coverage.covered.copy()
-    beats = heartbeat_folders(store, coverage.start, coverage.end, settings.fixture_heartbeat_share,
-                              HEARTBEAT_MIN_HOURS, HEARTBEAT_HOURS_OF_DAY,
-                              list(folders) if folders is not None else None)
-    for folder in sorted(beats & set(covered.columns)):
-        covered[folder] = covered[folder] & coverage.reported[folder].fillna(False).astype(bool)
-    return covered
-
-
 def learn_fixtures(store: Store, settings: Settings, before: datetime,
                    device_ids: Sequence[str] | None = None, *,
                    listening: pd.DataFrame | None = None) -> dict[str, dict[str, float]]:
@@ -114,7 +93,7 @@ def learn_fixtures(store: Store, settings: Settings, before: datetime,
     Returns device_id -> evidence (`present_days`, `covered_days`, `hour_share`: the median share of
     covered hours heard on covered days; `hours_seen`, `span_hours`, `coverage`: heard hours of all hours
     since first heard). With `device_ids`, only those devices are examined (the detectors ask about their
-    suspects only, which keeps this cheap). `listening` (`listening_hours` of at least
+    suspects only, which keeps this cheap). `listening` (`Coverage.covered` of at least
     [before - history, before)) saves loading it again.
     """
     if device_ids is not None and not device_ids:
@@ -129,8 +108,7 @@ def learn_fixtures(store: Store, settings: Settings, before: datetime,
     if rows.empty:
         return {}
     if listening is None:
-        listening = listening_hours(store, s, load_coverage(store, s, start, end),
-                                    sorted(rows["folder"].astype(str).unique()))
+        listening = load_coverage(store, s, start, end).covered
     rows = rows.assign(hour=pd.to_datetime(rows["hour"], utc=True), folder=rows["folder"].astype(str),
                        device_id=rows["device_id"].astype(str)).drop_duplicates(["device_id", "hour"])
     hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="h", inclusive="left")
