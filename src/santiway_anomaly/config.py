@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./data"), description="Where the embedded store and models live")
     clickhouse_host: str = Field(default="", description="ClickHouse server host; empty = embedded chDB")
     clickhouse_port: int = Field(default=8123, ge=1, le=65535)
+    # Every product table goes in CLICKHOUSE_DATABASE; the raw sightings table (`way_data`) in
+    # CLICKHOUSE_RAW_DATABASE, the host application's database (SEED.md: `santi.way_data`). SQL names
+    # the canonical `anomaly_ml.` / `santi.`; the Store maps them (storage/databases.py, docs/storage.md).
     clickhouse_database: str = Field(default="anomaly_ml", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_raw_database: str = Field(default="santi", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     clickhouse_user: str = "default"
     clickhouse_password: str = ""
     clickhouse_secure: bool = False
@@ -348,7 +352,7 @@ class Settings(BaseSettings):
     follow_crowd_max: int = Field(default=4, ge=0)
     follow_crowd_factor: float = Field(default=0.3, ge=0, lt=1)
     companion_min_days: int = Field(default=3, ge=1)  # ours: the sensor carrier's own devices, learned (veto)
-    # Fixtures are learned relative to covered time (detectors/known.py): heard in >= FIXTURE_HOUR_COVERAGE
+    # Fixtures are learned relative to covered time (storage/queries/known.py): heard in >= FIXTURE_HOUR_COVERAGE
     # of the covered hours of a covered day ("most hours"; ours: a 9-hour working day is 0.38, a far card
     # at -90 dBm heard now and then in most hours ~0.7-1.0), on >= FIXTURE_DAY_SHARE of the covered days
     # since first heard ("most days"; ours: a weekday-only worker reaches 5/7 = 0.71 only on 12-hour days)

@@ -17,9 +17,9 @@ import pytest
 from santiway_anomaly.config import Settings, SettingsError, load_settings
 from santiway_anomaly.detectors.base import Window
 from santiway_anomaly.detectors.findings import Finding
-from santiway_anomaly.detectors.known import add_known, learn_fixtures
 from santiway_anomaly.detectors.night import NightDetector
 from santiway_anomaly.storage import Store
+from santiway_anomaly.storage.queries.known import add_known, learn_fixtures
 from tests.detectors.world import DAY, T0, World, mac
 
 SCORED = 14

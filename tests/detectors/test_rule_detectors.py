@@ -13,10 +13,10 @@ import pytest
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors.base import Window, build
 from santiway_anomaly.detectors.density import DensityDetector
-from santiway_anomaly.detectors.known import add_known, remove_known
 from santiway_anomaly.detectors.night import NightDetector
 from santiway_anomaly.detectors.stationary import StationaryDetector
 from santiway_anomaly.storage import Store
+from santiway_anomaly.storage.queries.known import add_known, remove_known
 from tests.detectors.conftest import (
     COMPANION,
     CROWD,
@@ -210,7 +210,7 @@ def test_scores_are_calibrated(world_store: Store, settings: Settings) -> None:
 
 
 def test_fixtures_are_learned_not_hard_coded(world_store: Store, settings: Settings) -> None:
-    from santiway_anomaly.detectors.known import learn_fixtures
+    from santiway_anomaly.storage.queries.known import learn_fixtures
 
     fixtures = learn_fixtures(world_store, settings, WINDOW.start)
     assert PRINTER in fixtures and fixtures[PRINTER]["hour_share"] >= 0.9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from santiway_anomaly.cli.main import app
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.cluster import statements, versions_ddl
+from santiway_anomaly.storage.databases import Databases
 from santiway_anomaly.storage.migrations import _VERSIONS_DDL, discover, split_statements
 
 
@@ -22,9 +24,10 @@ def test_single_node_ddl_is_the_files_unchanged() -> None:
     assert versions_ddl(None).split() == _VERSIONS_DDL.split()
 
 
-def test_every_cluster_statement_parses(store: Store) -> None:
+@pytest.mark.parametrize("databases", [Databases(), Databases("x_product", "x_host")], ids=["default", "moved"])
+def test_every_cluster_statement_parses(store: Store, databases: Databases) -> None:
     for statement in [versions_ddl("c1"), *_all("c1")]:
-        formatted = store.scalar("SELECT formatQuery({q:String})", {"q": statement})
+        formatted = store.scalar("SELECT formatQuery({q:String})", {"q": databases.sql(statement)})
         assert formatted, statement
 
 
@@ -75,3 +78,43 @@ def test_schema_show_follows_clickhouse_cluster() -> None:
     result = CliRunner().invoke(app, ["schema", "show"], env={"CLICKHOUSE_CLUSTER": "c9"})
     assert result.exit_code == 0, result.output
     assert "CREATE DATABASE IF NOT EXISTS santi ON CLUSTER c9;" in result.output
+
+
+def _cluster_objects(cluster: str) -> tuple[set[str], set[str]]:
+    """(tables and views a query can name, of them the Distributed ones) after every cluster migration."""
+    exists: set[str] = set()
+    distributed: set[str] = set()
+    for statement in _all(cluster):
+        if found := re.match(r"CREATE (?:TABLE|VIEW|MATERIALIZED VIEW) (?:IF NOT EXISTS )?(\S+)", statement):
+            exists.add(found.group(1))
+            if "ENGINE = Distributed(" in statement:
+                distributed.add(found.group(1))
+        elif found := re.match(r"DROP (?:TABLE|VIEW) (?:IF EXISTS )?(\S+)", statement):
+            exists.discard(found.group(1))
+            distributed.discard(found.group(1))
+    return exists, distributed
+
+
+def test_every_table_the_product_queries_exists_on_a_cluster() -> None:
+    """The detectors', API's and notifications' queries (storage/) name the Distributed tables and the
+    views over them, never a local table (except the outbox prune, a DELETE on every shard's local rows)."""
+    import santiway_anomaly.storage as storage_pkg
+
+    exists, distributed = _cluster_objects("c1")
+    root = Path(storage_pkg.__file__).parent
+    named: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        if path.name == "databases.py":  # the rewrite itself: its examples are not queries
+            continue
+        for name in re.findall(r"\b((?:anomaly_ml|santi)\.\w+)", path.read_text(encoding="utf-8")):
+            named.setdefault(name, set()).add(path.name)
+    queried = {n for n in named if not n.endswith(("_mv", "schema_migrations"))}
+    assert queried, named
+    missing = sorted(n for n in queried if n not in exists)
+    assert missing == [], f"queried but not created in cluster mode: {missing}"
+    local = {n for n in queried if n.endswith("_local")}
+    assert local == {"anomaly_ml.notify_outbox_local"} and named["anomaly_ml.notify_outbox_local"] == {
+        "notifications.py"}
+    # The raw table and every aggregate the detectors read are Distributed on a cluster.
+    assert {"santi.way_data", "anomaly_ml.hourly_features", "anomaly_ml.folder_5min", "anomaly_ml.folder_hourly",
+            "anomaly_ml.device_days", "anomaly_ml.anomalies"} <= distributed

@@ -13,13 +13,11 @@ from itertools import combinations
 from typing import Any
 
 from santiway_anomaly.analysis.device import UnknownDeviceError, device_known
+from santiway_anomaly.storage.queries import devices as queries
 from santiway_anomaly.storage.store import Store
 
 # Night for night_share: 00:00-06:00 local time (the specification's time detector).
 NIGHT_END_HOUR = 6
-_IN_WINDOW = (
-    "device_id IN {devices:Array(String)} AND ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}"
-)
 
 
 def _cosine(a: list[int], b: list[int]) -> float:
@@ -37,47 +35,11 @@ def compare_devices(store: Store, device_ids: list[str], since: datetime, until:
     for device in device_ids:
         if not device_known(store, device):
             raise UnknownDeviceError(device)
-    p: dict[str, Any] = {
-        "devices": device_ids,
-        "since": since,
-        "until": until,
-        "tz": tz,
-        "night": NIGHT_END_HOUR,
-    }
-    feats = {
-        r["device_id"]: r
-        for r in store.query_dicts(
-            "SELECT device_id, count() AS n, uniqExact(toStartOfHour(ts)) AS hours, "
-            "uniqExact(toStartOfMinute(ts)) AS minutes, avg(rssi) AS rssi, avg(lat) AS lat, avg(lon) AS lon, "
-            "countIf(toHour(ts, {tz:String}) < {night:UInt8}) / count() AS night, "
-            "arraySort(groupUniqArray(toString(folder))) AS folders, "
-            "arraySort(groupUniqArray(toString(sensor_id))) AS sensors, "
-            "anyLast(vendor) AS vendor, anyLast(network_type) AS net, max(is_randomized) AS rnd "
-            f"FROM santi.way_data WHERE {_IN_WINDOW} GROUP BY device_id",
-            p,
-        )
-    }
+    feats = {r["device_id"]: r for r in queries.summaries(store, device_ids, since, until, tz, NIGHT_END_HOUR)}
     profile: dict[str, list[int]] = {d: [0] * 24 for d in device_ids}
-    for device, hour, n in store.query_rows(
-        "SELECT device_id, toHour(ts, {tz:String}) AS h, count() FROM santi.way_data "
-        f"WHERE {_IN_WINDOW} GROUP BY device_id, h",
-        p,
-    ):
-        profile[device][int(hour)] = int(n)
-    # Pairwise overlap in one self-join of the devices' (minute, sensor, folder) sets.
-    overlap = {
-        (r["a"], r["b"]): r
-        for r in store.query_dicts(
-            "WITH s AS (SELECT DISTINCT device_id, toStartOfMinute(ts) AS m, toStartOfHour(ts) AS h, "
-            "  toString(sensor_id) AS sensor, toString(folder) AS folder "
-            f"  FROM santi.way_data WHERE {_IN_WINDOW}) "
-            "SELECT x.device_id AS a, y.device_id AS b, uniqExact(x.h) AS hours, uniqExact(x.m) AS minutes, "
-            "uniqExactIf(x.m, x.sensor = y.sensor) AS co_minutes, "
-            "arraySort(groupUniqArrayIf(x.folder, x.sensor = y.sensor)) AS co_folders "
-            "FROM s AS x INNER JOIN s AS y ON x.m = y.m WHERE x.device_id < y.device_id GROUP BY a, b",
-            p,
-        )
-    }
+    for device, hour, n in queries.hour_counts(store, device_ids, since, until, tz):
+        profile[device][hour] = n
+    overlap = {(r["a"], r["b"]): r for r in queries.pair_overlaps(store, device_ids, since, until)}
     devices: list[dict[str, Any]] = []
     for d in device_ids:
         f = feats.get(d)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from santiway_anomaly.storage.anomalies import AnomalyFilter, list_anomalies
+from santiway_anomaly.storage.queries import devices as queries
 from santiway_anomaly.storage.store import Store
 
-_IN_WINDOW = "device_id = {device:String} AND ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}"
 # ~110 m cells: close enough to call it one place, coarse enough to absorb GPS jitter.
 PLACE_DECIMALS = 3
 MAX_PLACES = 50
@@ -32,56 +32,20 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def device_known(store: Store, device_id: str) -> bool:
-    # device_id leads the sort key: this reads one granule at most.
-    return bool(
-        store.query_rows(
-            "SELECT 1 FROM santi.way_data WHERE device_id = {device:String} LIMIT 1", {"device": device_id}
-        )
-    )
+    return queries.device_seen(store, device_id)
 
 
 def device_profile(store: Store, device_id: str, since: datetime, until: datetime) -> dict[str, Any]:
     """The profile (see `DeviceProfilePublic`), without the ML part; UnknownDeviceError if never seen."""
     if not device_known(store, device_id):
         raise UnknownDeviceError(device_id)
-    p: dict[str, Any] = {"device": device_id, "since": since, "until": until}
-    head = store.query_dicts(
-        "SELECT count() AS n, min(ts) AS first, max(ts) AS last, anyLast(vendor) AS vendor, "
-        "anyLast(network_type) AS net, max(is_randomized) AS rnd, avg(rssi) AS rssi_mean, "
-        "stddevPop(rssi) AS rssi_std, min(rssi) AS rssi_min, max(rssi) AS rssi_max, "
-        "quantiles(0.1, 0.5, 0.9)(rssi) AS q "
-        f"FROM santi.way_data WHERE {_IN_WINDOW}",
-        p,
-    )[0]
+    head = queries.signal_summary(store, device_id, since, until)
     n = int(head["n"])
     if n == 0:  # seen before, but not in this window: identity from its latest sighting
-        head.update(
-            store.query_dicts(
-                "SELECT anyLast(vendor) AS vendor, anyLast(network_type) AS net, max(is_randomized) AS rnd "
-                "FROM santi.way_data WHERE device_id = {device:String}",
-                p,
-            )[0]
-        )
-    hours = store.query_dicts(
-        "SELECT hour, event_count, active_minutes, sensor_count, rssi_mean, folders "
-        "FROM anomaly_ml.hourly_features_v WHERE device_id = {device:String} "
-        "AND hour >= toStartOfHour(toDateTime({since:DateTime64(3, 'UTC')}, 'UTC')) "
-        "AND hour < {until:DateTime64(3, 'UTC')} ORDER BY hour",
-        p,
-    )
-    folders = store.query_dicts(
-        "SELECT folder, count() AS sightings, uniqExact(toStartOfMinute(ts)) AS dwell, min(ts) AS first, "
-        f"max(ts) AS last FROM santi.way_data WHERE {_IN_WINDOW} GROUP BY folder ORDER BY dwell DESC, folder",
-        p,
-    )
-    places = store.query_dicts(
-        "SELECT folder, round(lat, {d:UInt8}) AS plat, round(lon, {d:UInt8}) AS plon, count() AS sightings, "
-        "uniqExact(toStartOfMinute(ts)) AS dwell, min(ts) AS first, max(ts) AS last, "
-        "arraySort(groupUniqArray(toString(sensor_id))) AS sensors "
-        f"FROM santi.way_data WHERE {_IN_WINDOW} GROUP BY folder, plat, plon "
-        "ORDER BY dwell DESC, sightings DESC LIMIT {k:UInt32}",
-        {**p, "d": PLACE_DECIMALS, "k": MAX_PLACES},
-    )
+        head.update(queries.identity(store, device_id))
+    hours = queries.hours(store, device_id, since, until)
+    folders = queries.folders(store, device_id, since, until)
+    places = queries.places(store, device_id, since, until, PLACE_DECIMALS, MAX_PLACES)
     return {
         "device_id": device_id,
         "since": since,
@@ -145,37 +109,12 @@ def device_profile(store: Store, device_id: str, since: datetime, until: datetim
 def path_km(store: Store, device_id: str, since: datetime, until: datetime) -> float:
     """Distance travelled, not fooled by GPS jitter: steps between PATH_BUCKET_S median positions, counting
     only those longer than PATH_JITTER_M (so a drift slower than PATH_JITTER_M per bucket is not counted)."""
-    value = store.scalar(
-        "SELECT sumIf(step, rn > 1 AND step > {jitter:Float64}) / 1000 FROM ("
-        "  SELECT row_number() OVER w AS rn,"
-        "         geoDistance(lon, lat, lagInFrame(lon) OVER w, lagInFrame(lat) OVER w) AS step"
-        "  FROM (SELECT toStartOfInterval(ts, toIntervalSecond({bucket:UInt32})) AS b,"
-        "               median(lat) AS lat, median(lon) AS lon"
-        f"        FROM santi.way_data WHERE {_IN_WINDOW} GROUP BY b)"
-        "  WINDOW w AS (ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))",
-        {"device": device_id, "since": since, "until": until, "bucket": PATH_BUCKET_S, "jitter": PATH_JITTER_M},
-    )
-    return float(value or 0.0)
+    return queries.path_km(store, device_id, since, until, PATH_BUCKET_S, PATH_JITTER_M)
 
 
 def movement(store: Store, device_id: str, since: datetime, until: datetime) -> dict[str, Any]:
     """Path length, spread and speed from consecutive sightings (window functions at query time)."""
-    row = store.query_dicts(
-        "SELECT sumIf(step, rn > 1) / 1000 AS path_km, "
-        "maxIf(step / dt, rn > 1 AND dt >= {min_dt:UInt32}) AS max_speed, "
-        "countIf(rn > 1 AND folder != prev_folder) AS changes, uniqExact(folder) AS n_folders, "
-        "uniqExact(sensor_id) AS n_sensors, "
-        "sqrt(avg(pow(geoDistance(lon, lat, lon_c, lat_c), 2))) AS rog "
-        "FROM (SELECT lat, lon, folder, sensor_id, "
-        "  row_number() OVER w AS rn, "
-        "  geoDistance(lon, lat, lagInFrame(lon) OVER w, lagInFrame(lat) OVER w) AS step, "
-        "  dateDiff('second', lagInFrame(ts) OVER w, ts) AS dt, "
-        "  lagInFrame(toString(folder)) OVER w AS prev_folder, "
-        "  avg(lat) OVER () AS lat_c, avg(lon) OVER () AS lon_c "
-        f"  FROM santi.way_data WHERE {_IN_WINDOW} "
-        "  WINDOW w AS (ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))",
-        {"device": device_id, "since": since, "until": until, "min_dt": MIN_SPEED_INTERVAL_S},
-    )[0]
+    row = queries.movement(store, device_id, since, until, MIN_SPEED_INTERVAL_S)
     return {
         "path_km": path_km(store, device_id, since, until),
         "radius_of_gyration_m": float(row["rog"] or 0.0),

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.known import learn_fixtures, load_allowlist
 from santiway_anomaly.storage.queries.devices_now import devices_heard
+from santiway_anomaly.storage.queries.known import learn_fixtures, load_allowlist
 from santiway_anomaly.storage.store import Store
 
 

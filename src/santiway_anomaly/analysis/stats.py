@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.storage.anomalies import anomaly_breakdown
 from santiway_anomaly.storage.store import Store
-
-# Anomalies whose window overlaps [since, until): the same rule as AnomalyFilter.
-_WHERE = "window_end > {since:DateTime64(3, 'UTC')} AND window_start < {until:DateTime64(3, 'UTC')}"
 
 
 def _aware(value: datetime) -> datetime:
@@ -17,19 +15,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def anomaly_stats(store: Store, since: datetime, until: datetime, top: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"since": since, "until": until, "top": top}
-    # One pass over the window's rows (FINAL: a re-detected anomaly counts once); the
-    # breakdowns are GROUPING SETS of that pass, told apart by grouping().
-    rows = store.query_rows(
-        "SELECT grouping(anomaly_type, severity, folder, device_id, hour) AS g, anomaly_type, severity, "
-        "folder, device_id, hour, count() AS n, max(score) AS s "
-        f"FROM (SELECT anomaly_type, severity, folder, device_id, toStartOfHour(window_start) AS hour, score "
-        f"      FROM anomaly_ml.anomalies FINAL WHERE {_WHERE}) "
-        "GROUP BY GROUPING SETS ((anomaly_type), (severity), (folder), (device_id), (hour), ()) "
-        # Copies of one anomaly share its window, hence its partition: FINAL per partition is enough.
-        "SETTINGS do_not_merge_across_partitions_select_final = 1",
-        params,
-    )
+    rows = anomaly_breakdown(store, since, until)
     # grouping(): one bit per argument (anomaly_type = 16 ... hour = 1), set when the column is
     # aggregated away (SQL standard), so the set (anomaly_type) reads 0b01111 = 15.
     by: dict[str, list[tuple[Any, int, float]]] = {

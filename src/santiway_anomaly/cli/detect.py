@@ -27,11 +27,12 @@ def parse_time(value: str | None, store: Any = None) -> datetime | None:
     if value == "latest":
         if store is None:
             raise typer.BadParameter("`latest` needs the store")
-        newest = store.scalar("SELECT max(ts) FROM santi.way_data")
-        if newest is None or newest.year < 1971:
+        from santiway_anomaly.storage.queries.ingest import newest_sighting
+
+        newest = newest_sighting(store)
+        if newest is None:
             raise typer.BadParameter("the store holds no sightings, so there is no `latest` time")
-        stamp: datetime = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
-        return stamp
+        return newest
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -248,8 +249,8 @@ def known_add(
     runs, through its API."""
     from santiway_anomaly.catalog import ANOMALY_TYPES
     from santiway_anomaly.cli.service import store_or_service
-    from santiway_anomaly.detectors.known import add_known
     from santiway_anomaly.storage import Store
+    from santiway_anomaly.storage.queries.known import add_known
 
     if reason != "all" and reason not in ANOMALY_TYPES:
         raise typer.BadParameter(f"--reason must be `all` or one of {', '.join(ANOMALY_TYPES)}")
@@ -272,8 +273,8 @@ def known_remove(
     """Take devices off the allowlist (for the given reason). While the service runs, through its API."""
     from santiway_anomaly.catalog import ANOMALY_TYPES
     from santiway_anomaly.cli.service import store_or_service
-    from santiway_anomaly.detectors.known import remove_known
     from santiway_anomaly.storage import Store
+    from santiway_anomaly.storage.queries.known import remove_known
 
     if reason != "all" and reason not in ANOMALY_TYPES:
         raise typer.BadParameter(f"--reason must be `all` or one of {', '.join(ANOMALY_TYPES)}")
@@ -294,8 +295,8 @@ def known_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON"
     from dataclasses import asdict
 
     from santiway_anomaly.cli.service import store_or_service
-    from santiway_anomaly.detectors.known import list_known
     from santiway_anomaly.storage import Store
+    from santiway_anomaly.storage.queries.known import list_known
 
     settings = settings_or_exit()
     with store_or_service(settings) as target:
@@ -321,7 +322,7 @@ def known_learn(
     """Show the fixtures learned from history (heard in most covered hours of most covered days, so gaps
     in the recording do not count against them); with --apply, store them.
     The detectors learn fixtures on every run anyway: --apply only makes them visible and editable."""
-    from santiway_anomaly.detectors.known import add_known, learn_fixtures
+    from santiway_anomaly.storage.queries.known import add_known, learn_fixtures
 
     settings = settings_or_exit()
     with open_store(settings) as store:

@@ -49,12 +49,12 @@ def status() -> None:
             typer.echo("(row counts and the list of migrations need the store: stop the service to see them)")
             return
         from santiway_anomaly.storage.migrations import applied
+        from santiway_anomaly.storage.queries.health import row_counts
 
         for version, (name, checksum) in sorted(applied(store).items()):
             typer.echo(f"{version:03d}  {name:<40} {checksum[:12]}")
-        for table in ("santi.way_data", "anomaly_ml.hourly_features_v", "anomaly_ml.folder_hourly_v",
-                      "anomaly_ml.anomalies", "anomaly_ml.ingest_rejects"):
-            typer.echo(f"{table:<32} {store.scalar(f'SELECT count() FROM {table}'):>12,}")
+        for table, rows in row_counts(store):
+            typer.echo(f"{table:<32} {rows:>12,}")
 
 
 @app.command("show")
@@ -65,6 +65,7 @@ def show(
 ) -> None:
     """Print the DDL that `schema apply` runs, migration by migration (no store needed)."""
     from santiway_anomaly.storage.cluster import ClusterSchemaError, statements, versions_ddl
+    from santiway_anomaly.storage.databases import Databases
     from santiway_anomaly.storage.migrations import discover
 
     settings = settings_or_exit()
@@ -74,14 +75,17 @@ def show(
     except (ClusterSchemaError, ValueError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_CONFIG) from None
+    # The configured databases, as `schema apply` would create them (storage/databases.py).
+    databases = Databases.from_settings(settings)
     target = f"cluster {name}" if name else "one server"
     typer.echo(f"-- SantiWay anomaly detection schema for {target}")
-    typer.echo("CREATE DATABASE IF NOT EXISTS anomaly_ml" + (f" ON CLUSTER {name}" if name else "") + ";\n")
-    typer.echo(f"{versions_ddl(name or None)};\n")
+    typer.echo(databases.sql("CREATE DATABASE IF NOT EXISTS anomaly_ml" + (f" ON CLUSTER {name}" if name else ""))
+               + ";\n")
+    typer.echo(f"{databases.sql(versions_ddl(name or None))};\n")
     for migration, migration_statements in per_migration:
         typer.echo(f"-- {migration.version:03d} {migration.name}")
         for statement in migration_statements:
-            typer.echo(f"{statement};\n")
+            typer.echo(f"{databases.sql(statement)};\n")
 
 
 EXIT_DISAGREE = 1

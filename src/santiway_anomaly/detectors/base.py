@@ -106,7 +106,7 @@ class FindingDetector(Detector):
         }, columns=["subject", "score", "level", "finding"])
 
     def alarms(self, scored: pd.DataFrame | list[Finding], window: Window) -> list[Anomaly]:
-        from santiway_anomaly.detectors.alarm import suppress_repeats
+        from santiway_anomaly.storage.queries.alarm import suppress_repeats
 
         found = list(scored["finding"]) if isinstance(scored, pd.DataFrame) else list(scored)
         candidates: list[Anomaly] = []

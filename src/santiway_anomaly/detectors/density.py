@@ -40,10 +40,10 @@ import pandas as pd
 from santiway_anomaly.anomaly import ALARM_SCORE
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import Coverage, load_coverage
-from santiway_anomaly.detectors.alarm import prior_alarms
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
+from santiway_anomaly.storage.queries.alarm import prior_alarms
 from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours
 from santiway_anomaly.storage.store import Store
 

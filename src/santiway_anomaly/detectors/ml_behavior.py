@@ -13,7 +13,7 @@ the run after its local midnight (a partial day would look like a change by itse
 - Alarm line by the false-alarm budget ML_BUDGET_PER_1000_DEVICES_PER_DAY, calibrated on the
   ML_HOLDOUT_DAYS held-out normal days before the scored range (a time split); info, warning and
   critical at the budget, a tenth and a hundredth of it.
-- Fixtures (detectors/known.py `learn_fixtures`, or usually active >= ALWAYS_ON_HOURS h of its
+- Fixtures (storage/queries/known.py `learn_fixtures`, or usually active >= ALWAYS_ON_HOURS h of its
   covered days) and operator-known devices are vetoed (Against 0).
 - Randomized MACs are skipped unless ML_INCLUDE_RANDOMIZED: a rotating MAC has no history.
 
@@ -33,12 +33,12 @@ import pandas as pd
 from loguru import logger
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.alarm import prior_alarms
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.known import is_exempt, learn_fixtures, load_allowlist
-from santiway_anomaly.detectors.ml_behavior_sql import DAILY_COLUMNS, device_days, device_info
 from santiway_anomaly.ml import personal
+from santiway_anomaly.storage.queries.alarm import prior_alarms
+from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures, load_allowlist
+from santiway_anomaly.storage.queries.ml_behavior import DAILY_COLUMNS, device_days, device_info
 from santiway_anomaly.storage.store import Store
 
 CALIBRATION_DEVICES = 20_000

@@ -54,8 +54,9 @@ from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.known import is_exempt, learn_fixtures, load_allowlist
-from santiway_anomaly.detectors.night_sql import (
+from santiway_anomaly.detectors.util import as_date, floor_hour, piecewise_level, records, utc
+from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures, load_allowlist
+from santiway_anomaly.storage.queries.night import (
     confirmed_devices,
     device_history,
     folder_clause,
@@ -64,7 +65,6 @@ from santiway_anomaly.detectors.night_sql import (
     night_sessions,
     randomized_night_peaks,
 )
-from santiway_anomaly.detectors.util import as_date, floor_hour, piecewise_level, records, utc
 from santiway_anomaly.storage.store import Store
 
 VETO = 0.0

@@ -27,14 +27,14 @@ from typing import Any, Self
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.detectors import density as density_module
-from santiway_anomaly.detectors.alarm import prior_alarms
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Finding
-from santiway_anomaly.detectors.known import load_allowlist
 from santiway_anomaly.detectors.stationary_common import ANOMALY_TYPE, Context
 from santiway_anomaly.detectors.stationary_following import following_findings
 from santiway_anomaly.detectors.stationary_lingering import lingering_findings
 from santiway_anomaly.detectors.stationary_returning import returning_findings
+from santiway_anomaly.storage.queries.alarm import prior_alarms
+from santiway_anomaly.storage.queries.known import load_allowlist
 from santiway_anomaly.storage.store import Store
 
 

@@ -14,8 +14,8 @@ from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import Coverage, load_coverage
 from santiway_anomaly.detectors.base import Window
 from santiway_anomaly.detectors.findings import Against
-from santiway_anomaly.detectors.known import is_exempt, learn_fixtures
 from santiway_anomaly.detectors.util import floor_hour, utc
+from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures
 from santiway_anomaly.storage.store import Store
 
 ANOMALY_TYPE = "stationary_surveillance"

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from santiway_anomaly.detectors import stationary_sql as sql
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
 from santiway_anomaly.detectors.util import M_PER_DEG_LAT, floor_hour, haversine_m, piecewise_level, records
+from santiway_anomaly.storage.queries import stationary as sql
 
 
 def following_findings(ctx: Context) -> list[Finding]:

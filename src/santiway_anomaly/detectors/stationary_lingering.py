@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from santiway_anomaly.detectors import stationary_sql as sql
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
 from santiway_anomaly.detectors.util import deg_lat, floor_hour, piecewise_level, records
+from santiway_anomaly.storage.queries import stationary as sql
 
 SpikeHours = Callable[[Context, list[str]], set[tuple[str, int]]]
 

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from santiway_anomaly.detectors import stationary_sql as sql
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
 from santiway_anomaly.detectors.util import as_date, deg_lat, floor_hour, piecewise_level, records, utc
+from santiway_anomaly.storage.queries import stationary as sql
 
 
 def returning_findings(ctx: Context) -> list[Finding]:

@@ -114,18 +114,9 @@ def load_detections(store: Any, since: datetime | None = None, until: datetime |
                     min_score: float = 0.0) -> list[Detection]:
     """Stored anomalies (every type) whose window overlaps [since, until)."""
     from santiway_anomaly.detectors.util import utc
+    from santiway_anomaly.storage.anomalies import stored_windows
 
-    clauses = ["score >= {min_score:Float64}"]
-    params: dict[str, Any] = {"min_score": min_score}
-    if since is not None:
-        clauses.append("window_end > {since:DateTime64(3, 'UTC')}")
-        params["since"] = since
-    if until is not None:
-        clauses.append("window_start < {until:DateTime64(3, 'UTC')}")
-        params["until"] = until
-    rows = store.query_rows(
-        "SELECT anomaly_id, anomaly_type, device_id, folder, window_start, window_end, score, severity "
-        f"FROM anomaly_ml.anomalies FINAL WHERE {' AND '.join(clauses)} ORDER BY window_start, anomaly_id", params)
+    rows = stored_windows(store, since, until, min_score)
     return [Detection(str(i), str(t), str(d) or f"folder:{f}", utc(ws), utc(we), float(sc), str(sev))
             for i, t, d, f, ws, we, sc, sev in rows]
 

@@ -182,6 +182,7 @@ def lab_job(lab_dir: str, root: str, detectors: Sequence[str]) -> dict[str, Any]
     _quiet_worker()
     from santiway_anomaly.detectors.util import utc
     from santiway_anomaly.ingest.pipeline import ingest_file
+    from santiway_anomaly.storage.queries.ingest import stored_folders
     from santiway_anomaly.storage.store import Store
 
     lab = Path(lab_dir)
@@ -194,7 +195,7 @@ def lab_job(lab_dir: str, root: str, detectors: Sequence[str]) -> dict[str, Any]
         t = time.perf_counter()
         report = ingest_file(store, lab / "sightings.parquet", settings)
         ingest_s = time.perf_counter() - t
-        folders = [str(r[0]) for r in store.query_rows("SELECT DISTINCT toString(folder) FROM santi.way_data")]
+        folders = stored_folders(store)
         t = time.perf_counter()
         by_day = _detect_days(store, settings, days, detectors)
         detect_s = time.perf_counter() - t

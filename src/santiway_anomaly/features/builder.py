@@ -19,79 +19,11 @@ from loguru import logger
 from santiway_anomaly.config import Settings
 from santiway_anomaly.features.catalog import FEATURE_NAMES
 from santiway_anomaly.features.compute import HourlyInput, compute_features
+from santiway_anomaly.storage.queries import features as queries
 from santiway_anomaly.storage.store import Store
 
 # Devices per query and per feature computation: bounds memory at roughly 1 GB for 37 days.
 CHUNK_DEVICES = 500
-
-_HOURS_SQL = """
-SELECT
-    h.device_id AS device_id,
-    h.hour AS hour,
-    toFloat64(h.event_count) AS count,
-    toFloat64(h.active_minutes) AS minutes,
-    h.rssi_mean AS rssi_mean, h.rssi_std AS rssi_std,
-    toFloat64(h.rssi_min) AS rssi_min, toFloat64(h.rssi_max) AS rssi_max,
-    h.lat_mean AS lat, h.lon_mean AS lon, h.lat_std AS lat_std, h.lon_std AS lon_std,
-    h.lat_min AS lat_min, h.lat_max AS lat_max, h.lon_min AS lon_min, h.lon_max AS lon_max,
-    toFloat64(h.sensor_count) AS sensors,
-    toFloat64(length(h.folders)) AS folders,
-    toInt64(cityHash64(arraySort(h.folders)) % 1000000007) AS folder_hash,
-    toInt64(cityHash64(arraySort(h.sensor_list)) % 1000000007) AS sensor_hash,
-    toFloat64(h.network_type = 'wifi') AS is_wifi,
-    toFloat64(h.network_type = 'ble') AS is_ble,
-    toFloat64(h.is_randomized) AS randomized,
-    h.vendor AS vendor,
-    toFloat64(f.unique_devices) AS folder_devices,
-    toFloat64(f.sightings) AS folder_sightings,
-    toFloat64(f.randomized_devices) AS folder_randomized
-FROM
-(
-    SELECT * FROM anomaly_ml.hourly_features_v
-    WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-      AND device_id IN {devices:Array(String)}
-) AS h
-LEFT JOIN
-(
-    SELECT folder, hour, unique_devices, sightings, randomized_devices FROM anomaly_ml.folder_hourly_v
-    WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-) AS f ON f.folder = arraySort(h.folders)[1] AND f.hour = h.hour
-"""
-
-# Vendor behaviour is a population statistic: aggregate every device of the vendor, not only
-# the devices being scored, so one device's features do not depend on who else is in the batch.
-_VENDOR_HOURS_SQL = """
-SELECT vendor, hour, count() AS present, avg(toFloat64(event_count)) AS mean_count,
-       avg(rssi_mean + 120) AS mean_signal
-FROM anomaly_ml.hourly_features_v
-WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-GROUP BY vendor, hour
-"""
-
-_VENDOR_TOTALS_SQL = """
-SELECT vendor, uniqExact(device_id) AS devices
-FROM anomaly_ml.hourly_features_v
-WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-GROUP BY vendor
-"""
-
-_ACTIVE_SQL = """
-SELECT device_id FROM anomaly_ml.hourly_features_v
-WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-GROUP BY device_id
-HAVING sum(event_count) >= {min_events:UInt64} AND (max(is_randomized) = 0 OR {randomized:UInt8} = 1)
-ORDER BY device_id
-"""
-
-_DEVICE_INFO_SQL = """
-SELECT device_id, argMax(vendor, hour) AS vendor, argMax(network_type, hour) AS network_type,
-       argMax(arraySort(folders)[1], hour) AS folder, argMax(lat_mean, hour) AS lat,
-       argMax(lon_mean, hour) AS lon, max(is_randomized) AS is_randomized
-FROM anomaly_ml.hourly_features_v
-WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-  AND device_id IN {devices:Array(String)}
-GROUP BY device_id
-"""
 
 _UNKNOWN_VENDORS = {"", "unknown", "Unknown", "randomized", "Randomized"}
 
@@ -119,19 +51,17 @@ def hour_floor(value: datetime) -> datetime:
 def active_devices(store: Store, start: datetime, end: datetime, min_events: int = 1,
                    include_randomized: bool = False) -> list[str]:
     """Devices with at least `min_events` sightings in [start, end); randomized MACs only if asked."""
-    rows = store.query_rows(_ACTIVE_SQL, {"start": start, "end": end, "min_events": min_events,
-                                          "randomized": int(include_randomized)})
-    return [r[0] for r in rows]
+    return queries.active_devices(store, start, end, min_events, include_randomized)
 
 
 def latest_hour(store: Store) -> datetime | None:
     """The last hour that holds data (the natural "now" for a historical data set)."""
-    return _hour_value(store.scalar("SELECT max(hour) FROM anomaly_ml.hourly_features"))
+    return _hour_value(queries.hour_range(store)[1])
 
 
 def first_hour(store: Store) -> datetime | None:
     """The first hour that holds data."""
-    return _hour_value(store.scalar("SELECT min(hour) FROM anomaly_ml.hourly_features"))
+    return _hour_value(queries.hour_range(store)[0])
 
 
 def _hour_value(value: object) -> datetime | None:
@@ -172,17 +102,16 @@ def build_features(
     if not devices:
         return FeatureFrame(np.array([], dtype=object), out_hours,
                             np.zeros((0, len(out_hours), len(names)), np.float32), names, _empty_info())
-    params = {"start": load_start, "end": end}
-    vendor_hours = store.query_df(_VENDOR_HOURS_SQL, params)
-    vendor_totals = store.query_df(_VENDOR_TOTALS_SQL, params)
+    vendor_hours = queries.vendor_hours(store, load_start, end)
+    vendor_totals = queries.vendor_totals(store, load_start, end)
     local_hour = all_hours.tz_convert(settings.timezone).hour.to_numpy()
     parts: list[np.ndarray] = []
     for i in range(0, len(devices), CHUNK_DEVICES):
         chunk = devices[i : i + CHUNK_DEVICES]
-        rows = store.query_df(_HOURS_SQL, {**params, "devices": chunk})
+        rows = queries.device_hours(store, load_start, end, chunk)
         hourly = _densify(rows, chunk, all_hours, vendor_hours, vendor_totals, local_hour, hist)
         parts.append(compute_features(hourly)[:, hist:, :])
-    info = store.query_df(_DEVICE_INFO_SQL, {"start": start, "end": end, "devices": devices})
+    info = queries.device_info(store, start, end, devices)
     if "device_id" not in info:  # no rows come back without columns
         info = _empty_info().assign(device_id=[])
     info = info.set_index("device_id").reindex(devices)

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from santiway_anomaly.storage.queries.ingest import server_now_ms
 from santiway_anomaly.storage.sightings import SIGHTING_KEY, TEXT_FIELDS, stored_keys_between
 from santiway_anomaly.storage.store import Store
 
@@ -126,7 +127,7 @@ class Deduper:
     def __init__(self, store: Store, *, across_batches: bool) -> None:
         # The store's clock: rows it stamped before this instant were stored before the run.
         self.since_ms: int | None = (
-            int(store.scalar("SELECT toUnixTimestamp64Milli(now64(3))")) if across_batches else None)
+            server_now_ms(store) if across_batches else None)
         self._hash = RowHasher()
         self._seen = np.empty(0, dtype=np.uint64)
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from santiway_anomaly.ingest.records import Limits
 from santiway_anomaly.ingest.text_rules import reject_control_characters
 from santiway_anomaly.ingest.validate import LINE, Reject, validate
 from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
+from santiway_anomaly.storage.queries import ingest as queries
 from santiway_anomaly.storage.store import Store
 
 MAX_REJECTS_KEPT_IN_REPORT = 1000
@@ -147,15 +147,9 @@ def _store_batch(store: Store, stored: pa.Table, rejects: list[Reject], source: 
                 for i, part in enumerate(split_by_days(fresh, max_days)):
                     # ClickHouse drops a block whose token it has seen: a retried insert is not stored twice.
                     part_token = f"{token}:{i}:{part.num_rows}" if token else None
-                    store.insert_arrow("santi.way_data", part, dedup_token=part_token)
+                    queries.insert_sightings(store, part, part_token)
             new = fresh.num_rows
-    if rejects:
-        now = datetime.now(UTC)
-        store.insert_rows(
-            "anomaly_ml.ingest_rejects",
-            [[now, source, r.line, r.field, r.reason, r.raw] for r in rejects],
-            ["rejected_at", "source", "line", "field", "reason", "raw"],
-        )
+    queries.insert_rejects(store, source, rejects)
     return new
 
 
@@ -215,11 +209,7 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     batch_rows = settings.ingest_batch_rows
     source = str(path.resolve())
     source_hash = file_digest(path, f"{fmt}|{batch_rows}|{mapping.fingerprint()}")
-    done_batches = {
-        int(b): int(r) for b, r in store.query_rows(
-            "SELECT batch_no, rows FROM anomaly_ml.ingest_batches FINAL WHERE source_hash = {h:String}",
-            {"h": source_hash})
-    }
+    done_batches = queries.done_batches(store, source_hash)
     report = IngestReport(source=source)
     total = total_size(path, fmt)
     dedup = Deduper(store, across_batches=True)
@@ -227,8 +217,7 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     def store_one(batch: _PreparedBatch) -> _PreparedBatch:
         batch.new = _store_batch(store, batch.stored, batch.rejects, source, f"{source_hash}:{batch.number}",
                                  settings.ingest_max_days_per_insert, dedup)
-        store.insert_rows("anomaly_ml.ingest_batches", [[source_hash, batch.number, source, batch.rows]],
-                          ["source_hash", "batch_no", "source", "rows"])
+        queries.record_batch(store, source_hash, batch.number, source, batch.rows)
         return batch
 
     def finish(batch: _PreparedBatch) -> None:
@@ -309,7 +298,7 @@ def _prepare(raw: RawBatch, mapping: ColumnMapping, number: int) -> _PreparedBat
 
 
 def stored_count(store: Store) -> int:
-    return int(store.scalar("SELECT count() FROM santi.way_data") or 0)
+    return queries.count_sightings(store)
 
 
 __all__ = ["ColumnMapping", "IngestReport", "MappingError", "ingest_file", "ingest_table"]

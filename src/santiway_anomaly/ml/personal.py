@@ -70,7 +70,7 @@ RARE_HOUR = 0.2  # an hour of day is "rare" for a device active at it on fewer t
 
 
 def daily_matrix(columns: dict[str, Array], bits: Array) -> Array:
-    """(rows, features) from the daily SQL columns (ml_behavior_sql.DAILY_COLUMNS) and the rows'
+    """(rows, features) from the daily SQL columns (storage/queries/ml_behavior.py DAILY_COLUMNS) and the rows'
     active hours `bits` (rows, 24); the off_hours_share column is NaN here (it needs the device's
     history: see `off_hours_share`)."""
     active = bits.sum(axis=1).astype(np.float64)

@@ -14,12 +14,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 from santiway_anomaly.config import Settings
 from santiway_anomaly.features.builder import FeatureFrame, hour_floor
 from santiway_anomaly.features.catalog import BY_NAME
 from santiway_anomaly.ml.model_files import model_metadata, model_status
+from santiway_anomaly.storage.queries.features import device_last_hour
 from santiway_anomaly.storage.store import Store
 
 __all__ = ["explain_device", "model_metadata", "model_status", "score_device"]
@@ -29,13 +28,10 @@ def _device_window_end(store: Store, device_id: str, until: datetime | None) -> 
     """End of the window to judge: `until`, or the end of the device's last seen hour."""
     if until is not None:
         return until
-    last = store.scalar("SELECT max(hour) FROM anomaly_ml.hourly_features WHERE device_id = {d:String}",
-                        {"d": device_id})
-    if last is None or pd.Timestamp(last).year < 1980:
+    last = device_last_hour(store, device_id)
+    if last is None:
         raise LookupError(f"device {device_id} has no sightings in the store")
-    ts = pd.Timestamp(last)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return hour_floor(ts.to_pydatetime()) + timedelta(hours=1)
+    return hour_floor(last) + timedelta(hours=1)
 
 
 def _device_frame(store: Store, settings: Settings, device_id: str, until: datetime | None) -> tuple[Any, FeatureFrame]:

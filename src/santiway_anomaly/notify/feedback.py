@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from santiway_anomaly.detectors.known import add_known
+from santiway_anomaly.storage.queries import feedback as queries
+from santiway_anomaly.storage.queries.feedback import COLUMNS
+from santiway_anomaly.storage.queries.known import add_known
 from santiway_anomaly.storage.store import Store
 
 Verdict = Literal["false_alarm", "confirmed"]
 VERDICTS: tuple[str, ...] = ("false_alarm", "confirmed")
-COLUMNS = ["anomaly_id", "verdict", "note", "added_by", "added_at", "device_id", "anomaly_type"]
 
 
 class UnknownAnomalyError(LookupError):
@@ -42,15 +43,12 @@ def give_feedback(store: Store, anomaly_id: str, verdict: str, note: str, added_
     """Record a verdict on a stored anomaly; returns it and whether its device was marked known."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-    rows = store.query_rows(
-        "SELECT device_id, anomaly_type FROM anomaly_ml.anomalies WHERE anomaly_id = {id:String} LIMIT 1",
-        {"id": anomaly_id},
-    )
-    if not rows:
+    subject = queries.anomaly_subject(store, anomaly_id)
+    if subject is None:
         raise UnknownAnomalyError(anomaly_id)
-    device_id, anomaly_type = str(rows[0][0]), str(rows[0][1])
+    device_id, anomaly_type = subject
     feedback = Feedback(anomaly_id, verdict, note, added_by, datetime.now(UTC), device_id, anomaly_type)
-    store.insert_rows("anomaly_ml.anomaly_feedback", [[getattr(feedback, c) for c in COLUMNS]], COLUMNS)
+    queries.insert_feedback(store, [getattr(feedback, c) for c in COLUMNS])
     known = mark_known and verdict == "false_alarm" and bool(device_id)
     if known:
         add_known(store, [device_id], reason=anomaly_type, note=note or f"false alarm on {anomaly_id}",
@@ -65,21 +63,8 @@ def get_feedback(store: Store, anomaly_id: str) -> Feedback | None:
 
 def list_feedback(store: Store, *, anomaly_id: str | None = None, verdict: str | None = None,
                   limit: int = 100) -> list[Feedback]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    if anomaly_id is not None:
-        clauses.append("anomaly_id = {anomaly_id:String}")
-        params["anomaly_id"] = anomaly_id
-    if verdict is not None:
-        clauses.append("verdict = {verdict:String}")
-        params["verdict"] = verdict
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = store.query_rows(
-        f"SELECT {', '.join(COLUMNS)} FROM anomaly_ml.anomaly_feedback FINAL{where} "
-        "ORDER BY added_at DESC LIMIT {limit:UInt32}",
-        params,
-    )
-    return [Feedback(str(a), str(v), str(n), str(b), _utc(t), str(d), str(k)) for a, v, n, b, t, d, k in rows]
+    rows = queries.feedback_rows(store, anomaly_id=anomaly_id, verdict=verdict, limit=limit)
+    return [Feedback(a, v, n, b, _utc(t), d, k) for a, v, n, b, t, d, k in rows]
 
 
 def _utc(value: datetime) -> datetime:

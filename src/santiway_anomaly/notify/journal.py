@@ -1,6 +1,7 @@
 """The notification log (`anomaly_ml.notifications`): what was sent, in order, kept in the store.
 
-Synchronous functions over the store; the service calls them in its worker pool.
+Synchronous functions over the store (its SQL: storage/queries/notifications.py); the service calls them
+in its worker pool.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from santiway_anomaly.notify.message import Notification
+from santiway_anomaly.storage.queries import notifications
 from santiway_anomaly.storage.store import Store
-
-COLUMNS = ["seq", "anomaly_id", "created_at", "subject", "anomaly_type", "severity", "folder", "payload"]
 
 
 class SeqClock:
@@ -33,28 +33,17 @@ class SeqClock:
 
 
 def last_seq(store: Store) -> int:
-    return int(store.scalar("SELECT max(seq) FROM anomaly_ml.notifications") or 0)
+    return notifications.last_seq(store)
 
 
 def notified_ids(store: Store, anomaly_ids: Sequence[str]) -> set[str]:
     """Those of `anomaly_ids` already notified (by any earlier run or process)."""
-    if not anomaly_ids:
-        return set()
-    rows = store.query_rows(
-        "SELECT DISTINCT anomaly_id FROM anomaly_ml.notifications WHERE anomaly_id IN {ids:Array(String)}",
-        {"ids": list(anomaly_ids)},
-    )
-    return {str(r[0]) for r in rows}
+    return notifications.notified_ids(store, anomaly_ids)
 
 
 def append(store: Store, notes: Sequence[Notification]) -> None:
-    if notes:
-        store.insert_rows(
-            "anomaly_ml.notifications",
-            [[n.seq, n.anomaly_id, n.created_at, n.subject, n.anomaly_type, n.severity, n.folder, n.text]
-             for n in notes],
-            COLUMNS,
-        )
+    notifications.append_log(store, [[n.seq, n.anomaly_id, n.created_at, n.subject, n.anomaly_type, n.severity,
+                                      n.folder, n.text] for n in notes])
 
 
 @dataclass(frozen=True)
@@ -79,44 +68,19 @@ class Since:
 
 def replay(store: Store, since: Since, limit: int) -> list[Notification]:
     """Notifications after `since`, oldest first, at most the newest `limit` of them."""
-    params: dict[str, Any] = {"limit": limit}
-    if since.seq is not None:
-        where = "seq > {seq:UInt64}"
-        params["seq"] = since.seq
-    else:
-        where = "created_at > {t:DateTime64(3, 'UTC')}"
-        params["t"] = since.time
-    rows = store.query_rows(
-        f"SELECT {', '.join(COLUMNS)} FROM (SELECT * FROM anomaly_ml.notifications WHERE {where} "
-        "ORDER BY seq DESC LIMIT {limit:UInt32}) ORDER BY seq",
-        params,
-    )
-    return [_note(row) for row in rows]
+    return [_note(row) for row in notifications.log_after(store, seq=since.seq, time=since.time, limit=limit)]
 
 
 def recent(store: Store, after: datetime) -> list[Notification]:
     """Notifications sent after `after`, with their anomalies' windows where the store has the anomaly
     (the service rebuilds its cooldown from them at start)."""
-    rows = store.query_rows(
-        f"SELECT {', '.join('n.' + c for c in COLUMNS)}, a.window_start, a.window_end "
-        "FROM anomaly_ml.notifications AS n LEFT JOIN "
-        "(SELECT anomaly_id, min(window_start) AS window_start, max(window_end) AS window_end "
-        " FROM anomaly_ml.anomalies WHERE anomaly_id IN (SELECT anomaly_id FROM anomaly_ml.notifications "
-        " WHERE created_at > {t:DateTime64(3, 'UTC')}) GROUP BY anomaly_id) AS a ON n.anomaly_id = a.anomaly_id "
-        "WHERE n.created_at > {t:DateTime64(3, 'UTC')} ORDER BY n.seq SETTINGS join_use_nulls = 1",
-        {"t": after},
-    )
+    rows = notifications.log_with_windows(store, after)
     return [replace(_note(row[:-2]), window_start=_aware(row[-2]), window_end=_aware(row[-1])) for row in rows]
 
 
 def recent_ids(store: Store, after: datetime, limit: int) -> list[str]:
     """Anomaly ids notified after `after`, oldest first, at most the newest `limit`."""
-    rows = store.query_rows(
-        "SELECT anomaly_id FROM (SELECT anomaly_id, seq FROM anomaly_ml.notifications "
-        "WHERE created_at > {t:DateTime64(3, 'UTC')} ORDER BY seq DESC LIMIT {limit:UInt32}) ORDER BY seq",
-        {"t": after, "limit": limit},
-    )
-    return [str(r[0]) for r in rows]
+    return notifications.recent_ids(store, after, limit)
 
 
 def _note(row: Sequence[Any]) -> Notification:

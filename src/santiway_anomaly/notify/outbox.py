@@ -20,10 +20,10 @@ from prometheus_client import Gauge
 
 from santiway_anomaly.notify.message import Notification
 from santiway_anomaly.notify.webhook import Webhook
+from santiway_anomaly.storage.queries import notifications
 from santiway_anomaly.storage.store import Store
 
-COLUMNS = ["seq", "anomaly_id", "state", "attempts", "last_error", "created_at", "updated_at", "version",
-           "payload"]
+COLUMNS = notifications.OUTBOX_COLUMNS
 BATCH = 100
 
 OUTBOX_PENDING = Gauge("anomaly_detection_outbox_pending", "Webhook notifications waiting in the outbox")
@@ -47,46 +47,28 @@ def _version() -> int:
 
 def add_pending(store: Store, notes: Sequence[Notification]) -> None:
     now = datetime.now(UTC)
-    store.insert_rows(
-        "anomaly_ml.notify_outbox",
-        [[n.seq, n.anomaly_id, "pending", 0, "", n.created_at, now, _version(), n.text] for n in notes],
-        COLUMNS,
-    )
+    notifications.outbox_write(
+        store, [[n.seq, n.anomaly_id, "pending", 0, "", n.created_at, now, _version(), n.text] for n in notes])
 
 
 def pending(store: Store, limit: int = BATCH) -> list[OutboxRow]:
-    rows = store.query_rows(
-        "SELECT seq, anomaly_id, attempts, created_at, payload FROM anomaly_ml.notify_outbox FINAL "
-        "WHERE state = 'pending' ORDER BY seq LIMIT {limit:UInt32}",
-        {"limit": limit},
-    )
-    return [OutboxRow(int(s), str(a), int(n), c, str(p)) for s, a, n, c, p in rows]
+    return [OutboxRow(*row) for row in notifications.outbox_pending(store, limit)]
 
 
 def count_pending(store: Store) -> int:
-    return int(store.scalar("SELECT count() FROM anomaly_ml.notify_outbox FINAL WHERE state = 'pending'") or 0)
+    return notifications.outbox_count_pending(store)
 
 
 def record(store: Store, row: OutboxRow, state: str, attempts: int, error: str = "") -> None:
     """A new version of the row: `delivered`, `rejected`, or still `pending` with the last error."""
-    store.insert_rows(
-        "anomaly_ml.notify_outbox",
-        [[row.seq, row.anomaly_id, state, attempts, error[:1000], row.created_at, datetime.now(UTC), _version(),
-          row.payload]],
-        COLUMNS,
-    )
+    notifications.outbox_write(store, [[row.seq, row.anomaly_id, state, attempts, error[:1000], row.created_at,
+                                        datetime.now(UTC), _version(), row.payload]])
 
 
 def prune_finished(store: Store, older_than: datetime) -> int:
     """Delete every version of the rows delivered or rejected before `older_than`; returns how many
-    notifications went. Pending rows are never touched, and a finished row goes with all its versions,
-    so an older `pending` version of it can never become the newest again."""
-    finished = ("SELECT seq FROM anomaly_ml.notify_outbox FINAL "
-                "WHERE state != 'pending' AND updated_at < {t:DateTime64(3, 'UTC')}")
-    count = int(store.scalar(f"SELECT count() FROM ({finished})", {"t": older_than}) or 0)
-    if count:
-        store.command(f"DELETE FROM anomaly_ml.notify_outbox WHERE seq IN ({finished})", {"t": older_than})
-    return count
+    notifications went (storage/queries/notifications.py says which)."""
+    return notifications.outbox_prune_finished(store, older_than)
 
 
 class OutboxWorker:

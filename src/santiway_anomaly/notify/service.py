@@ -26,7 +26,6 @@ from loguru import logger
 
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.known import is_exempt, load_allowlist
 from santiway_anomaly.detectors.util import utc
 from santiway_anomaly.notify import journal
 from santiway_anomaly.notify.dispatcher import NOTIFICATIONS
@@ -35,6 +34,7 @@ from santiway_anomaly.notify.message import SEVERITY_RANK, Notification, build_n
 from santiway_anomaly.notify.outbox import OutboxWorker, add_pending
 from santiway_anomaly.notify.scheduler import DetectionScheduler
 from santiway_anomaly.notify.webhook import Webhook
+from santiway_anomaly.storage.queries.known import is_exempt, load_allowlist
 from santiway_anomaly.storage.store import Store
 
 StoreCall = Callable[..., Awaitable[Any]]

@@ -70,7 +70,7 @@ SELECT
     any(toString(vendor)) AS vendor,
     max(is_randomized) AS is_randomized
 FROM santi.way_data
-WHERE toDate(ts, 'UTC') IN {days:Array(Date)}
+WHERE toDate(ts, 'UTC') IN (SELECT arrayJoin({days:Array(Date)}))
 GROUP BY device_id, hour
 SETTINGS insert_deduplicate = 0
 """
@@ -89,7 +89,7 @@ SELECT
     sum(lon) AS lon_sum,
     uniqExactStateIf(if(ies = '', device_id, concat(ies, '|', ssid)), is_randomized = 1) AS randomized_fingerprints
 FROM santi.way_data
-WHERE toDate(ts, 'UTC') IN {days:Array(Date)}
+WHERE toDate(ts, 'UTC') IN (SELECT arrayJoin({days:Array(Date)}))
 GROUP BY folder, slot
 SETTINGS insert_deduplicate = 0
 """
@@ -130,7 +130,7 @@ class AgreementReport:
 
 
 def _counts(store: Store, table: str, day_sql: str, count_sql: str, days: list[date] | None) -> dict[date, int]:
-    where = f"WHERE {day_sql} IN {{days:Array(Date)}}" if days is not None else ""
+    where = f"WHERE {day_sql} IN (SELECT arrayJoin({{days:Array(Date)}}))" if days is not None else ""
     rows = store.query_rows(
         f"SELECT {day_sql} AS d, sum({count_sql}) AS n FROM {table} {where} GROUP BY d",
         {"days": days or []})
@@ -181,8 +181,8 @@ def _delete_days(store: Store, table: str, day_sql: str, days: list[date]) -> No
     killed, and the repair ends with a `StoreWriteError` (the days still disagree; a later repair finds them).
     """
     before = set(_unfinished_mutations(store, table))
-    store.command(f"ALTER TABLE {table} DELETE WHERE {day_sql} IN {{days:Array(Date)}} SETTINGS mutations_sync = 0",
-                  {"days": days})
+    store.command(f"ALTER TABLE {table} DELETE WHERE {day_sql} IN (SELECT arrayJoin({{days:Array(Date)}})) "
+                  "SETTINGS mutations_sync = 0", {"days": days})
     timeout = store.settings.aggregate_repair_timeout_s
     deadline = time.monotonic() + timeout
     while True:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from santiway_anomaly.anomaly import ROW_COLUMNS, Anomaly
+from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
 # Serialises "which ids exist? then insert the rest" within this process, so two concurrent
@@ -37,7 +38,7 @@ def save_anomalies(store: Store, anomalies: Sequence[Anomaly]) -> list[Anomaly]:
         existing = {
             row[0]
             for row in store.query_rows(
-                "SELECT anomaly_id FROM anomaly_ml.anomalies WHERE anomaly_id IN {ids:Array(String)}",
+                f"SELECT anomaly_id FROM anomaly_ml.anomalies WHERE {in_ids('anomaly_id', 'ids')}",
                 {"ids": list(unique)},
             )
         }
@@ -142,3 +143,40 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
             out[key] = value.replace(tzinfo=UTC)
     return out
+
+
+def stored_windows(store: Store, since: datetime | None, until: datetime | None,
+                   min_score: float) -> list[tuple[Any, ...]]:
+    """(anomaly_id, anomaly_type, device_id, folder, window_start, window_end, score, severity) of the
+    stored anomalies (every type) scoring at least `min_score` whose window overlaps [since, until)."""
+    clauses = ["score >= {min_score:Float64}"]
+    params: dict[str, Any] = {"min_score": min_score}
+    if since is not None:
+        clauses.append("window_end > {since:DateTime64(3, 'UTC')}")
+        params["since"] = since
+    if until is not None:
+        clauses.append("window_start < {until:DateTime64(3, 'UTC')}")
+        params["until"] = until
+    return store.query_rows(
+        "SELECT anomaly_id, anomaly_type, device_id, folder, window_start, window_end, score, severity "
+        f"FROM anomaly_ml.anomalies FINAL WHERE {' AND '.join(clauses)} ORDER BY window_start, anomaly_id", params)
+
+
+def anomaly_breakdown(store: Store, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+    """(g, anomaly_type, severity, folder, device_id, hour, count, max score) of the anomalies whose window
+    overlaps [since, until), grouped by each of type, severity, folder, device, hour (of window_start) and
+    all: `g` is grouping() of (anomaly_type, severity, folder, device_id, hour), one bit per column
+    aggregated away (anomaly_type = 16 ... hour = 1)."""
+    # One pass over the window's rows (FINAL: a re-detected anomaly counts once); the breakdowns are
+    # GROUPING SETS of that pass, told apart by grouping().
+    return store.query_rows(
+        "SELECT grouping(anomaly_type, severity, folder, device_id, hour) AS g, anomaly_type, severity, "
+        "folder, device_id, hour, count() AS n, max(score) AS s "
+        "FROM (SELECT anomaly_type, severity, folder, device_id, toStartOfHour(window_start) AS hour, score "
+        "      FROM anomaly_ml.anomalies FINAL "
+        "      WHERE window_end > {since:DateTime64(3, 'UTC')} AND window_start < {until:DateTime64(3, 'UTC')}) "
+        "GROUP BY GROUPING SETS ((anomaly_type), (severity), (folder), (device_id), (hour), ()) "
+        # Copies of one anomaly share its window, hence its partition: FINAL per partition is enough.
+        "SETTINGS do_not_merge_across_partitions_select_final = 1",
+        {"since": since, "until": until},
+    )

@@ -148,6 +148,19 @@ def to_cluster(statement: str, cluster: str, tables: _Tables) -> list[str]:
     raise ClusterSchemaError(f"no cluster form for: {statement[:80]}")
 
 
+def cluster_query_settings(cluster: str | None) -> dict[str, str]:
+    """Settings of every query on a cluster (none on one server).
+
+    The product's queries read the Distributed tables, and many filter or join by a subquery that reads
+    another Distributed table (`device_id IN (SELECT ... FROM anomaly_ml.device_days ...)`). ClickHouse
+    refuses such a double-distributed subquery by default (distributed_product_mode = 'deny'). 'global'
+    runs the subquery once and ships its result to every shard (GLOBAL IN / GLOBAL JOIN): correct
+    whatever the two tables' sharding keys, while the outer query still aggregates on each shard and
+    merges the partial states on the initiator (docs/cluster.md).
+    """
+    return {"distributed_product_mode": "global"} if cluster else {}
+
+
 def versions_ddl(cluster: str | None, database: str = "anomaly_ml") -> str:
     """The migrations table: local on one server, one cluster-wide replicated table on a cluster."""
     name = f"{identifier(database)}.schema_migrations"

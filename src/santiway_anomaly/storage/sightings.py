@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
 # Two rows are the same sighting when every field the feed gave is equal. Not a narrower key: a sensor
@@ -34,7 +35,7 @@ def stored_keys_between(store: Store, lo_ms: int, hi_ms: int, before_ms: int | N
         return None
     distinct = pc.unique(devices) if devices is not None else None
     if distinct is not None and len(distinct) <= MAX_DEVICES_NAMED:
-        where += " AND device_id IN {devices:Array(String)}"
+        where += " AND " + in_ids("device_id", "devices")
         params["devices"] = distinct.to_pylist()
     table = store.query_arrow(
         # Aliases differ from the column names: in ClickHouse an alias would replace `ts` in WHERE.

@@ -2,6 +2,8 @@
 
 Every value reaches SQL as a server-side bound parameter (`{name:Type}` in the SQL text and a
 `params` dict); the only names that are ever put into SQL text are checked by `identifier()`.
+Every SQL text and insert target passes through `Databases` here, and only here: SQL names the
+canonical databases `anomaly_ml` / `santi`, the server gets the configured ones (storage/databases.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from tenacity import (
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.chdb_bulk import ChdbBulkInserter
+from santiway_anomaly.storage.cluster import cluster_query_settings
+from santiway_anomaly.storage.databases import Databases
 from santiway_anomaly.storage.lock import DirectoryLock, StoreLockedError
 from santiway_anomaly.storage.names import identifier
 
@@ -101,6 +105,7 @@ class Store:
                  bulk: ChdbBulkInserter | None = None) -> None:
         self.client = client
         self.settings = settings
+        self.databases = Databases.from_settings(settings)
         self._lock = lock
         # Embedded only: Arrow batches go in through chDB's in-process path (see chdb_bulk.py).
         self._bulk = bulk
@@ -177,6 +182,7 @@ class Store:
                 # runs one query at a time ("concurrent queries within the same session"). The product
                 # keeps no session state (no temporary tables, no SET).
                 autogenerate_session_id=False,
+                settings=cluster_query_settings(settings.clickhouse_cluster),
             )
 
         retrying = Retrying(
@@ -244,19 +250,19 @@ class Store:
             raise StoreWriteError(sentence) from exc
 
     def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        df: pd.DataFrame = self._run(self.client.query_df, sql, parameters=dict(params or {}))
+        df: pd.DataFrame = self._run(self.client.query_df, self.databases.sql(sql), parameters=dict(params or {}))
         return _utc_columns(df)
 
     def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        table: pa.Table = self._run(self.client.query_arrow, sql, parameters=dict(params or {}))
+        table: pa.Table = self._run(self.client.query_arrow, self.databases.sql(sql), parameters=dict(params or {}))
         return table
 
     def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        result = self._run(self.client.query, sql, parameters=dict(params or {}))
+        result = self._run(self.client.query, self.databases.sql(sql), parameters=dict(params or {}))
         return list(result.result_rows)
 
     def query_dicts(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        result = self._run(self.client.query, sql, parameters=dict(params or {}))
+        result = self._run(self.client.query, self.databases.sql(sql), parameters=dict(params or {}))
         names = result.column_names
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
@@ -265,7 +271,7 @@ class Store:
         return rows[0][0] if rows else None
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self._run(self.client.command, sql, parameters=dict(params or {}))
+        return self._run(self.client.command, self.databases.sql(sql), parameters=dict(params or {}))
 
     # ---- inserts ----------------------------------------------------------------------
 
@@ -278,15 +284,17 @@ class Store:
             settings["insert_deduplicate"] = 1
             # Without this the materialized views would aggregate a dropped repeat anyway.
             settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+        target = self.databases.table(table)
         if self._bulk:
-            self._write(self._run, self._bulk.insert, table, data, settings)
+            self._write(self._run, self._bulk.insert, target, data, settings)
         else:
-            self._write(self._run, self.client.insert_arrow, identifier(table), data, settings=settings)
+            self._write(self._run, self.client.insert_arrow, target, data, settings=settings)
 
     def insert_rows(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
         for name in column_names:
             identifier(name)
-        self._write(self._run, self.client.insert, identifier(table), list(rows), column_names=list(column_names))
+        self._write(self._run, self.client.insert, self.databases.table(table), list(rows),
+                    column_names=list(column_names))
 
 
 def _utc_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -17,8 +17,8 @@ from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic
 from santiway_anomaly.api.security import ApiKeyDep, require_api_key
 from santiway_anomaly.catalog import ANOMALY_TYPES
-from santiway_anomaly.detectors.known import add_known, list_known, remove_known
 from santiway_anomaly.notify.feedback import UnknownAnomalyError, get_feedback, give_feedback, list_feedback
+from santiway_anomaly.storage.queries.known import add_known, list_known, remove_known
 
 router = APIRouter(
     tags=["feedback"],

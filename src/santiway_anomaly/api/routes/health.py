@@ -19,6 +19,7 @@ from santiway_anomaly.api.schemas import HealthPublic
 from santiway_anomaly.api.security import SignInGuard, check_key, client_address
 from santiway_anomaly.config import Settings
 from santiway_anomaly.storage.migrations import current_version
+from santiway_anomaly.storage.queries.health import newest_sighting, ping
 from santiway_anomaly.storage.store import Store
 
 router = APIRouter(tags=["health"])
@@ -29,20 +30,8 @@ PROBE_TIMEOUT_S = 5.0
 
 
 def _probe(store: Store) -> dict[str, Any]:
-    store.scalar("SELECT 1")
-    version = current_version(store)
-    # max(ts) over the newest daily partition only (system.parts knows which one that is).
-    latest = store.scalar(
-        "SELECT max(ts) FROM santi.way_data WHERE toDate(ts) >= (SELECT max(max_date) FROM system.parts "
-        "WHERE database = 'santi' AND table = 'way_data' AND active)"
-    )
-    if isinstance(latest, datetime):
-        latest = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
-        if latest.year <= 1970:  # max() of nothing
-            latest = None
-    else:
-        latest = None
-    return {"version": version, "latest": latest}
+    ping(store)
+    return {"version": current_version(store), "latest": newest_sighting(store)}
 
 
 async def health_report(request: Request, runner: StoreDep, settings: SettingsDep) -> tuple[int, dict[str, Any]]:

@@ -7,7 +7,6 @@ import ctypes
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -40,6 +39,7 @@ from santiway_anomaly.ingest.records import (
 )
 from santiway_anomaly.ingest.validate import Reject
 from santiway_anomaly.sightings import REQUIRED_FIELDS
+from santiway_anomaly.storage.queries.ingest import insert_rejects
 from santiway_anomaly.storage.store import Store
 
 router = APIRouter(
@@ -248,12 +248,7 @@ def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type:
     outcome = _Outcome(source)
     for table, parse_rejects in _body_parts(body, media_type, Limits.from_settings(settings)):
         if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
-            now = datetime.now(UTC)
-            store.insert_rows(
-                "anomaly_ml.ingest_rejects",
-                [[now, source, r.line, r.field, r.reason, r.raw] for r in parse_rejects],
-                ["rejected_at", "source", "line", "field", "reason", "raw"],
-            )
+            insert_rejects(store, source, parse_rejects)
             outcome.add_rejects(parse_rejects)
         if table is not None:
             # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.

@@ -1,4 +1,4 @@
-"""Fixture learning's SQL: the hours in which each candidate device was heard (detectors/known.py)."""
+"""Fixture learning's SQL: the hours in which each candidate device was heard (storage/queries/known.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
 
@@ -15,7 +16,7 @@ def fixture_candidate_hours(store: Store, start: datetime, end: datetime, ids: S
     """(device_id, hour, folder) for devices heard in at least `min_hours` distinct hours of
     [start, end) (only `ids` when given): the raw material of fixture learning. `folder` is the
     device's first folder of that hour (a fixture sits in one place)."""
-    where_ids = "AND device_id IN {ids:Array(String)}" if ids is not None else ""
+    where_ids = "AND " + in_ids("device_id", "ids") if ids is not None else ""
     df = store.query_df(
         f"""
         SELECT device_id, hour, folders[1] AS folder
@@ -42,7 +43,7 @@ def heartbeat_folders(store: Store, start: datetime, end: datetime, share: float
 
     A heartbeat is heard whenever the sensor is on, so also in the folder's last heard hour: only the
     devices heard then are candidates, and they are read by the sorting key (no scan of every device)."""
-    where_folders = "AND folder IN {folders:Array(String)}" if folders is not None else ""
+    where_folders = "AND " + in_ids("folder", "folders") if folders is not None else ""
     rows = store.query_rows(
         f"""
         WITH last AS (

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
 _FOLDER_HOURS = """
@@ -52,7 +53,7 @@ def folder_hours(store: Store, start: datetime, end: datetime, folders: list[str
     randomized phone shows one MAC at a time, so rotation does not inflate it, and a MAC flood shows
     few probe fingerprints. Without probe fields the fingerprint peak is the randomized-MAC peak."""
     sql = _FOLDER_HOURS.replace(
-        "{folder_filter}", "AND folder IN {folders:Array(String)}" if folders is not None else "")
+        "{folder_filter}", "AND " + in_ids("folder", "folders") if folders is not None else "")
     df = store.query_df(sql, {"start": start, "end": end, "folders": folders or []})
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)

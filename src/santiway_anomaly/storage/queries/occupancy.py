@@ -17,6 +17,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
 _SLOTS = """
@@ -45,7 +46,7 @@ SLOT_COLUMNS = ["folder", "slot", "near", "mid", "near_strict", "mid_strict", "n
 def near_mid_slots(store: Store, start: datetime, end: datetime, near_rssi: int, mid_rssi: int, margin: int,
                    folders: list[str] | None = None) -> pd.DataFrame:
     """One row per folder and 5-minute slot in [start, end) with sightings: SLOT_COLUMNS."""
-    sql = _SLOTS.replace("{folder_filter}", "AND folder IN {folders:Array(String)}" if folders is not None else "")
+    sql = _SLOTS.replace("{folder_filter}", "AND " + in_ids("folder", "folders") if folders is not None else "")
     df = store.query_df(sql, {"start": start, "end": end, "near": near_rssi, "mid": mid_rssi, "margin": margin,
                               "folders": folders or []})
     if df.empty:

@@ -110,14 +110,14 @@ SELECT device_id, toString(sensor_id) AS sensor_id,
        max(is_randomized) AS is_randomized
 FROM santi.way_data
 WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-  AND sensor_id IN {sensors:Array(String)}
+  AND sensor_id IN (SELECT arrayJoin({sensors:Array(String)}))
   AND (device_id, sensor_id) IN
   (
       -- Only pairs seen in enough slots and at places far enough apart can be following: a moving
       -- sensor passes everyone at its stops, but sees almost all of them at one place only.
       SELECT device_id, sensor_id FROM santi.way_data
       WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-        AND sensor_id IN {sensors:Array(String)}
+        AND sensor_id IN (SELECT arrayJoin({sensors:Array(String)}))
       GROUP BY device_id, sensor_id
       HAVING uniqExact(intDiv(toUInt32(toDateTime(ts)), {slot:UInt32})) >= {min_slots:UInt32}
          AND greatCircleDistance(min(lon), min(lat), max(lon), max(lat)) >= {distance:Float64}
@@ -133,12 +133,12 @@ FROM
 (
     SELECT device_id, toDate(hour) AS day, groupUniqArrayArray(sensor_list) AS sl
     FROM anomaly_ml.hourly_features
-    WHERE device_id IN {ids:Array(String)}
+    WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
       AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
     GROUP BY device_id, hour
 )
 ARRAY JOIN sl AS sensor
-WHERE sensor IN {sensors:Array(String)}
+WHERE sensor IN (SELECT arrayJoin({sensors:Array(String)}))
 GROUP BY device_id, sensor
 """
 
@@ -153,7 +153,7 @@ FROM
     SELECT device_id, toString(sensor_id) AS sensor, toStartOfHour(ts) AS h, count() AS c,
            sum(toFloat64(rssi)) AS sr, stddevPop(toFloat64(rssi)) AS sd
     FROM santi.way_data
-    WHERE device_id IN {ids:Array(String)}
+    WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
       AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
     GROUP BY device_id, sensor_id, h
 )
@@ -188,7 +188,7 @@ FROM
                   GROUP BY device_id HAVING uniqExact(day) < {regular_min_days:UInt32}
               )
             GROUP BY device_id, hour
-            HAVING folder IN {folders:Array(String)}
+            HAVING folder IN (SELECT arrayJoin({folders:Array(String)}))
         )
         GROUP BY device_id, folder, toDate(hour)
     )
@@ -207,7 +207,7 @@ SELECT toString(sensor_id) AS sensor_id, intDiv(toUInt32(toDateTime(ts)), {slot:
        avg(lat) AS lat, avg(lon) AS lon
 FROM santi.way_data
 WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-  AND sensor_id IN {sensors:Array(String)}
+  AND sensor_id IN (SELECT arrayJoin({sensors:Array(String)}))
 GROUP BY sensor_id, s
 ORDER BY sensor_id, s
 """

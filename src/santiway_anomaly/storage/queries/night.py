@@ -38,9 +38,9 @@ def night_params(tz: str, start_hour: int, end_hour: int) -> dict[str, Any]:
 def folder_clause(folders: Sequence[str] | None, exclude: Sequence[str]) -> tuple[str, dict[str, Any]]:
     """`folders` given: only those; else every folder but `exclude` (the other time zones')."""
     if folders is not None:
-        return "folder IN {folders:Array(String)}", {"folders": list(folders)}
+        return "folder IN (SELECT arrayJoin({folders:Array(String)}))", {"folders": list(folders)}
     if exclude:
-        return "folder NOT IN {folders:Array(String)}", {"folders": list(exclude)}
+        return "folder NOT IN (SELECT arrayJoin({folders:Array(String)}))", {"folders": list(exclude)}
     return "1", {"folders": []}
 
 
@@ -95,7 +95,7 @@ def device_history(store: Store, params: dict[str, Any], ids: Sequence[str], sta
                groupUniqArrayIf({_f(_LABEL, 'hour')}, {is_night}) AS nights,
                groupUniqArrayArray(folders) AS folders
         FROM anomaly_ml.hourly_features
-        WHERE device_id IN {{ids:Array(String)}}
+        WHERE device_id IN (SELECT arrayJoin({{ids:Array(String)}}))
           AND hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
         GROUP BY device_id
         """, {**params, "ids": list(ids), "start": start, "end": end})
@@ -116,7 +116,7 @@ def folder_night_devices(store: Store, params: dict[str, Any], folders: Sequence
             FROM anomaly_ml.hourly_features
             WHERE hour >= {{start:DateTime('UTC')}} AND hour < {{end:DateTime('UTC')}}
               AND {is_night} AND is_randomized = 0 AND hasAny(folders, {{need:Array(String)}}))
-        WHERE folder IN {{need:Array(String)}}
+        WHERE folder IN (SELECT arrayJoin({{need:Array(String)}}))
         """, {**params, "need": list(folders), "start": start, "end": end})
     return df if not df.empty else folder_night_devices(store, params, [], start, end)
 
