@@ -393,8 +393,10 @@ def test_following_anomaly_draws_the_sensors_path_and_the_stops(dash_env: Servic
 
 def test_maps_name_the_folders_and_draw_on_an_offline_site_picture(dash_env: Service, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = next(f for f in charts(run_ok(as_operator(page("overview", hours=WEEK), "maps-1")))
-                 if f["layout"]["title"]["text"].startswith("Where"))
+    at = run_ok(as_operator(page("overview", hours=WEEK), "maps-1"))
+    where = [f for f in charts(at) if f["layout"]["title"]["text"].startswith("Where")]
+    assert where, shown(at)
+    plain = where[0]
     labels = next(t for t in plain["data"] if t.get("name") == "folders")
     listed = own_bucket(dash_env, "maps-0").get("/anomalies", params={
         "since": (datetime.now(UTC) - timedelta(hours=168)).isoformat(), "limit": 1000}).json()["data"]
