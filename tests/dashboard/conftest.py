@@ -105,7 +105,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The API on a free port, production mode (one key), over simulated data."""
     data_dir = tmp_path_factory.mktemp("dashboard-data")
     prepare(data_dir)
-    svc = start(data_dir, VALID_API_KEYS=KEY)
+    # The wrong-key page tests send dozens of bad keys from 127.0.0.1 on purpose: with the default
+    # API_AUTH_MAX_FAILURES the service would then refuse every request from this address (429, the right
+    # key included) for a minute, and whichever tests ran next would see only that.
+    svc = start(data_dir, VALID_API_KEYS=KEY, API_AUTH_MAX_FAILURES="100000")
     yield svc
     stop(svc.proc)
 
