@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from santiway_anomaly.detectors.known import add_known
 from santiway_anomaly.storage.store import Store
 
 Verdict = Literal["false_alarm", "confirmed"]
@@ -53,6 +52,8 @@ def give_feedback(store: Store, anomaly_id: str, verdict: str, note: str, added_
     store.insert_rows("anomaly_ml.anomaly_feedback", [[getattr(feedback, c) for c in COLUMNS]], COLUMNS)
     known = mark_known and verdict == "false_alarm" and bool(device_id)
     if known:
+        from santiway_anomaly.detectors.known import add_known  # pandas: only when a verdict needs it
+
         add_known(store, [device_id], reason=anomaly_type, note=note or f"false alarm on {anomaly_id}",
                   added_by=added_by)
     return feedback, known
