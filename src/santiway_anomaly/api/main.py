@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from clickhouse_connect.driver.exceptions import OperationalError
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from loguru import logger
 from prometheus_client import disable_created_metrics
 from slowapi.errors import RateLimitExceeded
@@ -23,6 +22,7 @@ from slowapi.errors import RateLimitExceeded
 from santiway_anomaly import __version__
 from santiway_anomaly.api import openapi, ratelimit
 from santiway_anomaly.api.cache import AnswerCache
+from santiway_anomaly.api.cors import CorsForOrigins
 from santiway_anomaly.api.deps import StoreRunner
 from santiway_anomaly.api.errors import store_failure, unhandled
 from santiway_anomaly.api.fastpath import CachedGets
@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.add_middleware(RefuseKeyInQuery)
     app.add_middleware(ObserveRequests, log_requests=settings.api_log_requests)
     app.add_middleware(
-        CORSMiddleware,
+        CorsForOrigins,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["X-API-Key", "Content-Type"],
