@@ -33,6 +33,10 @@ class WindowCounters(Storage):
         self._lock = threading.Lock()
         self._sweep_at = SWEEP_EVERY
 
+    def __len__(self) -> int:
+        """Keys held (expired ones included until the next sweep)."""
+        return len(self._counts)
+
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return ValueError
