@@ -10,16 +10,18 @@ the same as before.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class CorsForOrigins:
-    def __init__(self, app: ASGIApp, **cors: Any) -> None:
+    def __init__(self, app: ASGIApp, *, allow_origins: Sequence[str] = (), allow_methods: Sequence[str] = ("GET",),
+                 allow_headers: Sequence[str] = (), expose_headers: Sequence[str] = (), max_age: int = 600) -> None:
         self.app = app
-        self.cors = CORSMiddleware(app, **cors)
+        self.cors = CORSMiddleware(app, allow_origins=allow_origins, allow_methods=allow_methods,
+                                   allow_headers=allow_headers, expose_headers=expose_headers, max_age=max_age)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

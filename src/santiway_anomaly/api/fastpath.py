@@ -39,11 +39,14 @@ _HITS = CACHE_LOOKUPS.labels(result="hit")
 
 
 class CachedGets:
-    def __init__(self, app: ASGIApp, *, limits: dict[str, Callable[[], str]], ttl: float, max_entries: int) -> None:
+    def __init__(self, app: ASGIApp, *, limits: dict[str, Callable[[], str]], ttl: float, max_entries: int,
+                 max_bytes: int = 0) -> None:
         self.app = app
         self.limits = limits  # path -> the callable giving that route's rate limit (as its decorator has it)
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # 0: bounded by max_entries only
+        self._bytes = 0
         self._entries: OrderedDict[tuple[str, bytes, int], _Entry] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,11 +118,22 @@ class CachedGets:
 
         await self.app(scope, receive, capture)
         if status == 200 and chunks:
-            ttl = self.ttl * (0.8 + 0.2 * random.random())  # jitter: see AnswerCache._store
-            self._entries[cache_key] = (time.monotonic() + ttl, b"".join(chunks))
-            self._entries.move_to_end(cache_key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._keep(cache_key, b"".join(chunks))
+
+    def _keep(self, cache_key: tuple[str, bytes, int], body: bytes) -> None:
+        now = time.monotonic()
+        old = self._entries.pop(cache_key, None)
+        self._bytes += len(body) - (len(old[1]) if old else 0)
+        self._entries[cache_key] = (now + self.ttl * (0.8 + 0.2 * random.random()), body)  # jitter: AnswerCache
+        # Oldest first: past the entry or byte budget, or expired (never served again: the next request
+        # for it refills it).
+        while self._entries:
+            first_expires, first = next(iter(self._entries.values()))
+            if (len(self._entries) <= self.max_entries and (not self.max_bytes or self._bytes <= self.max_bytes)
+                    and first_expires > now):
+                break
+            self._entries.popitem(last=False)
+            self._bytes -= len(first)
 
     def _over_limit(self, who: str, path: str) -> JSONResponse | None:
         """The 429 answer if this request exceeds the route's limit, else None (the hit is counted)."""

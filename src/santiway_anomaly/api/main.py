@@ -132,7 +132,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.valid_api_keys)
     app.state.runner = StoreRunner(None, executor, "starting")
-    app.state.cache = AnswerCache[bytes](settings.api_cache_ttl, settings.api_cache_entries)
+    app.state.cache = AnswerCache[bytes](settings.api_cache_ttl, settings.api_cache_entries,
+                                         max_bytes=settings.api_cache_bytes, size=len)
     app.state.health_cache = AnswerCache[tuple[int, bytes]](min(settings.api_cache_ttl, 1.0), 1)
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
     app.state.limiter = ratelimit.limiter
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         limits={"/anomalies": ratelimit.list_limit, "/anomalies/stats": ratelimit.default_limit},
         ttl=settings.api_cache_ttl,
         max_entries=settings.api_cache_entries,
+        max_bytes=settings.api_cache_bytes,
     )
     app.add_middleware(RefuseKeyInQuery)
     app.add_middleware(ObserveRequests, log_requests=settings.api_log_requests)
