@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from santiway_anomaly.anomaly import ROW_COLUMNS, Anomaly
 from santiway_anomaly.config import Settings, load_settings
 from santiway_anomaly.storage import Store
-from santiway_anomaly.storage.anomalies import save_anomalies
+from santiway_anomaly.storage.anomalies import AnomalyFilter, save_anomalies
 from santiway_anomaly.storage.migrations import SQL_DIR, apply_migrations, current_version, split_statements
 
 MIGRATION = SQL_DIR / "migrations" / "140_anomalies_by_time.sql"
@@ -104,3 +105,27 @@ def test_migration_is_safe_to_run_again_after_a_crash(store_closed: Settings, tm
         assert _sorted_rows(store) == before
         assert store.scalar("SELECT sorting_key FROM system.tables WHERE database = 'anomaly_ml' "
                             "AND name = 'anomalies'") == "window_start, anomaly_id"
+
+
+@pytest.mark.embedded_only
+def test_a_time_filter_reads_only_its_granules(store_closed: Settings, tmp_path: Path) -> None:
+    """since/until select a day out of twenty: the sort key and the window_end index skip the rest."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for i in range(20_000):
+        start = now - timedelta(seconds=86 * i)  # about 1,000 a day over 20 days
+        rows.append(Anomaly(anomaly_type="night_activity", severity="info", score=0.6, window_start=start,
+                            window_end=start + timedelta(hours=1), device_id=f"AA:00:00:00:{i // 256 % 256:02X}:"
+                            f"{i % 256:02X}", folder="f").to_row())
+    with Store.open(load_settings(data_dir=tmp_path / "data", _env_file=None)) as store:
+        store.insert_rows("anomaly_ml.anomalies", rows, ROW_COLUMNS)
+        store.command("OPTIMIZE TABLE anomaly_ml.anomalies FINAL")
+        flt = AnomalyFilter(since=now - timedelta(days=10), until=now - timedelta(days=9))
+        where, params = flt.where()
+        plan = "\n".join(r[0] for r in store.query_rows(
+            "EXPLAIN indexes = 1 SELECT anomaly_id FROM anomaly_ml.anomalies FINAL" + where, params))
+        total = max(int(m) for m in re.findall(r"Granules: \d+/(\d+)", plan))
+        read = int(re.search(r"Parts: \d+ \| Granules: (\d+)", plan).group(1))  # type: ignore[union-attr]
+        assert total >= 15 and read <= total // 5, plan
+        assert store.scalar("SELECT count() FROM anomaly_ml.anomalies FINAL" + where, params) == sum(
+            1 for r in rows if r[12] > flt.since and r[11] < flt.until)
