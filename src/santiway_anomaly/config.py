@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     # processes (server mode) and how far a "last 24 h" window lags behind the clock.
     api_cache_ttl: float = Field(default=5.0, ge=0.0, le=300.0)
     api_cache_entries: int = Field(default=2048, ge=0, le=1_000_000)
+    # Bytes of answers each cache may hold (0 = no bound but API_CACHE_ENTRIES). A page of 100 anomalies
+    # is ~30 KB, so 16 MiB keeps ~500 of them, far more than a dashboard's distinct URLs within the TTL;
+    # 2,048 entries of such pages held 60 MB per cache under a stream of distinct queries
+    # (benchmarks/api.py, issue 17).
+    api_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=0, le=1 << 34)
     # Largest page of GET /anomalies (the specification's example asks for 100).
     api_max_limit: int = Field(default=1000, ge=1, le=100_000)
     # Longest look-back any `hours=` parameter accepts: 90 days, the longest retraining window in SEED.md.

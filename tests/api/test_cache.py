@@ -67,3 +67,27 @@ def test_failed_refresh_keeps_the_stale_answer() -> None:
         assert await cache.lookup("k", compute) == (3, True)
 
     asyncio.run(main())
+
+
+def test_answers_are_bounded_by_bytes_and_dropped_when_too_old_to_serve() -> None:
+    async def main() -> None:
+        cache = AnswerCache[bytes](ttl=0.2, max_entries=100, max_bytes=10_000, size=len)
+        for i in range(30):
+            await cache.get_or_compute(("page", i), lambda i=i: _answer(i))
+        assert 0 < cache.held_bytes <= 10_000
+        # the newest answers stay; the oldest went first
+        assert await cache.get_or_compute(("page", 29), lambda: _answer(-1)) == _answer_bytes(29)
+        assert await cache.get_or_compute(("page", 0), lambda: _answer(-1)) == _answer_bytes(-1)
+        await asyncio.sleep(0.45)  # past twice the TTL: no longer served, not even stale
+        await cache.get_or_compute("new", lambda: _answer(1))
+        assert cache.held_bytes == 1000
+
+    asyncio.run(main())
+
+
+def _answer_bytes(i: int) -> bytes:
+    return str(i).encode().ljust(1000, b" ")
+
+
+async def _answer(i: int) -> bytes:
+    return _answer_bytes(i)

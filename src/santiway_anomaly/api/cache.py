@@ -26,15 +26,25 @@ CACHE_LOOKUPS = Counter("anomaly_detection_api_cache_total", "API answer cache l
 
 
 class AnswerCache(Generic[V]):
-    def __init__(self, ttl: float, max_entries: int) -> None:
+    def __init__(self, ttl: float, max_entries: int, *, max_bytes: int = 0,
+                 size: Callable[[V], int] | None = None) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_bytes = max_bytes  # 0: bounded by max_entries only
+        self._size = size or (lambda _value: 0)
+        self._bytes = 0
         self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._inflight: dict[Hashable, asyncio.Future[V]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of the answers held now (as `size` counts them)."""
+        return self._bytes
 
     async def get_or_compute(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
         return (await self.lookup(key, compute))[0]
@@ -104,7 +114,19 @@ class AnswerCache(Generic[V]):
     def _store(self, key: Hashable, value: V) -> None:
         # A little jitter: answers cached together (a dashboard's first load) do not all expire,
         # and hit the store, in the same instant.
-        self._entries[key] = (time.monotonic() + self.ttl * (0.8 + 0.2 * random.random()), value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
+        now = time.monotonic()
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= self._size(old[1])
+        self._entries[key] = (now + self.ttl * (0.8 + 0.2 * random.random()), value)
+        self._bytes += self._size(value)
+        # Oldest first: past the entry or byte budget, or too old even to be served stale (held for
+        # nothing: a stream of distinct queries would otherwise keep max_entries answers alive).
+        while self._entries:
+            first_expires, first = next(iter(self._entries.values()))
+            if (len(self._entries) <= self.max_entries
+                    and (not self.max_bytes or self._bytes <= self.max_bytes)
+                    and first_expires + self.ttl > now):
+                break
             self._entries.popitem(last=False)
+            self._bytes -= self._size(first)

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from clickhouse_connect.driver.exceptions import OperationalError
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from loguru import logger
 from prometheus_client import disable_created_metrics
 from slowapi.errors import RateLimitExceeded
@@ -25,6 +24,7 @@ from santiway_anomaly import __version__
 from santiway_anomaly.api import openapi, ratelimit
 from santiway_anomaly.api.allow import http_error
 from santiway_anomaly.api.cache import AnswerCache
+from santiway_anomaly.api.cors import CorsForOrigins
 from santiway_anomaly.api.deps import StoreRunner
 from santiway_anomaly.api.errors import store_failure, unhandled
 from santiway_anomaly.api.fastpath import CachedGets
@@ -135,7 +135,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.valid_api_keys)
     app.state.runner = StoreRunner(None, executor, "starting")
-    app.state.cache = AnswerCache[bytes](settings.api_cache_ttl, settings.api_cache_entries)
+    app.state.cache = AnswerCache[bytes](settings.api_cache_ttl, settings.api_cache_entries,
+                                         max_bytes=settings.api_cache_bytes, size=len)
     app.state.health_cache = AnswerCache[tuple[int, bytes]](min(settings.api_cache_ttl, 1.0), 1)
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
     app.state.limiter = ratelimit.limiter
@@ -162,11 +163,12 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         limits={"/anomalies": ratelimit.list_limit, "/anomalies/stats": ratelimit.default_limit},
         ttl=settings.api_cache_ttl,
         max_entries=settings.api_cache_entries,
+        max_bytes=settings.api_cache_bytes,
     )
     app.add_middleware(RefuseKeyInQuery)
     app.add_middleware(ObserveRequests, log_requests=settings.api_log_requests)
     app.add_middleware(
-        CORSMiddleware,
+        CorsForOrigins,
         allow_origins=settings.allowed_origins,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["X-API-Key", "Content-Type"],

@@ -18,4 +18,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 def operator_name(conn: HTTPConnection) -> str | None:
     value = conn.headers.get(HEADER, "").strip()
-    return value if _NAME.match(value) else None
+    return value if valid_operator(value) else None
+
+
+def valid_operator(value: str) -> bool:
+    """Whether a (stripped) X-Operator value is a name we accept."""
+    return _NAME.match(value) is not None

@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from santiway_anomaly.storage.queries import feedback as queries
 from santiway_anomaly.storage.queries.feedback import COLUMNS
-from santiway_anomaly.storage.queries.known import add_known
 from santiway_anomaly.storage.store import Store
 
 Verdict = Literal["false_alarm", "confirmed"]
@@ -51,6 +50,8 @@ def give_feedback(store: Store, anomaly_id: str, verdict: str, note: str, added_
     queries.insert_feedback(store, [getattr(feedback, c) for c in COLUMNS])
     known = mark_known and verdict == "false_alarm" and bool(device_id)
     if known:
+        from santiway_anomaly.storage.queries.known import add_known  # pandas: only when a verdict needs it
+
         add_known(store, [device_id], reason=anomaly_type, note=note or f"false alarm on {anomaly_id}",
                   added_by=added_by)
     return feedback, known

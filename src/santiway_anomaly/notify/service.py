@@ -26,7 +26,6 @@ from loguru import logger
 
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.util import utc
 from santiway_anomaly.notify import journal
 from santiway_anomaly.notify.dispatcher import NOTIFICATIONS
 from santiway_anomaly.notify.hub import Hub
@@ -34,7 +33,7 @@ from santiway_anomaly.notify.message import SEVERITY_RANK, Notification, build_n
 from santiway_anomaly.notify.outbox import OutboxWorker, add_pending
 from santiway_anomaly.notify.scheduler import DetectionScheduler
 from santiway_anomaly.notify.webhook import Webhook
-from santiway_anomaly.storage.queries.known import is_exempt, load_allowlist
+from santiway_anomaly.storage.queries.known import is_exempt
 from santiway_anomaly.storage.store import Store
 
 StoreCall = Callable[..., Awaitable[Any]]
@@ -174,12 +173,15 @@ class NotificationService:
     async def refresh_allowlist(self) -> None:
         """Re-read the known devices (the feedback routes call this after a change)."""
         try:
+            from santiway_anomaly.storage.queries.known import load_allowlist  # pandas: on the first notification
+
             self._allow = await self.call(load_allowlist)
             self._allow_at = time.monotonic()
         except Exception as exc:  # store unreachable: keep the last list
             logger.warning("known-device list not refreshed: {}", exc)
 
     def _admit(self, anomalies: Sequence[Anomaly], allow: dict[str, set[str]]) -> list[Notification]:
+
         now = datetime.now(UTC)
         notes: list[Notification] = []
         for anomaly in anomalies:
@@ -215,8 +217,8 @@ class NotificationService:
         cooldown = self.settings.notify_cooldown_s
         recent = now.timestamp() - at < cooldown
         if start is not None and end is not None:
-            gap = max((utc(anomaly.window_start) - end).total_seconds(),
-                      (start - utc(anomaly.window_end)).total_seconds())
+            gap = max((_utc(anomaly.window_start) - end).total_seconds(),
+                      (start - _utc(anomaly.window_end)).total_seconds())
             if gap > cooldown:
                 return False
         return recent and SEVERITY_RANK[anomaly.severity] <= rank
@@ -249,3 +251,8 @@ def start_notifications(app: Any) -> None:
     if isinstance(service, NotificationService):
         runner = app.state.runner
         service.start(runner, lambda: runner.store is not None)
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored time as UTC (chDB returns DateTime64(…, 'UTC') naive); detectors/util.utc without its pandas."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -87,13 +87,20 @@ class AnomalyFilter:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+# Newest window first: `window_start DESC` is the table's sort key read backwards (migration 140), so a
+# page reads the last granules of the key and stops; score and id only order rows of one window.
+_PAGE_ORDER = " ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
+# Copies of one anomaly share its window, hence its partition: FINAL may merge each partition alone
+# (about half the CPU of a whole-table FINAL, measured at 500k rows).
+_FINAL_PER_PARTITION = " SETTINGS do_not_merge_across_partitions_select_final = 1"
+
+
 def list_anomalies(store: Store, flt: AnomalyFilter) -> list[dict[str, Any]]:
     """Anomalies matching the filter, newest window first, as DESIGN.md contract dicts."""
     where, params = flt.where()
     params = {**params, "limit": flt.limit, "offset": flt.offset}
     rows = store.query_dicts(
-        f"SELECT {', '.join(ROW_COLUMNS)} FROM anomaly_ml.anomalies FINAL{where} "
-        "ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        f"SELECT {', '.join(ROW_COLUMNS)} FROM anomaly_ml.anomalies FINAL{where}{_PAGE_ORDER}{_FINAL_PER_PARTITION}",
         params,
     )
     return [_public(row) for row in rows]
@@ -103,12 +110,13 @@ def page_anomalies(store: Store, flt: AnomalyFilter) -> tuple[list[dict[str, Any
     """`list_anomalies` plus the total number of matches, in one query (the API's pages)."""
     where, params = flt.where()
     params = {**params, "limit": flt.limit, "offset": flt.offset}
+    # The total as a scalar subquery, not `count() OVER ()`: a window over every match made the engine
+    # materialise and sort all of them, where the page alone stops after `limit` rows (3.6x the CPU at
+    # 50k anomalies, benchmarks/api.py).
+    total_sql = f"(SELECT count() FROM anomaly_ml.anomalies FINAL{where}{_FINAL_PER_PARTITION})"
     rows = store.query_dicts(
-        f"SELECT {', '.join(ROW_COLUMNS)}, count() OVER () AS total_ FROM anomaly_ml.anomalies FINAL{where} "
-        "ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}"
-        # Copies of one anomaly share its window, hence its partition: FINAL may merge each
-        # partition alone (about half the CPU of a whole-table FINAL, measured at 500k rows).
-        " SETTINGS do_not_merge_across_partitions_select_final = 1",
+        f"SELECT {', '.join(ROW_COLUMNS)}, {total_sql} AS total_ FROM anomaly_ml.anomalies FINAL{where}"
+        f"{_PAGE_ORDER}{_FINAL_PER_PARTITION}",
         params,
     )
     if not rows:  # past the last page (or nothing matches): no row carries the total
@@ -130,7 +138,8 @@ def get_anomaly(store: Store, anomaly_id: str) -> dict[str, Any] | None:
 
 def count_anomalies(store: Store, flt: AnomalyFilter) -> int:
     where, params = flt.where()
-    return int(store.scalar(f"SELECT count() FROM anomaly_ml.anomalies FINAL{where}", params) or 0)
+    sql = f"SELECT count() FROM anomaly_ml.anomalies FINAL{where}{_FINAL_PER_PARTITION}"
+    return int(store.scalar(sql, params) or 0)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

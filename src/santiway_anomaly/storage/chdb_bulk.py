@@ -14,12 +14,14 @@ import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chdb
-import pyarrow as pa
 
 from santiway_anomaly.storage.names import identifier
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Setting values go into SQL text (a SETTINGS clause takes no bound parameters): allow only what our
 # own settings use, numbers and tokens made of hashes, digits and separators.

@@ -5,13 +5,14 @@ With `CLICKHOUSE_CLUSTER=name`, every single-node statement becomes its cluster 
   `Distributed` table of the same columns, in front of it: every query of the product keeps its table
   names and reads all shards;
 - sharded by device (`cityHash64(device_id)`) when the sort key holds `device_id`, by folder when it holds
-  `folder`, else by the first sort-key column (a ReplacingMergeTree must see every version of a key on one
-  shard to collapse them);
+  `folder`, by anomaly when it holds `anomaly_id`, else by the first sort-key column (a ReplacingMergeTree
+  must see every version of a key on one shard to collapse them);
 - a materialized view is attached to the local source table (it sees the rows inserted on its shard) and
   writes to the local target when the target is sharded like the source, else to the Distributed target,
   which routes each aggregate row to the shard of its key;
 - plain views, databases, drops and alters run `ON CLUSTER`; backfill `INSERT ... SELECT` statements
-  run through the Distributed tables unchanged;
+  run through the Distributed tables unchanged; `EXCHANGE TABLES` swaps the local tables (each
+  Distributed table names its local table, so it then fronts the other's data);
 - the migrations table is one replicated table shared by the whole cluster: migrations are recorded once.
 The single-node files stay the source of truth; nothing here changes what a single server gets.
 """
@@ -41,6 +42,7 @@ _FROM = re.compile(rf"\bFROM\s+{_NAME}", re.I)
 _CREATE_VIEW = re.compile(rf"^CREATE\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}(.*)$", re.I | re.S)
 _DROP = re.compile(rf"^DROP\s+(TABLE|VIEW)\s+(IF\s+EXISTS\s+)?{_NAME}\s*$", re.I)
 _ALTER = re.compile(rf"^ALTER\s+TABLE\s+{_NAME}\s+(.*)$", re.I | re.S)
+_EXCHANGE = re.compile(rf"^EXCHANGE\s+TABLES\s+{_NAME}\s+AND\s+{_NAME}\s*$", re.I)
 _DEDUP_WINDOW = re.compile(r"\bnon_replicated_deduplication_window\b")
 
 
@@ -60,8 +62,9 @@ def local_name(table: str) -> str:
 
 
 def sharding_key(order_by: list[str]) -> str:
-    """Device tables by device, folder tables by folder, others by their first sort-key column."""
-    for column in ("device_id", "folder"):
+    """Device tables by device, folder tables by folder, anomaly tables by anomaly (a time-first sort key
+    would put a whole hour on one shard), others by their first sort-key column."""
+    for column in ("device_id", "folder", "anomaly_id"):
         if column in order_by:
             return f"cityHash64({column})"
     return f"cityHash64({order_by[0]})"
@@ -129,9 +132,11 @@ def to_cluster(statement: str, cluster: str, tables: _Tables) -> list[str]:
     if match := _DROP.match(statement):
         kind, if_exists, name = match.group(1).upper(), match.group(2) or "", match.group(3)
         dropped = [f"DROP {kind} {if_exists}{name}{_on(cluster)} SYNC"]
-        if kind == "TABLE" and name in tables.keys:
+        # A table created here has a local table behind it; so may a leftover that a re-run after a
+        # crash drops IF EXISTS before creating it again.
+        if kind == "TABLE" and (name in tables.keys or if_exists):
             dropped.append(f"DROP TABLE {if_exists}{local_name(name)}{_on(cluster)} SYNC")
-            del tables.keys[name]
+            tables.keys.pop(name, None)
         return dropped
     if match := _ALTER.match(statement):
         name, action = match.group(1), match.group(2)
@@ -143,6 +148,11 @@ def to_cluster(statement: str, cluster: str, tables: _Tables) -> list[str]:
             raise ClusterSchemaError(f"no cluster form for: {statement[:80]}")
         action = _DEDUP_WINDOW.sub("replicated_deduplication_window", action)
         return [f"ALTER TABLE {local_name(name)}{_on(cluster)} {action}"]
+    if match := _EXCHANGE.match(statement):
+        first, second = match.group(1), match.group(2)
+        if first not in tables.keys or second not in tables.keys or tables.keys[first] != tables.keys[second]:
+            raise ClusterSchemaError(f"no cluster form for: {statement[:80]} (tables sharded differently)")
+        return [f"EXCHANGE TABLES {local_name(first)} AND {local_name(second)}{_on(cluster)}"]
     if statement.upper().startswith("INSERT INTO"):
         return [statement]  # a backfill: reads and writes through the Distributed tables
     raise ClusterSchemaError(f"no cluster form for: {statement[:80]}")

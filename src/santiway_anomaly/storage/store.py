@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import clickhouse_connect
-import pandas as pd
-import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 from loguru import logger
@@ -29,9 +27,14 @@ from tenacity import (
 )
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.storage.chdb_bulk import ChdbBulkInserter
 from santiway_anomaly.storage.cluster import cluster_query_settings
 from santiway_anomaly.storage.databases import Databases
+
+if TYPE_CHECKING:  # pandas and pyarrow load on first use: the API's routes need neither (issue 17, memory)
+    import pandas as pd
+    import pyarrow as pa
+
+    from santiway_anomaly.storage.chdb_bulk import ChdbBulkInserter
 from santiway_anomaly.storage.lock import DirectoryLock, StoreLockedError
 from santiway_anomaly.storage.names import identifier
 
@@ -142,7 +145,11 @@ class Store:
                     "Send the work to that process (the running service) or stop it first."
                 ) from None
             raise StoreError(f"cannot connect to ClickHouse at {target}: {exc}") from exc
-        bulk = ChdbBulkInserter(settings.chdb_path) if settings.embedded else None
+        bulk = None
+        if settings.embedded:  # imported here: chDB's Python binding is loaded only for an embedded store
+            from santiway_anomaly.storage.chdb_bulk import ChdbBulkInserter
+
+            bulk = ChdbBulkInserter(settings.chdb_path)
         store = cls(client, settings, lock, bulk)
         try:
             if apply_schema:
@@ -299,6 +306,8 @@ class Store:
 
 def _utc_columns(df: pd.DataFrame) -> pd.DataFrame:
     # DateTime64(…, 'UTC') can come back naive from chDB: make every datetime column explicitly UTC.
+    import pandas as pd  # loaded by query_df's result already
+
     for name in df.columns:
         col = df[name]
         if pd.api.types.is_datetime64_any_dtype(col) and getattr(col.dt, "tz", None) is None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from santiway_anomaly.analysis.devices_now import devices_now
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
 from santiway_anomaly.api.ratelimit import default_limit, limiter
@@ -39,5 +38,7 @@ async def devices_now_route(
     more devices were heard than `limit`."""
     if limit > settings.api_max_limit:
         invalid("query", "limit", f"limit must be between 1 and {settings.api_max_limit} (API_MAX_LIMIT)", limit)
+    from santiway_anomaly.analysis.devices_now import devices_now  # pandas: loaded when first asked for
+
     result = await runner(devices_now, settings, minutes, folder, limit)
     return DevicesNowPublic.model_validate(result)

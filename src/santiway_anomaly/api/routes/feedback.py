@@ -12,13 +12,19 @@ from pydantic import BaseModel, Field, StrictBool
 from santiway_anomaly.analysis.ids import MAC_HELP, normalise_device_id
 from santiway_anomaly.api.deps import StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES, invalid
+from santiway_anomaly.api.lazy import lazy
 from santiway_anomaly.api.operator import operator_name
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas import ErrorPublic
 from santiway_anomaly.api.security import ApiKeyDep, require_api_key
 from santiway_anomaly.catalog import ANOMALY_TYPES
 from santiway_anomaly.notify.feedback import UnknownAnomalyError, get_feedback, give_feedback, list_feedback
-from santiway_anomaly.storage.queries.known import add_known, list_known, remove_known
+
+# The allowlist (storage/queries/known.py) brings pandas and numpy: imported by the first request that needs it.
+list_known = lazy("santiway_anomaly.storage.queries.known", "list_known")
+add_known = lazy("santiway_anomaly.storage.queries.known", "add_known")
+remove_known = lazy("santiway_anomaly.storage.queries.known", "remove_known")
+
 
 router = APIRouter(
     tags=["feedback"],

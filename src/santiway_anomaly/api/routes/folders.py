@@ -7,15 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from santiway_anomaly.analysis.folders import folder_coverage, folder_series
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES
 from santiway_anomaly.api.fields import IsoDateTime
+from santiway_anomaly.api.lazy import lazy
 from santiway_anomaly.api.params import MIN_HOURS, window
 from santiway_anomaly.api.ratelimit import default_limit, limiter
 from santiway_anomaly.api.schemas_folders import FoldersCoveragePublic, FolderSeriesPublic, OccupancyPublic
 from santiway_anomaly.api.security import require_api_key
-from santiway_anomaly.occupancy import occupancy_report
+
+folder_series = lazy("santiway_anomaly.analysis.folders", "folder_series")
+folder_coverage = lazy("santiway_anomaly.analysis.folders", "folder_coverage")
+occupancy_report = lazy("santiway_anomaly.occupancy", "occupancy_report")
 
 router = APIRouter(
     prefix="/folders",
