@@ -30,8 +30,15 @@ _ODD = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _key_table(table: pa.Table) -> pa.Table:
-    return pa.table({name: table.column(name).cast(pa.int64()) if name == "ts" else table.column(name)
-                     for name in SIGHTING_KEY})
+    """The key columns as plain types: joins and group-bys compare values, and a dictionary column
+    (how `validate` stores text) would be compared by code."""
+    def plain(name: str) -> pa.ChunkedArray:
+        col = table.column(name)
+        if name == "ts":
+            return col.cast(pa.int64())
+        return col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
+
+    return pa.table({name: plain(name) for name in SIGHTING_KEY})
 
 
 def _as_u64(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
