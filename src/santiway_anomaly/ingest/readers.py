@@ -36,6 +36,9 @@ from santiway_anomaly.ingest.records import (
 from santiway_anomaly.ingest.validate import LINE, Reject
 
 FORMATS = ("csv", "ndjson", "parquet", "json")
+# Changes when the same file and settings would be cut into different batches (2: Parquet text read
+# as dictionaries, whose batches end at row-group boundaries).
+READER_VERSION = 2
 
 
 class ReadError(ValueError):
@@ -366,4 +369,5 @@ def _json_array(path: Path, batch_rows: int, limits: Limits) -> Iterator[RawBatc
         yield RawBatch(records_table(records, lines), rejects, end_offset=size)
 
 
-__all__ = ["FORMATS", "RawBatch", "ReadError", "detect_format", "read_batches", "split_lines", "total_size"]
+__all__ = ["FORMATS", "READER_VERSION", "RawBatch", "ReadError", "detect_format", "read_batches", "split_lines",
+           "total_size"]

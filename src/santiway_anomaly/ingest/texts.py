@@ -68,5 +68,7 @@ class Text:
 def dictionary(values: pa.Array, codes: np.ndarray) -> pa.DictionaryArray:
     """A dictionary array with unique values: `values[codes]` row by row."""
     unique = pc.dictionary_encode(values)
-    remap = unique.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(remap[codes], pa.int32()), unique.dictionary)
+    if len(unique.dictionary) < len(values):
+        remap = unique.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        codes = remap[codes]
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), unique.dictionary)

@@ -114,13 +114,21 @@ def _numbers(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(values as float64 with NaN for missing/unparsable, mask of present-but-unparsable)."""
     col = table.column(name).combine_chunks() if name in table.column_names else pa.nulls(table.num_rows)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        values = pc.fill_null(col.cast(pa.float64(), safe=False), np.nan).to_numpy(zero_copy_only=False)
+        values = _floats(col)
         return values, np.zeros(len(values), dtype=bool)
     text = _text(table, name)
     series = pd.Series(text.to_pandas(), dtype="object")
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     present = ~_missing(text).to_numpy(zero_copy_only=False)
     return values, present & np.isnan(values)
+
+
+def _floats(col: pa.Array) -> np.ndarray:
+    """A numeric column as float64, NaN where null (without a copy when it is float64 without nulls)."""
+    col = col.cast(pa.float64(), safe=False)
+    if col.null_count:
+        col = pc.fill_null(col, np.nan)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,10 +139,12 @@ def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if col.type.tz is None:
             col = pc.assume_timezone(col, "UTC")
         ms = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        if not ms.null_count:
+            return ms.to_numpy(zero_copy_only=False), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         missing = pc.is_null(ms).to_numpy(zero_copy_only=False)
         return pc.fill_null(ms, 0).to_numpy(zero_copy_only=False), missing, np.zeros(n, dtype=bool)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        secs = pc.fill_null(col.cast(pa.float64(), safe=False), np.nan).to_numpy(zero_copy_only=False)
+        secs = _floats(col)
         missing = np.isnan(secs)
         with np.errstate(invalid="ignore"):
             huge = ~missing & ~(np.abs(secs) < MAX_ABS_SECONDS)
@@ -275,7 +285,9 @@ def _vendors(vendor: Text, device: Text, normal: pa.Array, randomized_v: np.ndar
     values = pa.concat_arrays([given, pa.array([""], pa.string())])
     if not need.any():
         return texts_dictionary(values, codes)
-    wanted = np.unique(dev_codes[need])
+    used = np.zeros(len(normal) + 1, dtype=bool)
+    used[dev_codes[need]] = True
+    wanted = np.flatnonzero(used)
     ouis = pc.utf8_slice_codeunits(pc.take(normal, pa.array(wanted)), 0, 8).to_pylist()
     looked_up = pa.array([vendor_for_oui(o) for o in ouis], pa.string())
     slot = np.full(len(normal) + 1, -1, dtype=np.int64)
