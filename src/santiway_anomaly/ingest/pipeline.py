@@ -27,7 +27,7 @@ from santiway_anomaly.ingest.mac import load_vendor_registry
 from santiway_anomaly.ingest.read_ahead import read_ahead
 from santiway_anomaly.ingest.readers import READER_VERSION, RawBatch, detect_format, read_batches, total_size
 from santiway_anomaly.ingest.records import Limits
-from santiway_anomaly.ingest.validate import LINE, Reject, validate
+from santiway_anomaly.ingest.validate import LINE, Reject, validate_encoded
 from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
 from santiway_anomaly.storage.store import Store
 
@@ -282,7 +282,7 @@ def _validate_safely(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
     """`validate`, and if a value it was not written for makes it fail, row by row: the rows that
     still fail are rejected with the error, the others stored (one bad row never fails a batch)."""
     try:
-        return validate(table)
+        return validate_encoded(table)
     except Exception as exc:
         logger.warning("validation failed on a batch ({}: {}); validating its {} rows one by one",
                        type(exc).__name__, exc, table.num_rows)
@@ -291,7 +291,7 @@ def _validate_safely(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
     for i in range(table.num_rows):
         row = table.slice(i, 1)
         try:
-            stored, more = validate(row)
+            stored, more = validate_encoded(row)
         except Exception as exc:
             line = row.column(LINE)[0].as_py()
             rejects.append(Reject(int(line), "row", f"unreadable value ({type(exc).__name__})", ""))
@@ -299,7 +299,7 @@ def _validate_safely(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
         rejects.extend(more)
         if stored.num_rows:
             good.append(stored)
-    stored = pa.concat_tables(good) if good else validate(table.slice(0, 0))[0]
+    stored = pa.concat_tables(good) if good else validate_encoded(table.slice(0, 0))[0]
     return stored, rejects
 
 

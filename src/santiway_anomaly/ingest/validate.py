@@ -174,8 +174,21 @@ def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[Reject]]:
-    """Split a raw batch into stored rows (STORED_SCHEMA's columns; text columns dictionary-encoded)
-    and rejects; nothing is dropped silently."""
+    """Split a raw batch into stored rows (STORED_SCHEMA, plus PROBE_SCHEMA when the batch has probe
+    fields) and rejects; nothing is dropped silently."""
+    stored, rejects = validate_encoded(table, now=now)
+    if not stored.num_rows:
+        return stored, rejects
+    schema = STORED_SCHEMA
+    for name in PROBE_SCHEMA.names:
+        if name in stored.column_names:
+            schema = schema.append(PROBE_SCHEMA.field(name))
+    return stored.cast(schema), rejects
+
+
+def validate_encoded(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[Reject]]:
+    """`validate`, with the stored text columns left as dictionary arrays (what the ingest inserts:
+    decoding them would copy every string for nothing)."""
     n = table.num_rows
     now = now or datetime.now(UTC)
     problems = _Problems(n)
