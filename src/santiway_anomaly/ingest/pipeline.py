@@ -248,7 +248,15 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     group_columns: list[str] = []
     with read_ahead(prepared(), depth=2) as batches:
         load_vendor_registry()  # ~0.1 s, while the reading thread reads the first batch
-        for batch in batches:
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception:
+                if group:  # the rows read before a damaged part of the file are stored, then the error
+                    store_group(group)
+                raise
             if batch.skipped:
                 report.already_stored += batch.rows
                 report.batches = max(report.batches, batch.number + 1)
