@@ -41,7 +41,7 @@ def assert_same_as_reference(table: pa.Table) -> int:
             assert stored.column(name).to_pylist() == ref_stored.column(name).to_pylist(), name
         plain, _ = validate(table, now=NOW)
         assert plain.equals(ref_stored)  # the public form: the same schema and values
-    return stored.num_rows
+    return int(stored.num_rows)
 
 
 @pytest.fixture(scope="module")
