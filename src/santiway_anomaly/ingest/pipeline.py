@@ -240,7 +240,8 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
         report.duplicates += stored.num_rows - new
         report.add_rejects(rejects)
         report.batches = max(report.batches, group[-1].number + 1)
-        logger.debug("Stored batches {}..{} of {}", group[0].number, group[-1].number, path.name)
+        for b in group:
+            logger.debug("Stored batch {} of {}", b.number, path.name)
         if progress:
             progress(group[-1].end_offset, total)
 
