@@ -51,7 +51,8 @@ def main() -> None:
                     shutil.rmtree(data, ignore_errors=True)
                     runs[n][kind].append(result)
                     print(f"round {i + 1} {n:>7,} devices {kind:12s}: {result['rows']:,.0f} rows in "
-                          f"{result['seconds']:.2f}s, CPU {result['cpu_seconds']:.2f}s, peak {result['peak_rss_mb']:.0f} MB")
+                          f"{result['seconds']:.2f}s, CPU {result['cpu_seconds']:.2f}s, "
+                          f"peak {result['peak_rss_mb']:.0f} MB")
         for n in args.devices:
             ours, engine, reference = runs[n]["ours"], runs[n]["engine"], runs[n]["engine-views"]
             rows = ours[0]["rows"]
@@ -84,8 +85,8 @@ def main() -> None:
                   f"{s['ratio_vs_baseline']:>8.2f} {s['ratio_vs_reference']:>7.2f} {s['peak_rss_mb']:>8}")
         growth = sizes[-1]["us_per_sighting"] / sizes[0]["us_per_sighting"]
         cpu_growth = sizes[-1]["cpu_us_per_sighting"] / sizes[0]["cpu_us_per_sighting"]
-        print(f"cost per sighting at {sizes[-1]['devices']:,} devices / at {sizes[0]['devices']:,}: wall {growth:.2f}x, "
-              f"CPU {cpu_growth:.2f}x (<= 1: flat or falling)")
+        print(f"cost per sighting at {sizes[-1]['devices']:,} devices / at {sizes[0]['devices']:,}: "
+              f"wall {growth:.2f}x, CPU {cpu_growth:.2f}x (<= 1: flat or falling)")
         path = write_results("ingest_scaling", {"sightings_per_hour": args.sightings_per_hour, "repeat": args.repeat,
                                                 "sizes": sizes, "per_sighting_cost_growth": round(growth, 3),
                                                 "per_sighting_cpu_growth": round(cpu_growth, 3)})
