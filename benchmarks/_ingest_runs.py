@@ -12,6 +12,7 @@ The timed part is the ingest alone; opening the store and creating the schema ar
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -47,9 +48,15 @@ def run(kind: str, parquet: Path, data_dir: Path) -> dict[str, float]:
     return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_mb}
 
 
-def run_in_child(kind: str, parquet: Path, data_dir: Path) -> dict[str, float]:
+def run_in_child(kind: str, parquet: Path, data_dir: Path, source: Path | None = None) -> dict[str, float]:
+    """`run` in a child process; with `source`, the package is imported from that `src` directory
+    (another version of the code, e.g. `git archive <commit> src`) instead of this checkout's."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     out = subprocess.run([sys.executable, __file__, kind, str(parquet), str(data_dir)], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

@@ -10,9 +10,11 @@ Each round runs, each in a fresh store and a process of its own (`_ingest_runs.p
   same columns, partitioning and sort key as `santi.way_data` (no views);
 - reference: the same statement into `santi.way_data` itself, its views attached (what the engine
   alone needs for our schema: the floor of any ingest into it).
+- before (with `--before SRC`): `ingest_file` of another version of the code, e.g. the commit before
+  a change (`git archive <commit> src | tar -x -C DIR`, then `--before DIR/src`).
 The figures are medians over `--repeat` rounds (>= 3); the ratio is the median of the per-round
 ratios (each round's runs are back to back, so a busy minute on the shared cores hits both).
-Usage: python benchmarks/ingest.py [--devices 33000] [--repeat 3] [--work DIR]
+Usage: python benchmarks/ingest.py [--devices 33000] [--repeat 3] [--work DIR] [--before SRC]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (>= 3); medians are reported")
     parser.add_argument("--work", type=Path, help="where the Parquet file and the stores go (default: a temp dir)")
     parser.add_argument("--results", default="ingest", help="name of the results file")
+    parser.add_argument("--before", type=Path, help="src directory of another version to run in each round too")
     args = parser.parse_args()
     if args.repeat < 3:
         parser.error("--repeat must be at least 3 (medians of >= 3 interleaved runs)")
@@ -44,12 +47,13 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         parquet = simulated_parquet(work / f"sim-{args.devices}", args.devices)
-        runs: dict[str, list[dict[str, float]]] = {role: [] for role in ROLES}
+        roles = {**ROLES, **({"before": "ours"} if args.before else {})}
+        runs: dict[str, list[dict[str, float]]] = {role: [] for role in roles}
         for i in range(args.repeat):
-            for role, kind in ROLES.items():
+            for role, kind in roles.items():
                 data = work / f"store-{role}"
                 shutil.rmtree(data, ignore_errors=True)
-                result = run_in_child(kind, parquet, data)
+                result = run_in_child(kind, parquet, data, args.before if role == "before" else None)
                 shutil.rmtree(data, ignore_errors=True)
                 runs[role].append(result)
                 print(f"round {i + 1} {role:9s}: {result['rows']:,.0f} rows in {result['seconds']:.2f}s = "
@@ -67,17 +71,21 @@ def main() -> None:
         figures = {
             "rows": int(rows),
             "devices": args.devices,
-            **{f"{role}_rows_per_s_median": round(rate(role)) for role in ROLES},
-            **{f"{role}_seconds_runs": [round(r["seconds"], 2) for r in runs[role]] for role in ROLES},
-            **{f"{role}_cpu_seconds_runs": [round(r["cpu_seconds"], 2) for r in runs[role]] for role in ROLES},
+            **{f"{role}_rows_per_s_median": round(rate(role)) for role in roles},
+            **{f"{role}_seconds_runs": [round(r["seconds"], 2) for r in runs[role]] for role in roles},
+            **{f"{role}_cpu_seconds_runs": [round(r["cpu_seconds"], 2) for r in runs[role]] for role in roles},
             **{f"{role}_peak_rss_mb_median": round(statistics.median(r["peak_rss_mb"] for r in runs[role]))
-               for role in ROLES},
+               for role in roles},
             "ratio_vs_baseline": round(ratio("ours", "baseline"), 3),
             "ratio_vs_reference": round(ratio("ours", "reference"), 3),
             "reference_ratio_vs_baseline": round(ratio("reference", "baseline"), 3),
             "cpu_per_row_vs_baseline": round(1 / ratio("ours", "baseline", "cpu_seconds"), 2),
             "target_ratio_vs_baseline": 0.65,
         }
+        if args.before:
+            figures["before_source"] = str(args.before)
+            figures["speedup_vs_before"] = round(ratio("ours", "before"), 3)
+            figures["before_ratio_vs_baseline"] = round(ratio("before", "baseline"), 3)
         print(f"ours (validated, deduplicated, 4 views):  median {rate('ours'):,.0f} sightings/s")
         print(f"baseline: chDB INSERT SELECT FROM file(), same columns and sort key, no views: "
               f"median {rate('baseline'):,.0f}/s")
@@ -86,6 +94,9 @@ def main() -> None:
               f"ours / reference {figures['ratio_vs_reference']}x, reference / baseline "
               f"{figures['reference_ratio_vs_baseline']}x; CPU per row {figures['cpu_per_row_vs_baseline']}x "
               "the baseline's (medians of per-round ratios)")
+        if args.before:
+            print(f"before ({args.before}): median {rate('before'):,.0f}/s, {figures['before_ratio_vs_baseline']}x "
+                  f"the baseline; ours is {figures['speedup_vs_before']}x its speed")
         print(f"results: {write_results(args.results, figures)}")
     finally:
         if args.work is None:
