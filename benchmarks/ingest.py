@@ -1,11 +1,20 @@
-"""Ingest throughput: sightings/s from a Parquet file into the embedded store with the views attached.
+"""Ingest throughput against chDB's own insert of the same Parquet file (issue 17).
 
-Data: a day of the simulator's feed (`--shape simulated`, default: ~40 sightings per device-hour, as
-sensors report), or uniform random sightings (`--shape uniform`: ~2 per device-hour, the worst case
-for the per device-hour view). Baseline in the same run: a plain `insert` of Python rows
-(clickhouse-connect's row path) of the same sightings into the same table. The ingest runs `--repeat`
-times, each into a fresh store, and the median is reported: the two cores are shared.
-Usage: python benchmarks/ingest.py [--shape simulated|uniform] [--rows 1000000]
+Data: a day of the simulator's feed (`--devices 33000`: ~10.7 M sightings, the 10 M-row class;
+`--devices 4000`: ~1.33 M, the feed of issues 13 and 16). The file is written once under `--work`
+(reused on later runs; never commit it).
+
+Each round runs, each in a fresh store and a process of its own (`_ingest_runs.py`), interleaved:
+- ours: `ingest_file` (read, validate every row, normalise, dedup, store with the 4 views attached);
+- baseline: chDB's own `INSERT ... SELECT * FROM file(...)` of the same file into a MergeTree with the
+  same columns, partitioning and sort key as `santi.way_data` (no views);
+- reference: the same statement into `santi.way_data` itself, its views attached (what the engine
+  alone needs for our schema: the floor of any ingest into it).
+- before (with `--before SRC`): `ingest_file` of another version of the code, e.g. the commit before
+  a change (`git archive <commit> src | tar -x -C DIR`, then `--before DIR/src`).
+The figures are medians over `--repeat` rounds (>= 3); the ratio is the median of the per-round
+ratios (each round's runs are back to back, so a busy minute on the shared cores hits both).
+Usage: python benchmarks/ingest.py [--devices 33000] [--repeat 3] [--work DIR] [--before SRC]
 """
 
 from __future__ import annotations
@@ -13,137 +22,85 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import scratch_dir, write_results  # noqa: E402
-from santiway_anomaly.config import load_settings  # noqa: E402
-from santiway_anomaly.ingest.pipeline import ingest_file  # noqa: E402
-from santiway_anomaly.sightings import STORED_COLUMNS  # noqa: E402
-from santiway_anomaly.storage import Store  # noqa: E402
+from _ingest_runs import run_in_child, simulated_parquet  # noqa: E402
 
-
-def make_parquet(path: Path, rows: int, seed: int = 7) -> None:
-    """A day of sightings: 20k devices (a fifth randomized), 200 sensors in 40 folders."""
-    rng = np.random.default_rng(seed)
-    devices = rng.integers(0, 2**48, size=20_000, dtype=np.int64)
-    devices[:4000] = (devices[:4000] & ~(0xFF << 40)) | (0xDA << 40)  # locally administered
-    hexes = np.array([f"{d:012X}" for d in devices])
-    macs = np.array([":".join(h[i:i + 2] for i in range(0, 12, 2)) for h in hexes])
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
-    ts = np.sort(rng.integers(0, 86_400_000, size=rows)) + int(start.timestamp() * 1000)
-    sensor = rng.integers(0, 200, size=rows)
-    table = pa.table({
-        "ts": pa.array(ts, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "device_id": pa.array(macs[rng.integers(0, len(macs), size=rows)]),
-        "sensor_id": pa.array(np.char.add("sensor-", sensor.astype(str))),
-        "folder": pa.array(np.char.add("folder-", (sensor // 5).astype(str))),
-        "network_type": pa.array(np.where(rng.random(rows) < 0.7, "wifi", "ble")),
-        "rssi": pa.array(rng.integers(-100, -30, size=rows), type=pa.int16()),
-        "lat": pa.array(55.75 + rng.normal(0, 0.01, size=rows)),
-        "lon": pa.array(37.61 + rng.normal(0, 0.01, size=rows)),
-        "vendor": pa.array([""] * rows),
-    })
-    pq.write_table(table, path, row_group_size=200_000)
-
-
-def simulated_parquet(work: Path, devices: int) -> Path:
-    out = work / "sim"
-    subprocess.run([sys.executable, "-m", "santiway_anomaly.cli.main", "simulate", "--devices", str(devices),
-                    "--days", "1", "--folders", "20", "--seed", "3", "--out", str(out), "--no-progress"],
-                   check=True, capture_output=True)
-    return out / "sightings.parquet"
-
-
-def ingest_once(parquet: Path, data_dir: Path) -> tuple[float, dict[str, int], int]:
-    """One ingest into a fresh store: (seconds, rows written per aggregate table, rows stored)."""
-    settings = load_settings(data_dir=data_dir, _env_file=None)
-    with Store.open(settings) as store:
-        started = time.perf_counter()
-        report = ingest_file(store, parquet, settings)
-        seconds = time.perf_counter() - started
-        stored = int(store.scalar("SELECT count() FROM santi.way_data"))
-        assert report.accepted == stored, report.to_dict()
-        views = {str(t): int(n) for t, n in store.query_rows(
-            "SELECT table, sum(rows) FROM system.parts WHERE active AND database = 'anomaly_ml' "
-            "AND table IN ('hourly_features', 'folder_5min', 'folder_hourly', 'device_days') GROUP BY table")}
-    return seconds, views, stored
-
-
-def baseline_python_rows(data_dir: Path, rows_wanted: int) -> tuple[float, int]:
-    """clickhouse-connect's row path: the same (already validated) sightings as Python rows."""
-    settings = load_settings(data_dir=data_dir, _env_file=None)
-    with Store.open(settings) as store:
-        sample = store.query_arrow(
-            f"SELECT {', '.join(STORED_COLUMNS)} FROM santi.way_data LIMIT {{n:UInt64}}", {"n": rows_wanted})
-        rows = [list(r.values()) for r in sample.to_pylist()]
-        store.command("TRUNCATE TABLE santi.way_data")
-        started = time.perf_counter()
-        store.insert_rows("santi.way_data", rows, STORED_COLUMNS)
-        return time.perf_counter() - started, len(rows)
+ROLES = {"ours": "ours", "baseline": "engine", "reference": "engine-views"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shape", choices=["simulated", "uniform"], default="simulated")
-    parser.add_argument("--devices", type=int, default=4000, help="simulated devices (~330 sightings each)")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the uniform shape")
-    parser.add_argument("--baseline-rows", type=int, default=200_000,
-                        help="rows for the Python-rows baseline (it is slow; rate is per row)")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="ingest runs, each into a fresh store; the median is reported (the cores are shared)")
+    parser.add_argument("--devices", type=int, default=33_000, help="simulated devices (~325 sightings each)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (>= 3); medians are reported")
+    parser.add_argument("--work", type=Path, help="where the Parquet file and the stores go (default: a temp dir)")
+    parser.add_argument("--results", default="ingest", help="name of the results file")
+    parser.add_argument("--before", type=Path, help="src directory of another version to run in each round too")
     args = parser.parse_args()
+    if args.repeat < 3:
+        parser.error("--repeat must be at least 3 (medians of >= 3 interleaved runs)")
 
-    work = scratch_dir("ingest")
+    work = args.work or scratch_dir("ingest")
+    work.mkdir(parents=True, exist_ok=True)
     try:
-        if args.shape == "simulated":
-            parquet = simulated_parquet(work, args.devices)
-        else:
-            parquet = work / "sightings.parquet"
-            make_parquet(parquet, args.rows)
-        rows_in_file = pq.ParquetFile(parquet).metadata.num_rows
-        runs: list[float] = []
-        views: dict[str, int] = {}
+        parquet = simulated_parquet(work / f"sim-{args.devices}", args.devices)
+        roles = {**ROLES, **({"before": "ours"} if args.before else {})}
+        runs: dict[str, list[dict[str, float]]] = {role: [] for role in roles}
         for i in range(args.repeat):
-            seconds, views, stored = ingest_once(parquet, work / f"data{i}")
-            assert stored == rows_in_file
-            runs.append(seconds)
-            print(f"run {i + 1}: {rows_in_file:,} rows in {seconds:.2f}s = {rows_in_file / seconds:,.0f} sightings/s")
-            if i < args.repeat - 1:
-                shutil.rmtree(work / f"data{i}", ignore_errors=True)
-        base_seconds, base_rows = baseline_python_rows(work / f"data{args.repeat - 1}", args.baseline_rows)
-        median = statistics.median(runs)
-        ours_rate, best_rate = rows_in_file / median, rows_in_file / min(runs)
-        base_rate = base_rows / base_seconds
-        print(f"ingest_file (Parquet -> validate -> store, views attached): median of {len(runs)} runs "
-              f"{median:.2f}s = {ours_rate:,.0f} sightings/s (best {best_rate:,.0f}/s)")
-        print(f"baseline plain insert of Python rows:                      {base_rows:,} rows in "
-              f"{base_seconds:.2f}s = {base_rate:,.0f} sightings/s")
-        print(f"ratio: {ours_rate / base_rate:.1f}x the baseline")
-        path = write_results("ingest", {
-            "shape": args.shape,
-            "rows": rows_in_file,
-            "view_rows_written": views,
-            "ingest_file_seconds_runs": [round(r, 3) for r in runs],
-            "ingest_file_seconds_median": round(median, 3),
-            "ingest_file_rows_per_s": round(ours_rate),
-            "ingest_file_rows_per_s_best": round(best_rate),
-            "baseline_python_rows": base_rows,
-            "baseline_rows_per_s": round(base_rate),
-            "ratio_vs_baseline": round(ours_rate / base_rate, 2),
-            "target_rows_per_s": 1_000_000,
-        })
-        print(f"results: {path}")
+            for role, kind in roles.items():
+                data = work / f"store-{role}"
+                shutil.rmtree(data, ignore_errors=True)
+                result = run_in_child(kind, parquet, data, args.before if role == "before" else None)
+                shutil.rmtree(data, ignore_errors=True)
+                runs[role].append(result)
+                print(f"round {i + 1} {role:9s}: {result['rows']:,.0f} rows in {result['seconds']:.2f}s = "
+                      f"{result['rows'] / result['seconds']:,.0f}/s, CPU {result['cpu_seconds']:.1f}s, "
+                      f"peak {result['peak_rss_mb']:.0f} MB")
+        rows = runs["ours"][0]["rows"]
+        assert all(r["rows"] == rows for rs in runs.values() for r in rs), "every run stores every row"
+
+        def rate(role: str) -> float:
+            return rows / statistics.median(r["seconds"] for r in runs[role])
+
+        def ratio(role: str, versus: str, key: str = "seconds") -> float:
+            return statistics.median(b[key] / a[key] for a, b in zip(runs[role], runs[versus], strict=True))
+
+        figures = {
+            "rows": int(rows),
+            "devices": args.devices,
+            **{f"{role}_rows_per_s_median": round(rate(role)) for role in roles},
+            **{f"{role}_seconds_runs": [round(r["seconds"], 2) for r in runs[role]] for role in roles},
+            **{f"{role}_cpu_seconds_runs": [round(r["cpu_seconds"], 2) for r in runs[role]] for role in roles},
+            **{f"{role}_peak_rss_mb_median": round(statistics.median(r["peak_rss_mb"] for r in runs[role]))
+               for role in roles},
+            "ratio_vs_baseline": round(ratio("ours", "baseline"), 3),
+            "ratio_vs_reference": round(ratio("ours", "reference"), 3),
+            "reference_ratio_vs_baseline": round(ratio("reference", "baseline"), 3),
+            "cpu_per_row_vs_baseline": round(1 / ratio("ours", "baseline", "cpu_seconds"), 2),
+            "target_ratio_vs_baseline": 0.65,
+        }
+        if args.before:
+            figures["before_source"] = str(args.before)
+            figures["speedup_vs_before"] = round(ratio("ours", "before"), 3)
+            figures["before_ratio_vs_baseline"] = round(ratio("before", "baseline"), 3)
+        print(f"ours (validated, deduplicated, 4 views):  median {rate('ours'):,.0f} sightings/s")
+        print(f"baseline: chDB INSERT SELECT FROM file(), same columns and sort key, no views: "
+              f"median {rate('baseline'):,.0f}/s")
+        print(f"reference: the same INSERT into santi.way_data with its views: median {rate('reference'):,.0f}/s")
+        print(f"ratio ours / baseline {figures['ratio_vs_baseline']}x (target >= 0.65x), "
+              f"ours / reference {figures['ratio_vs_reference']}x, reference / baseline "
+              f"{figures['reference_ratio_vs_baseline']}x; CPU per row {figures['cpu_per_row_vs_baseline']}x "
+              "the baseline's (medians of per-round ratios)")
+        if args.before:
+            print(f"before ({args.before}): median {rate('before'):,.0f}/s, {figures['before_ratio_vs_baseline']}x "
+                  f"the baseline; ours is {figures['speedup_vs_before']}x its speed")
+        print(f"results: {write_results(args.results, figures)}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
 
     # --- Ingest --------------------------------------------------------------------------
     ingest_batch_rows: int = Field(default=500_000, ge=1000, le=5_000_000)
+    # Consecutive validated batches are stored in one insert of at least this many rows (issue 17):
+    # the views aggregate bigger blocks and fewer parts are merged. Measured on 4 M simulated
+    # sightings with the views attached: 1 M-row inserts took 25 % less CPU than 500k-row ones, 2 M
+    # no less than 1 M. Reading stays at INGEST_BATCH_ROWS (the CSV reader holds a batch as Python rows).
+    ingest_insert_rows: int = Field(default=1_000_000, ge=1000, le=10_000_000)
     # Limits on what one row may hold (issue 13): a sighting's fields are short, so anything far
     # larger is damage or an attack, rejected with its line instead of exhausting memory.
     ingest_max_field_chars: int = Field(default=4096, ge=128, le=1_000_000)

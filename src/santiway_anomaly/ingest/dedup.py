@@ -6,8 +6,10 @@ Three checks per batch, right before its insert (`Deduper.fresh`):
 2. rows stored before this run: the stored keys in the batch's time span are fetched (none, on new
    data: one `count()` over the daily partitions) and the batch is anti-joined against them;
 3. rows stored by earlier batches of this run (a file's batches overlap in time when it is not
-   sorted): their 64-bit content hashes are kept, and only a batch row whose hash matches one is
-   checked exactly against the store. Fetching the run's own rows instead tripled the ingest time.
+   sorted): their 64-bit content hashes are kept (`HashRuns`), and only a batch row whose device was
+   in an earlier batch and whose hash matches one is checked exactly against the store. Fetching the
+   run's own rows instead tripled the ingest time.
+Check 2 is skipped for a batch outside the time span stored before the run (one query at its start).
 Check and insert run under one lock, so two ingests in this process cannot both store a row.
 Two runs over the same rows at the same instant in two processes are not covered (the embedded
 store has one process; on a server, run one ingest per source).
@@ -22,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from santiway_anomaly.storage.queries.ingest import server_now_ms
-from santiway_anomaly.storage.sightings import SIGHTING_KEY, TEXT_FIELDS, stored_keys_between
+from santiway_anomaly.storage.sightings import SIGHTING_KEY, TEXT_FIELDS, stored_keys_between, stored_span
 from santiway_anomaly.storage.store import Store
 
 INSERT_LOCK = threading.Lock()
@@ -31,8 +33,15 @@ _ODD = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _key_table(table: pa.Table) -> pa.Table:
-    return pa.table({name: table.column(name).cast(pa.int64()) if name == "ts" else table.column(name)
-                     for name in SIGHTING_KEY})
+    """The key columns as plain types: joins and group-bys compare values, and a dictionary column
+    (how `validate` stores text) would be compared by code."""
+    def plain(name: str) -> pa.ChunkedArray:
+        col = table.column(name)
+        if name == "ts":
+            return col.cast(pa.int64())
+        return col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
+
+    return pa.table({name: plain(name) for name in SIGHTING_KEY})
 
 
 def _as_u64(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -64,6 +73,8 @@ class RowHasher:
 
     def __init__(self) -> None:
         self._codes: dict[str, dict[str, int]] = {name: {} for name in self.HASHED if name in TEXT_FIELDS}
+        # Each row's device as a code stable across the batches of this instance (set by `__call__`).
+        self.device_codes = np.empty(0, dtype=np.int64)
 
     def __call__(self, table: pa.Table) -> np.ndarray:
         h = np.zeros(table.num_rows, dtype=np.uint64)
@@ -71,16 +82,48 @@ class RowHasher:
             for name in self.HASHED:
                 col = table.column(name).combine_chunks()
                 if name in self._codes:
-                    enc = pc.dictionary_encode(col)
+                    # One code per distinct value (a dictionary column, as `validate` gives, is one already).
+                    enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
                     codes = self._codes[name]
                     lut = np.array([codes.setdefault(v, len(codes)) for v in enc.dictionary.to_pylist()] or [0],
-                                   dtype=np.uint64)
-                    values = lut[enc.indices.to_numpy(zero_copy_only=False)]
+                                   dtype=np.int64)
+                    coded = lut[enc.indices.to_numpy(zero_copy_only=False)]
+                    if name == "device_id":
+                        self.device_codes = coded
+                    values = coded.view(np.uint64)
                 else:
                     values = _as_u64(col.cast(pa.int64()) if name == "ts" else col)
                 h = (h ^ values) * _ODD
                 h ^= h >> np.uint64(29)
         return _splitmix(h)
+
+
+class HashRuns:
+    """The hashes of rows stored earlier in a run, as a few sorted runs merged like a binary counter:
+    adding a batch costs O(n log(total / n)) and a lookup one binary search per run (at most about
+    log2(batches) runs). Re-sorting one growing array per batch instead cost O(total) per batch."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def add(self, sorted_hashes: np.ndarray) -> None:
+        self._runs.append(sorted_hashes)
+        while len(self._runs) > 1 and self._runs[-2].size <= self._runs[-1].size:
+            newer, older = self._runs.pop(), self._runs.pop()
+            # Two sorted runs: the stable sort (timsort) merges them in linear time.
+            self._runs.append(np.sort(np.concatenate([older, newer]), kind="stable"))
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """Mask: which of `hashes` (any order) were added before."""
+        found = np.zeros(hashes.size, dtype=bool)
+        if not hashes.size:
+            return found
+        order = np.argsort(hashes)
+        queries = hashes[order]  # sorted queries into sorted runs: cache-friendly
+        for run in self._runs:
+            pos = np.minimum(np.searchsorted(run, queries), run.size - 1)
+            found[order] |= run[pos] == queries
+        return found
 
 
 def _repeats(table: pa.Table, hashes: np.ndarray, sorted_hashes: np.ndarray) -> np.ndarray:
@@ -128,28 +171,49 @@ class Deduper:
         # The store's clock: rows it stamped before this instant were stored before the run.
         self.since_ms: int | None = (
             server_now_ms(store) if across_batches else None)
+        # The time span of what was stored before the run (None: nothing): a batch outside it cannot
+        # repeat a stored row, so the usual ingest of new days asks the store nothing per batch.
+        self._stored_span = stored_span(store) if across_batches else None
         self._hash = RowHasher()
-        self._seen = np.empty(0, dtype=np.uint64)
+        self._seen = HashRuns()
+        self._devices_seen = np.zeros(0, dtype=bool)
 
     def fresh(self, store: Store, table: pa.Table) -> pa.Table:
         """The rows of the batch that are not stored yet (repeats inside it dropped too)."""
         if table.num_rows == 0:
             return table
         hashes = self._hash(table)
+        devices = self._hash.device_codes
         sorted_hashes = np.sort(hashes)
         drop = _repeats(table, hashes, sorted_hashes)
-        drop |= _stored_mask(store, table, self.since_ms)
-        if self._seen.size:
-            # Sorted queries into a sorted array: cache-friendly, unlike searching row by row.
-            pos = np.minimum(np.searchsorted(self._seen, sorted_hashes), self._seen.size - 1)
-            seen_before = sorted_hashes[self._seen[pos] == sorted_hashes]
-            suspect = np.flatnonzero(np.isin(hashes, seen_before) & ~drop) if seen_before.size else seen_before
+        if self.since_ms is None or self._may_be_stored(table):
+            drop |= _stored_mask(store, table, self.since_ms)
+        # Only a row whose device was in an earlier batch can repeat one of its rows.
+        earlier = np.flatnonzero(self._device_seen(devices) & ~drop)
+        if earlier.size:
+            suspect = earlier[self._seen.contains(hashes[earlier])]
             if suspect.size:  # hash seen in an earlier batch of this run: is that row really stored?
                 drop[suspect] |= _stored_mask(store, table.take(pa.array(suspect)), None)
         if self.since_ms is not None:
-            # Two sorted runs: the stable sort merges them in linear time.
-            self._seen = np.sort(np.concatenate([self._seen, sorted_hashes]), kind="stable")
+            self._seen.add(sorted_hashes)
+            if devices.size:
+                grown = np.zeros(max(self._devices_seen.size, int(devices.max()) + 1), dtype=bool)
+                grown[:self._devices_seen.size] = self._devices_seen
+                grown[devices] = True
+                self._devices_seen = grown
         return table.filter(pa.array(~drop)) if drop.any() else table
+
+    def _device_seen(self, devices: np.ndarray) -> np.ndarray:
+        known = devices < self._devices_seen.size
+        seen = np.zeros(devices.size, dtype=bool)
+        seen[known] = self._devices_seen[devices[known]]
+        return seen
+
+    def _may_be_stored(self, table: pa.Table) -> bool:
+        if self._stored_span is None:
+            return False
+        lo, hi = pc.min_max(table.column("ts").cast(pa.int64())).values()
+        return bool(lo.as_py() <= self._stored_span[1] and hi.as_py() >= self._stored_span[0])
 
 
 def split_by_days(table: pa.Table, max_days: int) -> list[pa.Table]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,18 @@ from santiway_anomaly.ingest.agreement import aggregates_kept_in_agreement
 from santiway_anomaly.ingest.dedup import INSERT_LOCK, Deduper, split_by_days
 from santiway_anomaly.ingest.encoding import check_text_file
 from santiway_anomaly.ingest.mac import load_vendor_registry
-from santiway_anomaly.ingest.readers import RawBatch, ReadError, detect_format, read_batches, total_size
+from santiway_anomaly.ingest.read_ahead import read_ahead
+from santiway_anomaly.ingest.readers import (
+    READER_VERSION,
+    RawBatch,
+    ReadError,
+    detect_format,
+    read_batches,
+    total_size,
+)
 from santiway_anomaly.ingest.records import Limits
 from santiway_anomaly.ingest.text_rules import reject_control_characters
-from santiway_anomaly.ingest.validate import LINE, Reject, validate
+from santiway_anomaly.ingest.validate import LINE, Reject, validate_encoded
 from santiway_anomaly.sightings import INPUT_FIELDS, REQUIRED_FIELDS
 from santiway_anomaly.storage.queries import ingest as queries
 from santiway_anomaly.storage.store import Store
@@ -193,11 +200,12 @@ def file_digest(path: Path, extra: str) -> str:
 def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None = None,
                 mapping: ColumnMapping | None = None,
                 progress: Callable[[int, int], None] | None = None) -> IngestReport:
-    """Stream one file into the store; `progress(done, total)` is called after each stored batch.
+    """Stream one file into the store; `progress(done, total)` is called after each stored insert.
 
-    Reading and validating batch N+1 overlaps with storing batch N (one storing thread, batches
-    stored in order): the store's insert runs in ClickHouse's C++ code and leaves the GIL free.
-    A batch counts as stored, and is reported, only once its insert and its log row are written.
+    Reading and validating run on a thread of their own, up to two batches ahead of storing
+    (`read_ahead`: bounded, so memory stays bounded); consecutive validated batches are stored in one
+    insert of at least INGEST_INSERT_ROWS rows. A batch counts as stored, and is reported, only once
+    its insert and its log row are written.
     """
     started = time.perf_counter()
     fmt = detect_format(path, fmt)
@@ -208,43 +216,68 @@ def ingest_file(store: Store, path: Path, settings: Settings, *, fmt: str | None
     mapping = mapping or ColumnMapping()
     batch_rows = settings.ingest_batch_rows
     source = str(path.resolve())
-    source_hash = file_digest(path, f"{fmt}|{batch_rows}|{mapping.fingerprint()}")
+    # The reader's version is part of the key: Parquet batches now end at row-group boundaries, so a
+    # batch number of an earlier version may name other rows (content dedup covers the re-run).
+    source_hash = file_digest(path, f"{fmt}|{batch_rows}|{mapping.fingerprint()}|{READER_VERSION}")
     done_batches = queries.done_batches(store, source_hash)
     report = IngestReport(source=source)
     total = total_size(path, fmt)
     dedup = Deduper(store, across_batches=True)
 
-    def store_one(batch: _PreparedBatch) -> _PreparedBatch:
-        batch.new = _store_batch(store, batch.stored, batch.rejects, source, f"{source_hash}:{batch.number}",
-                                 settings.ingest_max_days_per_insert, dedup)
-        queries.record_batch(store, source_hash, batch.number, source, batch.rows)
-        return batch
-
-    def finish(batch: _PreparedBatch) -> None:
-        report.accepted += batch.new
-        report.duplicates += batch.stored.num_rows - batch.new
-        report.add_rejects(batch.rejects)
-        report.batches = batch.number + 1
-        logger.debug("Stored batch {} of {}", batch.number, path.name)
-        if progress:
-            progress(batch.end_offset, total)
-
-    pending: Future[_PreparedBatch] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-store") as pool:
-        pool.submit(load_vendor_registry)  # the storing thread is idle while the first batch is read
+    def prepared() -> Iterator[_PreparedBatch]:
         for batch_no, raw in enumerate(read_batches(path, fmt, batch_rows, Limits.from_settings(settings))):
             if batch_no == 0:
                 mapping.check(raw.table.column_names)
             if batch_no in done_batches:
-                report.already_stored += done_batches[batch_no]
-                report.batches = batch_no + 1
+                yield _PreparedBatch(batch_no, pa.table({}), [], done_batches[batch_no], raw.end_offset,
+                                     skipped=True)
                 continue
-            prepared = _prepare(raw, mapping, batch_no)
-            if pending is not None:
-                finish(pending.result())
-            pending = pool.submit(store_one, prepared)
-        if pending is not None:
-            finish(pending.result())
+            yield _prepare(raw, mapping, batch_no)
+
+    def store_group(group: list[_PreparedBatch]) -> None:
+        parts = [b.stored for b in group if b.stored.num_rows]
+        stored = (parts[0] if len(parts) == 1 else pa.concat_tables(parts).combine_chunks()) if parts else pa.table({})
+        rejects = [r for b in group for r in b.rejects]
+        token = f"{source_hash}:{group[0].number}" + (f"-{group[-1].number}" if len(group) > 1 else "")
+        new = _store_batch(store, stored, rejects, source, token, settings.ingest_max_days_per_insert, dedup)
+        queries.record_batches(store, source_hash, source, [(b.number, b.rows) for b in group])
+        report.accepted += new
+        report.duplicates += stored.num_rows - new
+        report.add_rejects(rejects)
+        report.batches = max(report.batches, group[-1].number + 1)
+        for b in group:
+            logger.debug("Stored batch {} of {}", b.number, path.name)
+        if progress:
+            progress(group[-1].end_offset, total)
+
+    group: list[_PreparedBatch] = []
+    group_columns: list[str] = []
+    with read_ahead(prepared(), depth=2) as batches:
+        load_vendor_registry()  # ~0.1 s, while the reading thread reads the first batch
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception:
+                if group:  # the rows read before a damaged part of the file are stored, then the error
+                    store_group(group)
+                raise
+            if batch.skipped:
+                report.already_stored += batch.rows
+                report.batches = max(report.batches, batch.number + 1)
+                continue
+            columns = batch.stored.column_names if batch.stored.num_rows else []
+            if columns and group_columns and columns != group_columns:
+                store_group(group)  # one insert holds one set of columns (with probe fields or without)
+                group = []
+            group_columns = columns or group_columns
+            group.append(batch)
+            if sum(b.stored.num_rows for b in group) >= settings.ingest_insert_rows:
+                store_group(group)
+                group, group_columns = [], []
+        if group:
+            store_group(group)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -256,7 +289,7 @@ class _PreparedBatch:
     rejects: list[Reject]
     rows: int
     end_offset: int
-    new: int = 0
+    skipped: bool = False  # stored by an earlier run of the same file
 
 
 def _validate_safely(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
@@ -270,7 +303,7 @@ def _validate_rows(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
     """`validate`, and if a value it was not written for makes it fail, row by row: the rows that
     still fail are rejected with the error, the others stored (one bad row never fails a batch)."""
     try:
-        return validate(table)
+        return validate_encoded(table)
     except Exception as exc:
         logger.warning("validation failed on a batch ({}: {}); validating its {} rows one by one",
                        type(exc).__name__, exc, table.num_rows)
@@ -279,7 +312,7 @@ def _validate_rows(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
     for i in range(table.num_rows):
         row = table.slice(i, 1)
         try:
-            stored, more = validate(row)
+            stored, more = validate_encoded(row)
         except Exception as exc:
             line = row.column(LINE)[0].as_py()
             rejects.append(Reject(int(line), "row", f"unreadable value ({type(exc).__name__})", ""))
@@ -287,7 +320,7 @@ def _validate_rows(table: pa.Table) -> tuple[pa.Table, list[Reject]]:
         rejects.extend(more)
         if stored.num_rows:
             good.append(stored)
-    stored = pa.concat_tables(good) if good else validate(table.slice(0, 0))[0]
+    stored = pa.concat_tables(good) if good else validate_encoded(table.slice(0, 0))[0]
     return stored, rejects
 
 

@@ -2,7 +2,10 @@
 
 Input: an Arrow table with the DESIGN.md field names (any types: strings from CSV/NDJSON, typed
 columns from Parquet) and a `__line` column (the row's line or index in its source).
-Output: the good rows in `STORED_SCHEMA`, and one `Reject` per bad row naming every failed field.
+Output: the good rows with `STORED_SCHEMA`'s columns, and one `Reject` per bad row naming every
+failed field. Text columns are checked and normalised once per distinct value (`texts.Text`) and
+stored as dictionary arrays; the rest is numpy over whole columns. No Python runs per row except
+for the rejects' reports and the CSV/JSON number parsing (pandas).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from santiway_anomaly.ingest.mac import fill_vendor, is_randomized, normalise_mac, valid_mac
+from santiway_anomaly.ingest.mac import is_randomized, normalise_mac, valid_mac, vendor_for_oui
+from santiway_anomaly.ingest.texts import Text
+from santiway_anomaly.ingest.texts import dictionary as texts_dictionary
 from santiway_anomaly.sightings import (
     MAX_IES_CHARS,
     MAX_SSID_CHARS,
@@ -109,13 +114,21 @@ def _numbers(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(values as float64 with NaN for missing/unparsable, mask of present-but-unparsable)."""
     col = table.column(name).combine_chunks() if name in table.column_names else pa.nulls(table.num_rows)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        values = pc.fill_null(col.cast(pa.float64(), safe=False), np.nan).to_numpy(zero_copy_only=False)
+        values = _floats(col)
         return values, np.zeros(len(values), dtype=bool)
     text = _text(table, name)
     series = pd.Series(text.to_pandas(), dtype="object")
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     present = ~_missing(text).to_numpy(zero_copy_only=False)
     return values, present & np.isnan(values)
+
+
+def _floats(col: pa.Array) -> np.ndarray:
+    """A numeric column as float64, NaN where null (without a copy when it is float64 without nulls)."""
+    col = col.cast(pa.float64(), safe=False)
+    if col.null_count:
+        col = pc.fill_null(col, np.nan)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,10 +139,12 @@ def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if col.type.tz is None:
             col = pc.assume_timezone(col, "UTC")
         ms = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+        if not ms.null_count:
+            return ms.to_numpy(zero_copy_only=False), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         missing = pc.is_null(ms).to_numpy(zero_copy_only=False)
         return pc.fill_null(ms, 0).to_numpy(zero_copy_only=False), missing, np.zeros(n, dtype=bool)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        secs = pc.fill_null(col.cast(pa.float64(), safe=False), np.nan).to_numpy(zero_copy_only=False)
+        secs = _floats(col)
         missing = np.isnan(secs)
         with np.errstate(invalid="ignore"):
             huge = ~missing & ~(np.abs(secs) < MAX_ABS_SECONDS)
@@ -159,7 +174,21 @@ def _timestamps(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[Reject]]:
-    """Split a raw batch into stored rows (STORED_SCHEMA) and rejects; nothing is dropped silently."""
+    """Split a raw batch into stored rows (STORED_SCHEMA, plus PROBE_SCHEMA when the batch has probe
+    fields) and rejects; nothing is dropped silently."""
+    stored, rejects = validate_encoded(table, now=now)
+    if not stored.num_rows:
+        return stored, rejects
+    schema = STORED_SCHEMA
+    for name in PROBE_SCHEMA.names:
+        if name in stored.column_names:
+            schema = schema.append(PROBE_SCHEMA.field(name))
+    return stored.cast(schema), rejects
+
+
+def validate_encoded(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[Reject]]:
+    """`validate`, with the stored text columns left as dictionary arrays (what the ingest inserts:
+    decoding them would copy every string for nothing)."""
     n = table.num_rows
     now = now or datetime.now(UTC)
     problems = _Problems(n)
@@ -178,26 +207,26 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
             problems.add(pc.is_valid(table.column(name)).to_numpy(zero_copy_only=False), name,
                          "a number where text belongs")
 
-    device_raw = _text(table, "device_id")
-    dev_missing = _missing(device_raw).to_numpy(zero_copy_only=False)
+    device = Text.of(table, "device_id")
+    dev_missing = device.missing()
     problems.add(dev_missing, "device_id", "missing (required)")
-    dev_ok = valid_mac(device_raw).to_numpy(zero_copy_only=False)
-    problems.add(~dev_missing & ~dev_ok, "device_id", "not a MAC address (e.g. AA:BB:CC:DD:EE:FF)")
+    problems.add(~dev_missing & ~device.rows(valid_mac(device.values), False), "device_id",
+                 "not a MAC address (e.g. AA:BB:CC:DD:EE:FF)")
 
-    texts: dict[str, pa.Array] = {}
+    texts: dict[str, Text] = {}
     for name in ("sensor_id", "folder", "vendor"):
-        col = _text(table, name)
+        col = Text.of(table, name)
         if name != "vendor":
-            miss = _missing(col).to_numpy(zero_copy_only=False)
-            problems.add(miss, name, "missing (required)")
-        too_long = pc.fill_null(pc.greater(pc.utf8_length(col), MAX_TEXT), False)
-        problems.add(too_long, name, f"longer than {MAX_TEXT} characters")
+            problems.add(col.missing(), name, "missing (required)")
+        problems.add(col.longer_than(MAX_TEXT), name, f"longer than {MAX_TEXT} characters")
         texts[name] = col
 
-    net = pc.utf8_lower(_text(table, "network_type"))
-    net = pc.if_else(_missing(net), "unknown", net)
-    net_ok = pc.match_substring_regex(net, r"^[a-z0-9_.-]{1,16}$").to_numpy(zero_copy_only=False)
-    problems.add(~net_ok, "network_type", "must be a short lower-case word such as wifi or ble")
+    network = Text.of(table, "network_type")
+    # A missing network type is stored as "unknown": the null slot and empty values read so.
+    net_values = pc.utf8_lower(network.values)
+    net_values = pc.if_else(pc.fill_null(pc.equal(net_values, ""), True), "unknown", net_values)
+    net_ok = pc.match_substring_regex(net_values, r"^[a-z0-9_.-]{1,16}$")
+    problems.add(~network.rows(net_ok, True), "network_type", "must be a short lower-case word such as wifi or ble")
 
     rssi, rssi_unparsable = _numbers(table, "rssi")
     problems.add(np.isnan(rssi) & ~rssi_unparsable, "rssi", "missing (required)")
@@ -223,43 +252,64 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     good = ~problems.bad
     if not good.any():
         return STORED_SCHEMA.empty_table(), rejects
-    all_good = bool(good.all())
-    keep = pa.array(good)
-
-    def kept(col: pa.Array) -> pa.Array:
-        # A clean batch (the usual case) is stored as it is: no copy of every column.
-        return col if all_good else pc.filter(col, keep)
+    # A clean batch (the usual case) is stored as it is: no copy of every column.
+    keep = None if bool(good.all()) else good
 
     def kept_np(values: np.ndarray) -> np.ndarray:
-        return values if all_good else values[good]
+        return values if keep is None else values[keep]
 
-    device = normalise_mac(kept(device_raw))
-    randomized = is_randomized(device)
-    vendor = fill_vendor(kept(texts["vendor"]), device, randomized)
+    # Per distinct device value: its normal form, the randomized bit and (when the feed gave no
+    # vendor) the vendor registered for its OUI; a row reads them through its code.
+    normal = pc.fill_null(normalise_mac(device.values), "")
+    randomized_v = pc.fill_null(is_randomized(normal), False).to_numpy(zero_copy_only=False)
+    randomized = kept_np(device.rows(randomized_v, False))
     stored = pa.table(
         {
             "ts": pa.array(kept_np(ms), type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            "device_id": device,
-            "sensor_id": kept(texts["sensor_id"]),
-            "folder": kept(texts["folder"]),
-            "network_type": kept(net),
+            "device_id": device.column(normal, "", keep),
+            "sensor_id": texts["sensor_id"].column(texts["sensor_id"].values, "", keep),
+            "folder": texts["folder"].column(texts["folder"].values, "", keep),
+            "network_type": network.column(net_values, "unknown", keep),
             "rssi": pa.array(kept_np(rssi).astype(np.int16), type=pa.int16()),
             "lat": pa.array(kept_np(coords["lat"]), type=pa.float64()),
             "lon": pa.array(kept_np(coords["lon"]), type=pa.float64()),
-            "vendor": vendor,
-            "is_randomized": randomized.cast(pa.uint8()),
+            "vendor": _vendors(texts["vendor"], device, normal, randomized_v, keep),
+            "is_randomized": pa.array(randomized.astype(np.uint8), type=pa.uint8()),
         },
-        schema=STORED_SCHEMA,
     )
     if probes is not None:
         for name in PROBE_SCHEMA.names:
-            col = probes[name]
-            stored = stored.append_column(PROBE_SCHEMA.field(name),
-                                          pa.array(kept_np(col)) if isinstance(col, np.ndarray) else kept(col))
+            probe = probes[name]
+            stored = stored.append_column(name, pa.array(kept_np(probe), PROBE_SCHEMA.field(name).type)
+                                          if isinstance(probe, np.ndarray) else probe.column(probe.values, "", keep))
     return stored, rejects
 
 
-def _probe_fields(table: pa.Table, problems: _Problems) -> dict[str, np.ndarray | pa.Array]:
+def _vendors(vendor: Text, device: Text, normal: pa.Array, randomized_v: np.ndarray,
+             keep: np.ndarray | None) -> pa.DictionaryArray:
+    """The feed's vendor where it gave one; otherwise the IEEE registry's name for the device's OUI,
+    never for a randomized MAC (`mac.fill_vendor`, per distinct value)."""
+    given = pc.fill_null(vendor.values, "")
+    codes = vendor.codes if keep is None else vendor.codes[keep]
+    dev_codes = device.codes if keep is None else device.codes[keep]
+    # A vendor row code pointing at the null slot or at "" is missing; so is a device at its null slot.
+    vendor_missing = np.append(pc.equal(given, "").to_numpy(zero_copy_only=False), True)[codes]
+    need = vendor_missing & ~np.append(randomized_v.astype(bool), True)[dev_codes]
+    values = pa.concat_arrays([given, pa.array([""], pa.string())])
+    if not need.any():
+        return texts_dictionary(values, codes)
+    used = np.zeros(len(normal) + 1, dtype=bool)
+    used[dev_codes[need]] = True
+    wanted = np.flatnonzero(used)
+    ouis = pc.utf8_slice_codeunits(pc.take(normal, pa.array(wanted)), 0, 8).to_pylist()
+    looked_up = pa.array([vendor_for_oui(o) for o in ouis], pa.string())
+    slot = np.full(len(normal) + 1, -1, dtype=np.int64)
+    slot[wanted] = np.arange(len(wanted))
+    codes = np.where(need, len(values) + slot[dev_codes], codes)
+    return texts_dictionary(pa.concat_arrays([values, looked_up]), codes)
+
+
+def _probe_fields(table: pa.Table, problems: _Problems) -> dict[str, np.ndarray | Text]:
     """The optional probe fields checked; absent values become the column defaults (-1, '')."""
     for name in ("ies", "ssid"):
         if name in table.column_names and _is_number(table.column(name).type):
@@ -272,13 +322,12 @@ def _probe_fields(table: pa.Table, problems: _Problems) -> dict[str, np.ndarray 
         problems.add(present & ((seq != np.round(seq)) | (seq < 0) | (seq > SEQ_MAX)), "seq",
                      f"not a whole number in 0..{SEQ_MAX} (802.11 sequence number)")
         seq_out = np.where(present & (seq >= 0) & (seq <= SEQ_MAX), seq, SEQ_MISSING).astype(np.int16)
-    ies = pc.fill_null(_text(table, "ies"), "")
+    ies = Text.of(table, "ies")
+    ies_values = pc.fill_null(ies.values, "")
     # Element ids 0..255, comma-separated, as Kismet and the ESP32 sniffers write them.
-    ies_ok = pc.match_substring_regex(ies, r"^([0-9]{1,3}(,[0-9]{1,3})*)?$").to_numpy(zero_copy_only=False)
-    problems.add(~ies_ok, "ies", "must be comma-separated element ids such as 0,1,50,221")
-    too_long = pc.greater(pc.utf8_length(ies), MAX_IES_CHARS).to_numpy(zero_copy_only=False)
-    problems.add(too_long, "ies", f"longer than {MAX_IES_CHARS} characters")
-    ssid = pc.fill_null(_text(table, "ssid"), "")
-    too_long = pc.greater(pc.utf8_length(ssid), MAX_SSID_CHARS).to_numpy(zero_copy_only=False)
-    problems.add(too_long, "ssid", f"longer than {MAX_SSID_CHARS} characters")
+    ies_ok = pc.match_substring_regex(ies_values, r"^([0-9]{1,3}(,[0-9]{1,3})*)?$")
+    problems.add(~ies.rows(ies_ok, True), "ies", "must be comma-separated element ids such as 0,1,50,221")
+    problems.add(ies.longer_than(MAX_IES_CHARS), "ies", f"longer than {MAX_IES_CHARS} characters")
+    ssid = Text.of(table, "ssid")
+    problems.add(ssid.longer_than(MAX_SSID_CHARS), "ssid", f"longer than {MAX_SSID_CHARS} characters")
     return {"seq": seq_out, "ies": ies, "ssid": ssid}

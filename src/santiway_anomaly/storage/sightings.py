@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,3 +51,14 @@ def stored_keys_between(store: Store, lo_ms: int, hi_ms: int, before_ms: int | N
         "lat": table.column("lat").cast(pa.float64()),
         "lon": table.column("lon").cast(pa.float64()),
     }).select(list(SIGHTING_KEY))
+
+
+def stored_span(store: Store) -> tuple[int, int] | None:
+    """(first, last) sighting time stored, as epoch ms, or None when nothing is stored.
+
+    ClickHouse answers min/max/count of the partition key's column from part metadata (no scan)."""
+    row = store.query_rows("SELECT count(), min(ts), max(ts) FROM santi.way_data")[0]
+    if not int(row[0]):
+        return None
+    lo, hi = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in row[1:])
+    return int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)

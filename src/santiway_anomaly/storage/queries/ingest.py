@@ -36,7 +36,12 @@ def done_batches(store: Store, source_hash: str) -> dict[int, int]:
 
 
 def record_batch(store: Store, source_hash: str, number: int, source: str, rows: int) -> None:
-    store.insert_rows("anomaly_ml.ingest_batches", [[source_hash, number, source, rows]], BATCH_COLUMNS)
+    record_batches(store, source_hash, source, [(number, rows)])
+
+
+def record_batches(store: Store, source_hash: str, source: str, batches: list[tuple[int, int]]) -> None:
+    """Log stored batches, (number, rows) each, of one source in one insert."""
+    store.insert_rows("anomaly_ml.ingest_batches", [[source_hash, n, source, r] for n, r in batches], BATCH_COLUMNS)
 
 
 def count_sightings(store: Store) -> int:
