@@ -265,11 +265,12 @@ class Settings(BaseSettings):
     linger_unsteady_factor: float = Field(default=0.3, ge=0, lt=1)  # ours: a moving device is rarely a watcher
     near_rssi_dbm: int = Field(default=-65, ge=-120, le=0)  # Pigtail/CYT: dwell "near" = RSSI >= -65 dBm
     linger_far_factor: float = Field(default=0.3, ge=0, lt=1)  # ours: far and steady = a neighbour's device
-    # What is usual for the folder: this quantile of the dwell of transient devices (seen on fewer than
-    # REGULAR_MIN_DAYS days of the history, dwelling >= LINGER_USUAL_MIN_MINUTES) over the folder's covered
-    # history days, at the local hours of day of the dwell. A dwell shorter than LINGER_USUAL_MARGIN times
-    # that is ordinary there (a lab session, a waiting room): LINGER_USUAL_FACTOR. (ours)
-    linger_usual_quantile: float = Field(default=0.9, gt=0, lt=1)
+    # What is usual for the folder at an hour of day: per covered day of the history, the longest dwell of a
+    # stranger (not a regular, see REGULAR_MIN_DAYS; dwelling >= LINGER_USUAL_MIN_MINUTES) covering that
+    # hour, 0 if none; then this quantile over the covered days (0.5: a typical day - a weekly session or
+    # one long visit is one day, not the norm; a new random MAC every working day is). A dwell shorter than
+    # LINGER_USUAL_MARGIN times the usual one at its hours is ordinary there: LINGER_USUAL_FACTOR. (ours)
+    linger_usual_quantile: float = Field(default=0.5, gt=0, lt=1)
     linger_usual_min_minutes: float = Field(default=30, ge=0)
     linger_usual_margin: float = Field(default=1.25, ge=1)
     linger_usual_factor: float = Field(default=0.3, ge=0, lt=1)
@@ -310,6 +311,10 @@ class Settings(BaseSettings):
     # comes back for minutes (the returning cases we know: 20-75 min a visit).
     return_staff_hours: float = Field(default=4.0, gt=0)
     return_staff_factor: float = Field(default=0.3, ge=0, lt=1)
+    # Seen before the look-back on some days, fewer than make a regular: an occasional visitor of the place
+    # now coming more often (ours: visitors flagged as returning on the world families had a visit or two
+    # before; a watcher new to the place has none). Halves the evidence: 3 days alone no longer alarm.
+    return_seen_before_factor: float = Field(default=0.5, ge=0, lt=1)
     # ours: at the spot (or, for "known to the site", anywhere) on >= 2 earlier days = a regular.
     regular_min_days: int = Field(default=2, ge=1)
     # AirGuard: followed >= 30/60/120 min across >= 2/3/4 locations at least 150 m apart.
