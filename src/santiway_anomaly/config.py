@@ -307,15 +307,17 @@ class Settings(BaseSettings):
     # A returner is a stranger: seen on fewer than REGULAR_MIN_DAYS days of this many days before the
     # look-back (ours: four weeks hold a weekly visitor's visits and a two-week holiday's absence).
     return_history_days: int = Field(default=28, ge=1, le=120)
-    # A stranger at the spot for hours every day works there (a new hire, a contractor): ours, a watcher
-    # comes back for minutes (the returning cases we know: 20-75 min a visit).
+    # A stranger at the place for hours on a typical day of the look-back works there (a new hire, a
+    # contractor): ours, a watcher comes back for a while (the returning cases we know: 20-80 min a visit).
     return_staff_hours: float = Field(default=4.0, gt=0)
     return_staff_factor: float = Field(default=0.3, ge=0, lt=1)
-    # Seen before the look-back on some days, fewer than make a regular: an occasional visitor of the place
-    # now coming more often (ours: visitors flagged as returning on the world families had a visit or two
-    # before; a watcher new to the place has none). Halves the evidence: 3 days alone no longer alarm.
-    return_seen_before_factor: float = Field(default=0.5, ge=0, lt=1)
-    # ours: at the spot (or, for "known to the site", anywhere) on >= 2 earlier days = a regular.
+    # A stranger (not a regular) seen in the history on some days all the same: a part-timer, a colleague
+    # back from leave, an occasional visitor - not new to the place, as a watcher is (ours: of the false
+    # "lingering" and "returning" alarms on the world families' tuning seeds, all but one were staff or
+    # visitors seen on one earlier day; every planted watcher was new). Lingering, returning.
+    stationary_seen_before_factor: float = Field(default=0.3, ge=0, lt=1)
+    # ours: seen on >= 2 earlier days = a regular, when its sightings span >= (this - 1) x 24 h: one
+    # presence across midnight (a night shift) touches two days but is one visit (docs/detectors.md).
     regular_min_days: int = Field(default=2, ge=1)
     # AirGuard: followed >= 30/60/120 min across >= 2/3/4 locations at least 150 m apart.
     follow_minutes_alarm: float = Field(default=30, gt=0)

@@ -27,6 +27,8 @@ RETURNER = mac(0x52, 2)  # planted: new to the place, back on 3 days of the look
 VISITOR = mac(0x52, 3)  # the same 3 days, but seen once before the look-back: an occasional visitor
 NEW_HIRE = mac(0x52, 4)  # new, 3 days of the look-back, 9 h a day
 EXACT_TWO_HOURS = mac(0x52, 5)  # a stranger staying exactly 2 h: at most the alarm level, never above
+PART_TIMER = mac(0x52, 6)  # seen on one day of the history, then 6 h at a desk: not new to the place
+NIGHT_WATCHER = mac(0x52, 7)  # planted: new, arrives 21:00 the evening before and stays to 03:00
 
 
 def _night_mac(day: int) -> str:
@@ -60,6 +62,12 @@ def build_world() -> World:
             every_s=240, **HALL)  # type: ignore[arg-type]
     w.track(EXACT_TWO_HOURS, scored + timedelta(hours=15, minutes=2), scored + timedelta(hours=17, minutes=2),
             rssi=-55, rssi_sd=1.5, every_s=120, **HALL)  # type: ignore[arg-type]
+    w.track(PART_TIMER, T0 + 5 * DAY + timedelta(hours=9), T0 + 5 * DAY + timedelta(hours=17), rssi=-55,
+            rssi_sd=1.5, every_s=240, **HALL)  # type: ignore[arg-type]
+    w.track(PART_TIMER, scored + timedelta(hours=9), scored + timedelta(hours=15), rssi=-55, rssi_sd=1.5,
+            every_s=240, **HALL)  # type: ignore[arg-type]
+    w.track(NIGHT_WATCHER, scored - timedelta(hours=3), scored + timedelta(hours=3), rssi=-55, rssi_sd=1.5,
+            every_s=240, **HALL)  # type: ignore[arg-type]
     w.track(VISITOR, T0 + 2 * DAY + timedelta(hours=11), T0 + 2 * DAY + timedelta(hours=11, minutes=40), rssi=-60,
             every_s=240, **HALL)  # type: ignore[arg-type]
     for d in (10, 12, SCORED_DAY):
@@ -73,7 +81,7 @@ def build_world() -> World:
 
 
 WINDOW = Window(T0 + SCORED_DAY * DAY, T0 + (SCORED_DAY + 1) * DAY)
-PLANTED = {LINGERER, RETURNER}
+PLANTED = {LINGERER, RETURNER, NIGHT_WATCHER}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +116,7 @@ def test_planted_lingerer_and_returner_rank_above_every_normal_device(scored: pd
                                                                        settings: Settings) -> None:
     planted = scored[scored["subject"].isin(PLANTED)]
     rest = scored[~scored["subject"].isin(PLANTED)]
-    assert len(planted) == 2
+    assert len(planted) == 3
     assert float(planted["score"].min()) >= 0.5
     assert float(planted["score"].min()) > float(rest["score"].max())
     alarms = {a.device_id for a in StationaryDetector(settings).alarms(scored, WINDOW)}
@@ -147,11 +155,23 @@ def test_an_occasional_visitor_and_a_new_hire_do_not_return(scored: pd.DataFrame
     visitor = _finding(scored, VISITOR)
     assert visitor.pattern == "returning" and visitor.level == returner.level
     assert visitor.evidence["days_seen_before"] == 1
-    assert _factor(visitor, "seen on 1 day(s) before the look-back") == settings.return_seen_before_factor
-    assert visitor.adjusted_level == pytest.approx(visitor.level * settings.return_seen_before_factor)
+    assert _factor(visitor, "seen here before on 1 day(s)") == settings.stationary_seen_before_factor
+    assert visitor.adjusted_level == pytest.approx(visitor.level * settings.stationary_seen_before_factor)
     hire = _finding(scored, NEW_HIRE)
     assert hire.evidence["hours_a_day_at_place"] >= 8.5
     assert _factor(hire, "like staff") == settings.return_staff_factor
     for f in (visitor, hire):
         assert f.adjusted_level < 1.0
 
+
+
+def test_a_part_timer_seen_before_is_not_a_lingering_stranger(scored: pd.DataFrame, settings: Settings) -> None:
+    f = _finding(scored, PART_TIMER)
+    assert f.pattern == "lingering" and f.level >= 2.0
+    assert f.evidence["days_seen_before"] == 1
+    assert _factor(f, "seen here before on 1 day(s)") == settings.stationary_seen_before_factor
+    assert f.adjusted_level < 1.0
+    # The evening before is the same visit as the night's dwell, not an earlier one.
+    watcher = _finding(scored, NIGHT_WATCHER)
+    assert watcher.pattern == "lingering" and watcher.evidence["days_seen_before"] == 0
+    assert watcher.adjusted_level >= 1.0

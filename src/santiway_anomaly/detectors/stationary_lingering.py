@@ -21,7 +21,7 @@ import pandas as pd
 
 from santiway_anomaly.detectors import stationary_sql as sql
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
+from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds, seen_before
 from santiway_anomaly.detectors.util import deg_lat, floor_hour, piecewise_level, records
 
 SpikeHours = Callable[[Context, list[str]], set[tuple[str, int]]]
@@ -49,6 +49,8 @@ def lingering_findings(ctx: Context, spike_hours: SpikeHours) -> list[Finding]:
     _signal(ctx, live)
     live = [f for f in live if f.adjusted_level >= 1.0]
     _learning_and_usual(ctx, live)
+    live = [f for f in live if f.adjusted_level >= 1.0]
+    seen_before(ctx, live, known_end - timedelta(days=s.detect_history_days), known_end)
     live = [f for f in live if f.adjusted_level >= 1.0]
     _in_spike(ctx, live, spike_hours)
     live = [f for f in live if f.adjusted_level >= 1.0]
@@ -207,7 +209,7 @@ def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]],
             frame = pd.DataFrame({"day": np.asarray(local.date)[sel], "hod": np.asarray(local.hour)[sel],
                                   "h": part["longest_s"].to_numpy(dtype=float)[sel] / 3600})
             # days x hours of day, 0 where no stranger dwelt; only covered days count
-            grid = (frame.groupby(["day", "hod"])["h"].max().unstack(fill_value=0.0) if len(frame)
+            grid = (frame.groupby(["day", "hod"])["h"].max().unstack() if len(frame)
                     else pd.DataFrame(dtype=float))
             grid = grid.reindex(index=pd.Index(days), columns=hours, fill_value=0.0).fillna(0.0)
             out[(folder, rnd)] = grid.quantile(s.linger_usual_quantile, axis=0)

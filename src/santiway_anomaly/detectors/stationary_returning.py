@@ -18,7 +18,7 @@ import pandas as pd
 
 from santiway_anomaly.detectors import stationary_sql as sql
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
+from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds, seen_before
 from santiway_anomaly.detectors.util import as_date, deg_lat, floor_hour, piecewise_level, records, utc
 
 
@@ -63,7 +63,8 @@ def returning_findings(ctx: Context) -> list[Finding]:
                       "folder_covered_days": n_covered, "randomized": bool(int(row.is_randomized))},
             device_id=str(row.device_id), folder=str(row.folder), lat=float(row.lat), lon=float(row.lon)))
     _co_returners(ctx, found)
-    _history(ctx, [f for f in found if f.adjusted_level >= 1.0], hist_start, lookback_start, end)
+    seen_before(ctx, [f for f in found if f.adjusted_level >= 1.0], hist_start, lookback_start)
+    _hours_a_day(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     _near(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     live = [f for f in found if f.adjusted_level >= 1.0]
     for device, extra in common_against(ctx, [f.device_id for f in live], "returning").items():
@@ -88,28 +89,19 @@ def _co_returners(ctx: Context, found: list[Finding]) -> None:
                                          f">= {s.stationary_crowd_min})", s.stationary_crowd_factor))
 
 
-def _history(ctx: Context, live: list[Finding], start: datetime, lookback_start: datetime, end: datetime) -> None:
-    """Who the candidate is to the place. Seen before the look-back on some days (fewer than make a
-    regular): an occasional visitor now coming more often, not a stranger (RETURN_SEEN_BEFORE_FACTOR).
-    At the place RETURN_STAFF_HOURS or more on a typical day of the look-back (median over its local days
-    of the time from arrival to leaving, across the folder, not only at the spot): staff, a new hire, a
+def _hours_a_day(ctx: Context, live: list[Finding], lookback_start: datetime, end: datetime) -> None:
+    """At the place RETURN_STAFF_HOURS or more on a typical day of the look-back (median over its local
+    days of its time there that day, across the folder, not only at the spot): staff, a new hire, a
     contractor (RETURN_STAFF_FACTOR); a watcher comes back for a while, not for a working day."""
     s = ctx.settings
     if not live:
         return
-    df = ctx.store.query_df(sql.RETURN_HISTORY, {"ids": [f.device_id for f in live], "start": start,
-                                                 "lookback_start": lookback_start, "end": end})
+    df = ctx.store.query_df(sql.RETURN_VISITS, {"ids": [f.device_id for f in live], "start": lookback_start,
+                                                "end": end})
     rows = {str(r.device_id): r for r in records(df)}
     for f in live:
         r = rows.get(f.device_id)
-        if r is None:
-            continue
-        before = int(r.days_before)
-        f.evidence["days_seen_before"] = before
-        if before > 0:
-            f.against.append(Against(f"seen on {before} day(s) before the look-back: an occasional visitor of the "
-                                     "place, not a stranger", s.return_seen_before_factor))
-        visits = pd.DataFrame([tuple(v) for v in r.visits], columns=["start", "seconds"])
+        visits = pd.DataFrame([tuple(v) for v in r.visits] if r is not None else [], columns=["start", "seconds"])
         if visits.empty:
             continue
         day = pd.to_datetime(visits["start"], unit="s", utc=True).dt.tz_convert(s.zone_for(f.folder)).dt.date

@@ -7,24 +7,36 @@ inside one cell of one of the grids.
 
 from __future__ import annotations
 
-# A regular of the site: seen on >= regular_min_days days that span at least regular_min_days days
-# (first to last). One presence across midnight touches two adjacent days (a night shift, an evening
-# visit; a day shift in a zone far from UTC, as device_days are UTC days): it is one visit, not two, so
-# two adjacent days alone do not make a device a regular.
-_REGULAR = ("uniqExact(day) >= {regular_min_days:UInt32} "
-            "AND dateDiff('day', min(day), max(day)) >= {regular_min_days:UInt32}")
 
-# Devices that are regulars in the history before `known_end`: known to the site. Lingering and
-# returning are about strangers, so these are left out before any work.
-# (anomaly_ml.device_days, migration 011: one row per device per UTC day.)
-_KNOWN = """
-    SELECT device_id FROM anomaly_ml.device_days
-    -- days that started before known_end (a partial last day counts: the device was there before it)
-    WHERE day >= toDate({known_start:DateTime('UTC')})
-      AND day <= toDate({known_end:DateTime('UTC')} - INTERVAL 1 SECOND)
+def _regulars(start: str, end: str) -> str:
+    """Devices that are regulars of the site between the parameters `start` and `end` (the days that
+    started before `end`: a partial last day counts): seen on >= regular_min_days UTC days whose
+    sightings span at least (regular_min_days - 1) x 24 h. One presence across midnight touches two
+    adjacent days (a night shift, an evening visit, a day shift in a zone far from UTC, as device_days
+    are UTC days): it is one visit, not two. Only devices whose days alone leave that open (no more days
+    than needed, adjacent) are read from the hourly aggregates, for their first and last sighting.
+    (anomaly_ml.device_days, migration 011: one row per device per UTC day.)"""
+    days = f"""
+        SELECT device_id, uniqExact(day) AS n, dateDiff('day', min(day), max(day)) AS span
+        FROM anomaly_ml.device_days
+        WHERE day >= toDate({{{start}:DateTime('UTC')}})
+          AND day <= toDate({{{end}:DateTime('UTC')}} - INTERVAL 1 SECOND)
+        GROUP BY device_id
+        HAVING n >= {{regular_min_days:UInt32}}"""
+    return f"""
+    SELECT device_id FROM ({days}) WHERE span >= {{regular_min_days:UInt32}}
+    UNION ALL
+    SELECT device_id FROM anomaly_ml.hourly_features
+    WHERE hour >= toStartOfDay({{{start}:DateTime('UTC')}}) AND hour < {{{end}:DateTime('UTC')}}
+      AND device_id IN (SELECT device_id FROM ({days}) WHERE span < {{regular_min_days:UInt32}})
     GROUP BY device_id
-    HAVING """ + _REGULAR + """
+    HAVING dateDiff('second', min(first_seen), max(last_seen)) >= ({{regular_min_days:UInt32}} - 1) * 86400
 """
+
+
+# Regulars of the history before `known_end`: known to the site. Lingering and returning are about
+# strangers, so these are left out before any work.
+_KNOWN = _regulars("known_start", "known_end")
 
 # Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
 # The longest run of slots without a gap > max_gap is the dwell, measured from its first to its last
@@ -192,12 +204,7 @@ FROM
                    max(last_seen) AS last_seen, max(is_randomized) AS rnd
             FROM anomaly_ml.hourly_features
             WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-              AND device_id NOT IN
-              (
-                  SELECT device_id FROM anomaly_ml.device_days
-                  WHERE day >= toDate({start:DateTime('UTC')}) AND day < toDate({end:DateTime('UTC')})
-                  GROUP BY device_id HAVING """ + _REGULAR + """
-              )
+              AND device_id NOT IN (""" + _regulars("start", "end") + """)
             GROUP BY device_id, hour
             HAVING folder IN {folders:Array(String)}
         )
@@ -223,17 +230,15 @@ GROUP BY sensor_id, s
 ORDER BY sensor_id, s
 """
 
-# Per returning candidate: the UTC days it was seen before the look-back (an occasional visitor has
-# some, a stranger none), and its visits in the look-back (runs of consecutive hours, split where an hour
-# is missing: start and length in seconds), for "hours a day at the place".
-RETURN_HISTORY = """
-SELECT device_id, days_before,
+# Per returning candidate: its visits in the look-back (runs of consecutive hours, split where an hour is
+# missing: start and length in seconds), for "hours a day at the place".
+RETURN_VISITS = """
+SELECT device_id,
        arrayMap(r -> (toInt64(toUnixTimestamp(r[1].2)), toInt64(dateDiff('second', r[1].2, r[-1].3))),
                 arraySplit((x, d) -> d > 3600, hs, arrayDifference(arrayMap(x -> toUInt32(x.1), hs)))) AS visits
 FROM
 (
-    SELECT device_id, uniqExactIf(toDate(hour), hour < {lookback_start:DateTime('UTC')}) AS days_before,
-           arraySort(groupArrayIf((hour, first_seen, last_seen), hour >= {lookback_start:DateTime('UTC')})) AS hs
+    SELECT device_id, arraySort(groupArray((hour, first_seen, last_seen))) AS hs
     FROM
     (
         SELECT device_id, hour, min(first_seen) AS first_seen, max(last_seen) AS last_seen
@@ -242,6 +247,25 @@ FROM
           AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
         GROUP BY device_id, hour
     )
+    GROUP BY device_id
+)
+"""
+
+# Per candidate: the UTC days on which it was seen in [start, before), leaving out the presence that
+# goes on into `before` (its last run of consecutive hours, when that run reaches the last two hours
+# before it): a night shift that began before midnight is this visit, not an earlier one.
+SEEN_BEFORE = """
+SELECT device_id,
+       length(arrayDistinct(arrayMap(h -> toDate(h), arrayFlatten(
+           if(toUInt32(runs[-1][-1]) + 7200 >= toUInt32({before:DateTime('UTC')}), arrayPopBack(runs), runs)))))
+           AS days_before
+FROM
+(
+    SELECT device_id, arraySort(groupUniqArray(hour)) AS hs,
+           arraySplit((x, d) -> d > 3600, hs, arrayDifference(arrayMap(x -> toUInt32(x), hs))) AS runs
+    FROM anomaly_ml.hourly_features
+    WHERE device_id IN {ids:Array(String)}
+      AND hour >= {start:DateTime('UTC')} AND hour < {before:DateTime('UTC')}
     GROUP BY device_id
 )
 """
