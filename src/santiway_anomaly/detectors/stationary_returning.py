@@ -6,8 +6,9 @@ RETURN_DAYS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3. A stranger is a device se
 REGULAR_MIN_DAYS days of the RETURN_HISTORY_DAYS before the look-back: regular visitors (a daily or a
 weekly rhythm) and staff back from an absence of up to about three weeks are known, not strangers.
 Evidence against: the folder still learning (veto: too few covered days before the look-back to tell a
-returner from a regular), randomized MAC, hours a day at the spot like staff, a learned fixture or the
-operators' list (veto).
+returner from a regular), randomized MAC, seen before the look-back on some day (an occasional visitor),
+hours a day at the place like staff, a group returning on the same days, far from the sensor, a learned
+fixture or the operators' list (veto).
 """
 
 from __future__ import annotations
