@@ -199,10 +199,13 @@ def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]],
     df = ctx.store.query_df(sql.DWELL_RUNS, {
         "start": start, "end": end, "folders": folders, "regular_min_days": s.regular_min_days,
         "min_dwell_s": int(s.linger_usual_min_minutes * 60)})
+    if df.empty:  # no stranger dwelt in these folders: every usual dwell is 0
+        df = pd.DataFrame({"folder": pd.Series(dtype=str), "is_randomized": pd.Series(dtype=int),
+                           "hour": pd.Series(dtype="datetime64[ns, UTC]"), "longest_s": pd.Series(dtype=float)})
     hours = pd.RangeIndex(24)
     for folder in folders:
         days = sorted(covered.get(folder, set()))
-        part = df[df["folder"] == folder] if not df.empty else df
+        part = df[df["folder"] == folder]
         local = pd.DatetimeIndex(pd.to_datetime(part["hour"], utc=True)).tz_convert(s.zone_for(folder))
         for rnd in (False, True):
             sel = (part["is_randomized"].to_numpy() > 0) == rnd
