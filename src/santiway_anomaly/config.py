@@ -282,7 +282,8 @@ class Settings(BaseSettings):
     # starts and ends on the hour; people drift in and out within a quarter of an hour or so).
     stationary_session_tolerance_minutes: float = Field(default=30, gt=0, le=180)
     stationary_crowd_factor: float = Field(default=0.4, ge=0, lt=1)
-    # Share of the dwell inside hours when the folder held a density spike: explained by the crowd.
+    # Share of the dwell inside hours when the folder held a density spike: explained by the crowd, when the
+    # device came and left with at least one other stranger (one that came and left alone is no member).
     linger_spike_share: float = Field(default=0.75, gt=0, le=1)
     linger_spike_factor: float = Field(default=0.3, ge=0, lt=1)
     # A randomized (locally administered) MAC: Android 10+ and iOS 14+ keep one random MAC per network, for a

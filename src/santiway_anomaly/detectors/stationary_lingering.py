@@ -220,8 +220,11 @@ def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]],
 
 
 def _in_spike(ctx: Context, live: list[Finding], spike_hours: SpikeHours) -> None:
-    """A dwell lying (almost) wholly inside hours when the folder held a density spike is explained by
-    the crowd; a device there an hour before the crowd came is not one of its members."""
+    """A dwell lying (almost) wholly inside hours when the folder held a density spike, by a device that
+    came and left with other strangers (at least one co-dweller), is explained by the crowd. A device
+    there an hour before the crowd came is not one of its members, and neither is one that came and left
+    alone: spike hours are whole hours, so a lingerer who arrived an hour into a 3-hour crowd and stayed
+    on after it lies "inside" them too (a planted lingerer of the guarded worlds)."""
     s = ctx.settings
     if not live:
         return
@@ -232,6 +235,6 @@ def _in_spike(ctx: Context, live: list[Finding], spike_hours: SpikeHours) -> Non
                      for h in range(start - start % 3600, end, 3600) if (f.folder, h) in spikes)
         share = inside / max(1, end - start)
         f.evidence["dwell_share_in_spike"] = round(share, 2)
-        if share >= s.linger_spike_share:
+        if share >= s.linger_spike_share and int(f.evidence.get("co_dwellers", 0)) >= 1:
             f.against.append(Against(f"crowd: {share:.0%} of the dwell fell in hours when the folder held a "
                                      "density spike", s.linger_spike_factor))
