@@ -290,11 +290,12 @@ class Settings(BaseSettings):
     linger_unsteady_factor: float = Field(default=0.3, ge=0, lt=1)  # ours: a moving device is rarely a watcher
     near_rssi_dbm: int = Field(default=-65, ge=-120, le=0)  # Pigtail/CYT: dwell "near" = RSSI >= -65 dBm
     linger_far_factor: float = Field(default=0.3, ge=0, lt=1)  # ours: far and steady = a neighbour's device
-    # What is usual for the folder: this quantile of the dwell of transient devices (seen on fewer than
-    # REGULAR_MIN_DAYS days of the history, dwelling >= LINGER_USUAL_MIN_MINUTES) over the folder's covered
-    # history days, at the local hours of day of the dwell. A dwell shorter than LINGER_USUAL_MARGIN times
-    # that is ordinary there (a lab session, a waiting room): LINGER_USUAL_FACTOR. (ours)
-    linger_usual_quantile: float = Field(default=0.9, gt=0, lt=1)
+    # What is usual for the folder at an hour of day: per covered day of the history, the longest dwell of a
+    # stranger (not a regular, see REGULAR_MIN_DAYS; dwelling >= LINGER_USUAL_MIN_MINUTES) covering that
+    # hour, 0 if none; then this quantile over the covered days (0.5: a typical day - a weekly session or
+    # one long visit is one day, not the norm; a new random MAC every working day is). A dwell shorter than
+    # LINGER_USUAL_MARGIN times the usual one at its hours is ordinary there: LINGER_USUAL_FACTOR. (ours)
+    linger_usual_quantile: float = Field(default=0.5, gt=0, lt=1)
     linger_usual_min_minutes: float = Field(default=30, ge=0)
     linger_usual_margin: float = Field(default=1.25, ge=1)
     linger_usual_factor: float = Field(default=0.3, ge=0, lt=1)
@@ -306,7 +307,8 @@ class Settings(BaseSettings):
     # starts and ends on the hour; people drift in and out within a quarter of an hour or so).
     stationary_session_tolerance_minutes: float = Field(default=30, gt=0, le=180)
     stationary_crowd_factor: float = Field(default=0.4, ge=0, lt=1)
-    # Share of the dwell inside hours when the folder held a density spike: explained by the crowd.
+    # Share of the dwell inside hours when the folder held a density spike: explained by the crowd, when the
+    # device came and left with at least one other stranger (one that came and left alone is no member).
     linger_spike_share: float = Field(default=0.75, gt=0, le=1)
     linger_spike_factor: float = Field(default=0.3, ge=0, lt=1)
     # A randomized (locally administered) MAC: Android 10+ and iOS 14+ keep one random MAC per network, for a
@@ -331,11 +333,17 @@ class Settings(BaseSettings):
     # A returner is a stranger: seen on fewer than REGULAR_MIN_DAYS days of this many days before the
     # look-back (ours: four weeks hold a weekly visitor's visits and a two-week holiday's absence).
     return_history_days: int = Field(default=28, ge=1, le=120)
-    # A stranger at the spot for hours every day works there (a new hire, a contractor): ours, a watcher
-    # comes back for minutes (the returning cases we know: 20-75 min a visit).
+    # A stranger at the place for hours on a typical day of the look-back works there (a new hire, a
+    # contractor): ours, a watcher comes back for a while (the returning cases we know: 20-80 min a visit).
     return_staff_hours: float = Field(default=4.0, gt=0)
     return_staff_factor: float = Field(default=0.3, ge=0, lt=1)
-    # ours: at the spot (or, for "known to the site", anywhere) on >= 2 earlier days = a regular.
+    # A stranger (not a regular) seen in the history on some days all the same: a part-timer, a colleague
+    # back from leave, an occasional visitor - not new to the place, as a watcher is (ours: of the false
+    # "lingering" and "returning" alarms on the world families' tuning seeds, all but one were staff or
+    # visitors seen on one earlier day; every planted watcher was new). Lingering, returning.
+    stationary_seen_before_factor: float = Field(default=0.3, ge=0, lt=1)
+    # ours: seen on >= 2 earlier days = a regular, when its sightings span >= (this - 1) x 24 h: one
+    # presence across midnight (a night shift) touches two days but is one visit (docs/detectors.md).
     regular_min_days: int = Field(default=2, ge=1)
     # AirGuard: followed >= 30/60/120 min across >= 2/3/4 locations at least 150 m apart.
     follow_minutes_alarm: float = Field(default=30, gt=0)

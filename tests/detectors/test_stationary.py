@@ -215,14 +215,25 @@ def test_returning_regulars_groups_and_random_macs_do_not_alarm(scored: pd.DataF
         assert _finding(scored, dev).adjusted_level < 1.0, dev
 
 
-def test_a_density_spike_around_the_dwell_lowers_lingering(stationary_store: Store, settings: Settings) -> None:
+def test_a_density_spike_lowers_lingering_of_its_members_only(stationary_store: Store, settings: Settings) -> None:
+    """Spike hours around the session (14:00-16:15): the students came and left together, members of the
+    crowd; a lone stranger inside spike hours came and left alone and is not lowered."""
+    # Only the spike speaks: the other evidence against the students is switched off.
+    settings = settings.model_copy(update={"stationary_crowd_min": 100, "stationary_randomized_factor": 0.99,
+                                           "linger_usual_factor": 0.99})
     ctx = Context(stationary_store, settings, WINDOW, {})
-    start = int((WINDOW.start + timedelta(hours=9)).timestamp())
-    spikes = {("lab", start + 3600 * k) for k in range(5)}
-    plain = {f.device_id: f for f in lingering_findings(ctx, lambda c, folders: set())}[LONE_STRANGER]
-    spiked = {f.device_id: f for f in lingering_findings(ctx, lambda c, folders: spikes)}[LONE_STRANGER]
-    assert _factor(spiked, "density spike") == settings.linger_spike_factor
-    assert spiked.adjusted_level == pytest.approx(plain.adjusted_level * settings.linger_spike_factor)
+    day = int(WINDOW.start.timestamp())
+    spikes = {("lab", day + 3600 * h) for h in (9, 10, 11, 12, 13, 14, 15, 16)}
+    student = _session_mac(SCORED_DAY, 0)
+    plain = {f.device_id: f for f in lingering_findings(ctx, lambda c, folders: set())}
+    spiked = {f.device_id: f for f in lingering_findings(ctx, lambda c, folders: spikes)}
+    assert spiked[student].evidence["co_dwellers"] >= 1
+    assert _factor(spiked[student], "density spike") == settings.linger_spike_factor
+    assert spiked[student].adjusted_level == pytest.approx(plain[student].adjusted_level * settings.linger_spike_factor)
+    lone = spiked[LONE_STRANGER]
+    assert lone.evidence["dwell_share_in_spike"] >= settings.linger_spike_share and lone.evidence["co_dwellers"] == 0
+    assert not [a for a in lone.against if "density spike" in a.reason]
+    assert lone.adjusted_level == pytest.approx(plain[LONE_STRANGER].adjusted_level)
 
 
 def test_one_anomaly_per_device_per_day_with_the_others_listed(stationary_store: Store, settings: Settings) -> None:

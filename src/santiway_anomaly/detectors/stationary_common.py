@@ -13,8 +13,9 @@ import pandas as pd
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import Coverage, load_coverage
 from santiway_anomaly.detectors.base import Window
-from santiway_anomaly.detectors.findings import Against
+from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, utc
+from santiway_anomaly.storage.queries import stationary as sql
 from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures
 from santiway_anomaly.storage.store import Store
 
@@ -77,6 +78,22 @@ class Context:
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+def seen_before(ctx: Context, findings: list[Finding], start: datetime, before: datetime) -> None:
+    """A stranger is not a regular of the history, but it may still have been there before on fewer days
+    than make a regular: a part-timer, a colleague back from leave, an occasional visitor. A watcher new to
+    the place has no history there. Seen on some day of [start, before) (the visit that goes on into
+    `before` left out): STATIONARY_SEEN_BEFORE_FACTOR. Recorded as `days_seen_before`."""
+    if not findings:
+        return
+    days = sql.days_seen_before(ctx.store, [f.device_id for f in findings], start, before)
+    for f in findings:
+        n = days.get(f.device_id, 0)
+        f.evidence["days_seen_before"] = n
+        if n > 0:
+            f.against.append(Against(f"seen here before on {n} day(s) of the history (fewer than a regular): not new "
+                                     "to the place", ctx.settings.stationary_seen_before_factor))
 
 
 def common_against(ctx: Context, devices: list[str], pattern: str) -> dict[str, list[Against]]:

@@ -4,9 +4,9 @@ a steady signal, longer than is usual for that folder at those hours.
 Raw value: the dwell in hours (the longest run of 5-minute slots at one spot without a silence longer
 than STATIONARY_MAX_GAP_MINUTES). Level: LINGER_HOURS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3.
 Evidence against (each multiplies the level by its factor, see docs/detectors.md):
-unsteady signal, far from the sensor, randomized MAC, a dwell that is usual for the folder and hour,
-co-dwellers (a session), a density spike around the dwell, too little covered history (veto), a
-learned fixture or the operators' list (veto).
+unsteady signal, far from the sensor, randomized MAC, a dwell that is usual for the folder and hour on a
+typical covered day, co-dwellers (a session), seen before in the history (not new to the place), a density
+spike around the dwell, too little covered history (veto), a learned fixture or the operators' list (veto).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
+from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds, seen_before
 from santiway_anomaly.detectors.util import deg_lat, floor_hour, piecewise_level, records
 from santiway_anomaly.storage.queries import stationary as sql
 
@@ -49,6 +49,8 @@ def lingering_findings(ctx: Context, spike_hours: SpikeHours) -> list[Finding]:
     _signal(ctx, live)
     live = [f for f in live if f.adjusted_level >= 1.0]
     _learning_and_usual(ctx, live)
+    live = [f for f in live if f.adjusted_level >= 1.0]
+    seen_before(ctx, live, known_end - timedelta(days=s.detect_history_days), known_end)
     live = [f for f in live if f.adjusted_level >= 1.0]
     _in_spike(ctx, live, spike_hours)
     live = [f for f in live if f.adjusted_level >= 1.0]
@@ -142,14 +144,11 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
                                      s.linger_far_factor))
 
 
-ALL_HOURS = -1  # the usual dwell over every hour of day, where one hour of day has too few dwells
-
-
 def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
     """A stranger is told from a regular only with REGULAR_MIN_DAYS covered days of the folder's history
     (fewer: veto); the folder's usual dwell is a baseline and needs LEARNING_MIN_DAYS covered days (fewer:
     the folder is learning and the dwell is judged by the absolute levels alone). A dwell no longer than
-    what transient devices usually stay in that folder at those hours is ordinary there."""
+    what strangers stay in that folder at those hours on a typical day is ordinary there."""
     s = ctx.settings
     if not live:
         return
@@ -171,57 +170,61 @@ def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:
             continue
         start, end = _run(f)
         zone = s.zone_for(f.folder)
-        hods = {datetime.fromtimestamp(h, UTC).astimezone(zone).hour for h in range(start - start % 3600, end, 3600)}
-        per_hod = usual.get((f.folder, bool(f.evidence.get("randomized"))), {})
-        known = [per_hod[h] for h in hods if h in per_hod]
-        if not known and ALL_HOURS in per_hod:
-            known = [per_hod[ALL_HOURS]]
-        if not known:
-            continue
-        q = max(known)
+        hods = sorted({datetime.fromtimestamp(h, UTC).astimezone(zone).hour
+                       for h in range(start - start % 3600, end, 3600)})
+        kind = "randomized" if f.evidence.get("randomized") else "stable"
+        per_hod = usual.get((f.folder, kind == "randomized"))
+        q = float(per_hod.iloc[hods].max()) if per_hod is not None and hods else 0.0
         f.evidence["usual_dwell_hours"] = round(q, 2)
-        if f.raw < s.linger_usual_margin * q:
+        if q > 0 and f.raw < s.linger_usual_margin * q:
             f.against.append(Against(
-                f"usual here: transient {'randomized' if f.evidence.get('randomized') else 'stable'} MACs "
-                f"stay up to {q:.1f} h in this folder at these hours "
-                f"(p{s.linger_usual_quantile * 100:.0f} over {days} covered days)", s.linger_usual_factor))
+                f"usual here: on a typical covered day (p{s.linger_usual_quantile * 100:.0f} over {days} days) "
+                f"strangers with {kind} MACs stay up to {q:.1f} h in this folder at these hours",
+                s.linger_usual_factor))
 
 
 def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]], start: datetime,
-                 end: datetime) -> dict[tuple[str, bool], dict[int, float]]:
-    """(folder, randomized) -> local hour of day -> LINGER_USUAL_QUANTILE of transient dwells (hours)
-    covering that hour on covered days, stable and randomized MACs apart (many phones keep one random MAC
-    per network for a day: a working day is usual for them); an hour of day with fewer than 10 such dwells
-    has no usual value."""
+                 end: datetime) -> dict[tuple[str, bool], pd.Series]:
+    """(folder, randomized) -> local hour of day (0..23) -> the usual dwell in hours: per covered day, the
+    longest dwell of a stranger (not a regular of the history) covering that hour, 0 when none did; then
+    LINGER_USUAL_QUANTILE of that over the folder's covered days. A quantile over days, not over dwells:
+    one weekly session or one long-staying visitor makes one day, not the norm, while what happens every
+    day (phones taking a new random MAC each day at work or on a night shift) is the norm. Stable and
+    randomized MACs apart: a phone's random MAC of the day makes a stranger of a colleague, a stable MAC
+    does not."""
     s = ctx.settings
+    out: dict[tuple[str, bool], pd.Series] = {}
     if not folders:
-        return {}
+        return out
     df = ctx.store.query_df(sql.DWELL_RUNS, {
         "start": start, "end": end, "folders": folders, "regular_min_days": s.regular_min_days,
         "min_dwell_s": int(s.linger_usual_min_minutes * 60)})
-    out: dict[tuple[str, bool], dict[int, float]] = {}
-    if df.empty:
-        return out
-    for (folder, rnd), part in df.groupby(["folder", "is_randomized"]):
-        zone = s.zone_for(str(folder))
-        local = pd.DatetimeIndex(pd.to_datetime(part["hour"], utc=True)).tz_convert(zone)
-        keep = np.isin(np.asarray(local.date), list(covered.get(str(folder), set())))
-        per_hod: dict[int, list[float]] = {}
-        for hod, dwells in zip(np.asarray(local.hour)[keep], part["dwells"].to_numpy()[keep], strict=True):
-            per_hod.setdefault(int(hod), []).extend(float(x) / 3600 for x in dwells)
-        usual = {h: float(np.quantile(v, s.linger_usual_quantile)) for h, v in per_hod.items() if len(v) >= 10}
-        # Any hour of day (key -1): a small site or the night has too few dwells at one hour of day, but a
-        # phone keeping its random MAC through a night shift is still the usual dwell of its kind here.
-        every = [x for v in per_hod.values() for x in v]
-        if len(every) >= 10:
-            usual[ALL_HOURS] = float(np.quantile(every, s.linger_usual_quantile))
-        out[(str(folder), bool(rnd))] = usual
+    if df.empty:  # no stranger dwelt in these folders: every usual dwell is 0
+        df = pd.DataFrame({"folder": pd.Series(dtype=str), "is_randomized": pd.Series(dtype=int),
+                           "hour": pd.Series(dtype="datetime64[ns, UTC]"), "longest_s": pd.Series(dtype=float)})
+    hours = pd.RangeIndex(24)
+    for folder in folders:
+        days = sorted(covered.get(folder, set()))
+        part = df[df["folder"] == folder]
+        local = pd.DatetimeIndex(pd.to_datetime(part["hour"], utc=True)).tz_convert(s.zone_for(folder))
+        for rnd in (False, True):
+            sel = (part["is_randomized"].to_numpy() > 0) == rnd
+            frame = pd.DataFrame({"day": np.asarray(local.date)[sel], "hod": np.asarray(local.hour)[sel],
+                                  "h": part["longest_s"].to_numpy(dtype=float)[sel] / 3600})
+            # days x hours of day, 0 where no stranger dwelt; only covered days count
+            grid = (frame.groupby(["day", "hod"])["h"].max().unstack() if len(frame)
+                    else pd.DataFrame(dtype=float))
+            grid = grid.reindex(index=pd.Index(days), columns=hours, fill_value=0.0).fillna(0.0)
+            out[(folder, rnd)] = grid.quantile(s.linger_usual_quantile, axis=0)
     return out
 
 
 def _in_spike(ctx: Context, live: list[Finding], spike_hours: SpikeHours) -> None:
-    """A dwell lying (almost) wholly inside hours when the folder held a density spike is explained by
-    the crowd; a device there an hour before the crowd came is not one of its members."""
+    """A dwell lying (almost) wholly inside hours when the folder held a density spike, by a device that
+    came and left with other strangers (at least one co-dweller), is explained by the crowd. A device
+    there an hour before the crowd came is not one of its members, and neither is one that came and left
+    alone: spike hours are whole hours, so a lingerer who arrived an hour into a 3-hour crowd and stayed
+    on after it lies "inside" them too (a planted lingerer of the guarded worlds)."""
     s = ctx.settings
     if not live:
         return
@@ -232,6 +235,6 @@ def _in_spike(ctx: Context, live: list[Finding], spike_hours: SpikeHours) -> Non
                      for h in range(start - start % 3600, end, 3600) if (f.folder, h) in spikes)
         share = inside / max(1, end - start)
         f.evidence["dwell_share_in_spike"] = round(share, 2)
-        if share >= s.linger_spike_share:
+        if share >= s.linger_spike_share and int(f.evidence.get("co_dwellers", 0)) >= 1:
             f.against.append(Against(f"crowd: {share:.0%} of the dwell fell in hours when the folder held a "
                                      "density spike", s.linger_spike_factor))

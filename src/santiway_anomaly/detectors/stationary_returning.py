@@ -6,8 +6,9 @@ RETURN_DAYS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3. A stranger is a device se
 REGULAR_MIN_DAYS days of the RETURN_HISTORY_DAYS before the look-back: regular visitors (a daily or a
 weekly rhythm) and staff back from an absence of up to about three weeks are known, not strangers.
 Evidence against: the folder still learning (veto: too few covered days before the look-back to tell a
-returner from a regular), randomized MAC, hours a day at the spot like staff, a learned fixture or the
-operators' list (veto).
+returner from a regular), randomized MAC, seen before the look-back on some day (an occasional visitor),
+hours a day at the place like staff, a group returning on the same days, far from the sensor, a learned
+fixture or the operators' list (veto).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from santiway_anomaly.detectors.findings import Against, Finding
-from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds
+from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds, seen_before
 from santiway_anomaly.detectors.util import as_date, deg_lat, floor_hour, piecewise_level, records, utc
 from santiway_anomaly.storage.queries import stationary as sql
 
@@ -43,7 +44,6 @@ def returning_findings(ctx: Context) -> list[Finding]:
         days = [as_date(d) for d in row.day_list]
         last = utc(pd.Timestamp(row.last_seen_hour).to_pydatetime())
         day_start, day_end = day_bounds(last.date())
-        minutes_a_day = float(row.spot_minutes) / max(1, int(row.days))
         against: list[Against] = []
         n_covered = covered.get(str(row.folder), 0)
         if n_covered < s.learning_min_days:
@@ -52,9 +52,6 @@ def returning_findings(ctx: Context) -> list[Finding]:
         if int(row.is_randomized):
             against.append(Against("randomized MAC kept for days: a phone's per-network MAC for this place's "
                                    "network (a user of it)", s.return_randomized_factor))
-        if minutes_a_day >= s.return_staff_hours * 60:
-            against.append(Against(f"at the spot {minutes_a_day / 60:.1f} h a day, like staff "
-                                   f"(>= {s.return_staff_hours:g} h)", s.return_staff_factor))
         found.append(Finding(
             subject=str(row.device_id), window_start=day_start, window_end=day_end,
             # Capped at critical: more days than that (at most the look-back) add no more evidence.
@@ -67,6 +64,8 @@ def returning_findings(ctx: Context) -> list[Finding]:
                       "folder_covered_days": n_covered, "randomized": bool(int(row.is_randomized))},
             device_id=str(row.device_id), folder=str(row.folder), lat=float(row.lat), lon=float(row.lon)))
     _co_returners(ctx, found)
+    seen_before(ctx, [f for f in found if f.adjusted_level >= 1.0], hist_start, lookback_start)
+    _hours_a_day(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     _near(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     live = [f for f in found if f.adjusted_level >= 1.0]
     for device, extra in common_against(ctx, [f.device_id for f in live], "returning").items():
@@ -89,6 +88,29 @@ def _co_returners(ctx: Context, found: list[Finding]) -> None:
             if n >= s.stationary_crowd_min:
                 f.against.append(Against(f"{n} other strangers came back to the folder on the same days (a group, "
                                          f">= {s.stationary_crowd_min})", s.stationary_crowd_factor))
+
+
+def _hours_a_day(ctx: Context, live: list[Finding], lookback_start: datetime, end: datetime) -> None:
+    """At the place RETURN_STAFF_HOURS or more on a typical day of the look-back (median over its local
+    days of its time there that day, across the folder, not only at the spot): staff, a new hire, a
+    contractor (RETURN_STAFF_FACTOR); a watcher comes back for a while, not for a working day."""
+    s = ctx.settings
+    if not live:
+        return
+    df = ctx.store.query_df(sql.RETURN_VISITS, {"ids": [f.device_id for f in live], "start": lookback_start,
+                                                "end": end})
+    rows = {str(r.device_id): r for r in records(df)}
+    for f in live:
+        r = rows.get(f.device_id)
+        visits = pd.DataFrame([tuple(v) for v in r.visits] if r is not None else [], columns=["start", "seconds"])
+        if visits.empty:
+            continue
+        day = pd.to_datetime(visits["start"], unit="s", utc=True).dt.tz_convert(s.zone_for(f.folder)).dt.date
+        hours_a_day = float(visits.groupby(day.to_numpy())["seconds"].sum().median()) / 3600
+        f.evidence["hours_a_day_at_place"] = round(hours_a_day, 1)
+        if hours_a_day >= s.return_staff_hours:
+            f.against.append(Against(f"at the place {hours_a_day:.1f} h on a typical day, like staff "
+                                     f"(>= {s.return_staff_hours:g} h)", s.return_staff_factor))
 
 
 def _near(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> None:

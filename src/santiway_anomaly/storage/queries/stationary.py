@@ -7,29 +7,53 @@ inside one cell of one of the grids.
 
 from __future__ import annotations
 
-# Devices seen on >= regular_min_days days before `known_end` (in the history before it): known to
-# the site. Lingering and returning are about strangers, so these are left out before any work.
-# (anomaly_ml.device_days, migration 011: one row per device per UTC day.)
-_KNOWN = """
-    SELECT device_id FROM anomaly_ml.device_days
-    -- days that started before known_end (a partial last day counts: the device was there before it)
-    WHERE day >= toDate({known_start:DateTime('UTC')})
-      AND day <= toDate({known_end:DateTime('UTC')} - INTERVAL 1 SECOND)
+from datetime import datetime
+
+from santiway_anomaly.storage.store import Store
+
+
+def _regulars(start: str, end: str) -> str:
+    """Devices that are regulars of the site between the parameters `start` and `end` (the days that
+    started before `end`: a partial last day counts): seen on >= regular_min_days UTC days whose
+    sightings span at least (regular_min_days - 1) x 24 h. One presence across midnight touches two
+    adjacent days (a night shift, an evening visit, a day shift in a zone far from UTC, as device_days
+    are UTC days): it is one visit, not two. Only devices whose days alone leave that open (no more days
+    than needed, adjacent) are read from the hourly aggregates, for their first and last sighting.
+    (anomaly_ml.device_days, migration 011: one row per device per UTC day.)"""
+    days = f"""
+        SELECT device_id, uniqExact(day) AS n, dateDiff('day', min(day), max(day)) AS span
+        FROM anomaly_ml.device_days
+        WHERE day >= toDate({{{start}:DateTime('UTC')}})
+          AND day <= toDate({{{end}:DateTime('UTC')}} - INTERVAL 1 SECOND)
+        GROUP BY device_id
+        HAVING n >= {{regular_min_days:UInt32}}"""
+    return f"""
+    SELECT device_id FROM ({days}) WHERE span >= {{regular_min_days:UInt32}}
+    UNION ALL
+    SELECT device_id FROM anomaly_ml.hourly_features
+    WHERE hour >= toStartOfDay({{{start}:DateTime('UTC')}}) AND hour < {{{end}:DateTime('UTC')}}
+      AND device_id IN (SELECT device_id FROM ({days}) WHERE span < {{regular_min_days:UInt32}})
     GROUP BY device_id
-    HAVING uniqExact(day) >= {regular_min_days:UInt32}
+    HAVING dateDiff('second', min(first_seen), max(last_seen)) >= ({{regular_min_days:UInt32}} - 1) * 86400
 """
 
+
+# Regulars of the history before `known_end`: known to the site. Lingering and returning are about
+# strangers, so these are left out before any work.
+_KNOWN = _regulars("known_start", "known_end")
+
 # Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
-# The longest run of slots without a gap > max_gap is the dwell.
+# The longest run of slots without a gap > max_gap is the dwell, measured from its first to its last
+# sighting (not padded to whole slots: a 2-hour stay must not read as 2 h 05 min).
 LINGER = """
 SELECT device_id, g, cy, cx, n_slots, rssi_mean, rssi_std, lat, lon, sightings, folder, vendor,
        network_type, is_randomized,
-       arraySplit((x, d) -> d > {gap:Int64}, ss, arrayDifference(ss)) AS runs,
-       arraySort(x -> -x.1, arrayMap(r -> (r[-1] - r[1] + {slot:UInt32}, r[1], length(r)), runs))[1] AS best,
+       arraySplit((x, d) -> d > {gap:Int64}, st, arrayDifference(arrayMap(x -> x.1, st))) AS runs,
+       arraySort(x -> -x.1, arrayMap(r -> (r[-1].3 - r[1].2, r[1].2, length(r)), runs))[1] AS best,
        best.1 AS longest_s, best.2 AS run_start, best.3 AS run_slots
 FROM
 (
-    SELECT device_id, g, cy, cx, count() AS n_slots, arraySort(groupArray(s)) AS ss,
+    SELECT device_id, g, cy, cx, count() AS n_slots, arraySort(groupArray((s, t0, t1))) AS st,
            avg(r) AS rssi_mean, stddevPop(r) AS rssi_std, avg(la) AS lat, avg(lo) AS lon,
            sum(n) AS sightings, anyHeavy(f) AS folder, any(v) AS vendor, any(nt) AS network_type,
            max(rnd) AS is_randomized
@@ -37,11 +61,13 @@ FROM
     (
         -- The signal of a slot is that of the sensor hearing the device best (its mean RSSI there):
         -- "near" and "steady" are about the closest sensor, not an average over far ones.
-        SELECT device_id, s, sum(la_s) / sum(n_s) AS la, sum(lo_s) / sum(n_s) AS lo, max(r_s) AS r,
+        SELECT device_id, s, min(t0_s) AS t0, max(t1_s) AS t1,
+               sum(la_s) / sum(n_s) AS la, sum(lo_s) / sum(n_s) AS lo, max(r_s) AS r,
                sum(n_s) AS n, argMax(f_s, n_s) AS f, any(v_s) AS v, any(nt_s) AS nt, max(rnd_s) AS rnd
         FROM
         (
             SELECT device_id, intDiv(toUInt32(toDateTime(ts)), {slot:UInt32}) * {slot:UInt32} AS s,
+                   toInt64(toUnixTimestamp(min(ts))) AS t0_s, toInt64(toUnixTimestamp(max(ts))) AS t1_s,
                    sum(lat) AS la_s, sum(lon) AS lo_s, avg(rssi) AS r_s, count() AS n_s,
                    toString(any(folder)) AS f_s, toString(any(vendor)) AS v_s,
                    toString(any(network_type)) AS nt_s, max(is_randomized) AS rnd_s
@@ -160,12 +186,13 @@ FROM
 GROUP BY device_id, sensor
 """
 
-# The folder's usual dwell: runs of consecutive hours (a device-day in one folder, split where an hour is
-# missing) of transient devices (seen on fewer than regular_min_days days of the history: visitors,
-# session attendees, passers-by), longer than min_dwell_s; one row per (folder, UTC hour the run covers)
-# with the dwell of every run covering it. Coverage (which days count) is applied by the caller.
+# The folder's usual dwell: runs of consecutive hours (a device's hours in one folder, split where an
+# hour is missing; a run may cross midnight) of transient devices (not regulars of the history: visitors,
+# session attendees, passers-by, phones with a new random MAC each day), longer than min_dwell_s; one row
+# per (folder, MAC kind, UTC hour a run covers) with the longest such run covering it. Coverage (which
+# days count) and the quantile over days are applied by the caller.
 DWELL_RUNS = """
-SELECT folder, rnd AS is_randomized, h AS hour, groupArray(dwell_s) AS dwells
+SELECT folder, rnd AS is_randomized, h AS hour, max(dwell_s) AS longest_s
 FROM
 (
     SELECT device_id, folder, rnd, run,
@@ -181,16 +208,11 @@ FROM
                    max(last_seen) AS last_seen, max(is_randomized) AS rnd
             FROM anomaly_ml.hourly_features
             WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-              AND device_id IN
-              (
-                  SELECT device_id FROM anomaly_ml.device_days
-                  WHERE day >= toDate({start:DateTime('UTC')}) AND day < toDate({end:DateTime('UTC')})
-                  GROUP BY device_id HAVING uniqExact(day) < {regular_min_days:UInt32}
-              )
+              AND device_id NOT IN (""" + _regulars("start", "end") + """)
             GROUP BY device_id, hour
             HAVING folder IN (SELECT arrayJoin({folders:Array(String)}))
         )
-        GROUP BY device_id, folder, toDate(hour)
+        GROUP BY device_id, folder
     )
     ARRAY JOIN runs AS run
     WHERE dwell_s >= {min_dwell_s:UInt32}
@@ -211,3 +233,50 @@ WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 GROUP BY sensor_id, s
 ORDER BY sensor_id, s
 """
+
+# Per returning candidate: its visits in the look-back (runs of consecutive hours, split where an hour is
+# missing: start and length in seconds), for "hours a day at the place".
+RETURN_VISITS = """
+SELECT device_id,
+       arrayMap(r -> (toInt64(toUnixTimestamp(r[1].2)), toInt64(dateDiff('second', r[1].2, r[-1].3))),
+                arraySplit((x, d) -> d > 3600, hs, arrayDifference(arrayMap(x -> toUInt32(x.1), hs)))) AS visits
+FROM
+(
+    SELECT device_id, arraySort(groupArray((hour, first_seen, last_seen))) AS hs
+    FROM
+    (
+        SELECT device_id, hour, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+        FROM anomaly_ml.hourly_features
+        WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
+          AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
+        GROUP BY device_id, hour
+    )
+    GROUP BY device_id
+)
+"""
+
+# Per candidate: the UTC days on which it was seen in [start, before), leaving out the presence that
+# goes on into `before` (its last run of consecutive hours, when that run reaches the last two hours
+# before it): a night shift that began before midnight is this visit, not an earlier one.
+SEEN_BEFORE = """
+SELECT device_id,
+       length(arrayDistinct(arrayMap(h -> toDate(h), arrayFlatten(
+           if(toUInt32(runs[-1][-1]) + 7200 >= toUInt32({before:DateTime('UTC')}), arrayPopBack(runs), runs)))))
+           AS days_before
+FROM
+(
+    SELECT device_id, arraySort(groupUniqArray(hour)) AS hs,
+           arraySplit((x, d) -> d > 3600, hs, arrayDifference(arrayMap(x -> toUInt32(x), hs))) AS runs
+    FROM anomaly_ml.hourly_features
+    WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
+      AND hour >= {start:DateTime('UTC')} AND hour < {before:DateTime('UTC')}
+    GROUP BY device_id
+)
+"""
+
+
+def days_seen_before(store: Store, device_ids: list[str], start: datetime, before: datetime) -> dict[str, int]:
+    """device_id -> distinct days in [start, before) it was heard on (SEEN_BEFORE), the visit that goes on
+    into `before` left out; devices never heard are absent."""
+    df = store.query_df(SEEN_BEFORE, {"ids": sorted(set(device_ids)), "start": start, "before": before})
+    return dict(zip(df["device_id"].astype(str), df["days_before"].astype(int), strict=True)) if len(df) else {}
