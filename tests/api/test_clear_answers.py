@@ -1,5 +1,5 @@
 """Small answers that were wrong (issue 13): a 405's Allow names every method of the path, `mark_known: 0` is not
-a boolean, a detector named twice is a 422, and a binary WebSocket frame gets an error message, not a dropped
+a boolean, a detector named twice runs once, and a binary WebSocket frame gets an error message, not a dropped
 connection."""
 
 from __future__ import annotations
@@ -48,11 +48,14 @@ def test_clear_answers(tmp_path: Path) -> None:
                 assert r.status_code == 422, (value, r.text)
                 assert r.json()["detail"][0]["loc"][-1] == "mark_known"
 
+            # A detector named several times runs once: the same answer as naming it once.
             name = RULE_DETECTORS[0]
-            twice = client.post(f"/anomalies/detect-and-notify?detectors={name},{name}")
-            assert twice.status_code == 422 and f"named more than once: {name}" in twice.text
-            once = client.post(f"/anomalies/detect-and-notify?detectors={name}")
-            assert once.status_code == 200, once.text
+            once = client.post(f"/anomalies/detect-and-notify?detectors={name}&until=2026-11-01T00:00:00Z")
+            thrice = client.post(f"/anomalies/detect-and-notify?detectors={name},{name},{name}"
+                                 "&until=2026-11-01T00:00:00Z")
+            assert once.status_code == thrice.status_code == 200, thrice.text
+            assert list(thrice.json()["timings"]) == list(once.json()["timings"])
+            assert thrice.json()["detected"] == once.json()["detected"]
 
         established, error, pong = asyncio.run(_binary_then_ping(server.url.replace("http://", "ws://")))
         assert established["type"] == "connection.established"

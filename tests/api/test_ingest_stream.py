@@ -107,6 +107,9 @@ def test_streamed_ndjson_and_csv_bodies(tmp_path: Path) -> None:
             assert c.json()["rejects"][0]["line"] == 12  # line 11 holds the quoted line break
             no_header = client.post("/ingest", content=b"\n\n", headers={"Content-Type": "text/csv"})
             assert no_header.status_code == 422 and "header" in no_header.text
+            short = client.post("/ingest", content=b"ts,device_id\n2026-11-22T10:00:00Z,3C:22:FB:AA:00:01\n",
+                                headers={"Content-Type": "text/csv"})
+            assert short.status_code == 422 and "required field(s) sensor_id" in short.text
             # Every temporary file is gone once its request is answered.
             assert list(spool.glob("santiway-ingest-*")) == []
     finally:

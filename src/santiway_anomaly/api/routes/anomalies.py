@@ -167,10 +167,8 @@ async def detect_and_notify(
     new anomalies to the notification layer. Needs X-API-Key (unless in development mode).
     Rate limit: RATE_LIMIT_DETECT (10/minute)."""
     since, end = window(hours, until, settings)
-    names = detectors.split(",") if detectors else None
-    repeated = sorted({n for n in names or [] if names and names.count(n) > 1})
-    if repeated:  # each detector runs once per request: a repeat is a mistake in the request, said so
-        invalid("query", "detectors", f"detector(s) named more than once: {', '.join(repeated)}", detectors)
+    # Each detector runs once however often it is named (a repeat ran it again: issue 13).
+    names = list(dict.fromkeys(detectors.split(","))) if detectors else None
     started = time.perf_counter()
     try:
         run = await runner(_run, settings, hours, end, names)

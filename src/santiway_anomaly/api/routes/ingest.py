@@ -27,7 +27,7 @@ from santiway_anomaly.api.schemas import ErrorPublic, IngestPublic
 from santiway_anomaly.api.security import require_api_key
 from santiway_anomaly.config import Settings
 from santiway_anomaly.ingest.encoding import not_text
-from santiway_anomaly.ingest.pipeline import MAX_REJECTS_KEPT_IN_REPORT, ingest_table
+from santiway_anomaly.ingest.pipeline import MAX_REJECTS_KEPT_IN_REPORT, ColumnMapping, MappingError, ingest_table
 from santiway_anomaly.ingest.records import (
     JsonTooDeep,
     Limits,
@@ -193,7 +193,9 @@ def _body_parts(body: IngestBody, media_type: str, limits: Limits) -> Iterator[t
         parts = file_body_parts(body, "csv", limits, PARSE_CHUNK_LINES)
         try:
             first = next(parts, None)  # the header is read here: a bad one is a 422 before anything is stored
-        except ReadError as exc:
+            if first is not None:
+                ColumnMapping().check(first[0].column_names)  # a header must name every required field
+        except (ReadError, MappingError) as exc:
             invalid("body", "body", f"not a readable CSV body: {exc}", None)
         if first is not None:
             yield first
@@ -240,7 +242,7 @@ def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type:
                 ["rejected_at", "source", "line", "field", "reason", "raw"],
             )
             outcome.add_rejects(parse_rejects)
-        if table is not None:
+        if table is not None and table.num_rows:
             # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
             for name in REQUIRED_FIELDS:
                 if name not in table.column_names:
