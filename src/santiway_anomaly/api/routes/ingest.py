@@ -94,8 +94,6 @@ _BODY = {
         # Any item is accepted into the batch; one that is not a valid sighting becomes a reject.
         "application/json": {"schema": {"type": "array", "items": {"anyOf": [_SIGHTING, _ANY_ROW]}}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one sighting object per line"}},
-        "text/csv": {"schema": {"type": "string", "description": "a header line naming the fields, then one "
-                                                                "sighting per line (comma- or tab-separated)"}},
     },
 }
 
@@ -260,7 +258,10 @@ def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type:
 async def ingest(request: Request, runner: StoreDep, settings: SettingsDep) -> IngestPublic:
     """Validates every row like `santiway-anomaly ingest` does (MACs normalised, vendor filled from
     the OUI, ranges checked), stores the good rows, and lists each rejected row with its 1-based
-    index (JSON array) or line (NDJSON) and the reason. Re-sending the same body stores nothing twice."""
+    index (JSON array) or line (NDJSON) and the reason. Re-sending the same body stores nothing twice.
+    A CSV body (`Content-Type: text/csv`: a header line naming the fields, then one sighting per line) is read
+    like `santiway-anomaly ingest` reads a CSV file; a header without a required field is a 422. (Not in the
+    request-body schema above: a schema cannot say "CSV whose header names these fields".)"""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.api_max_ingest_bytes:
         raise HTTPException(413, f"body of {int(declared):,} bytes is larger than {settings.api_max_ingest_bytes:,} "
