@@ -1,5 +1,5 @@
 """Small answers that were wrong (issue 13): a 405's Allow names every method of the path, `mark_known: 0` is not
-a boolean, a detector named twice is a 422, and a binary WebSocket frame gets an error message, not a dropped
+a boolean, a detector named twice runs once, and a binary WebSocket frame gets an error message, not a dropped
 connection."""
 
 from __future__ import annotations

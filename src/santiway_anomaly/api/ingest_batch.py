@@ -191,7 +191,7 @@ def _ingest_body(store: Store, settings: Settings, body: IngestBody, media_type:
         if parse_rejects:  # kept like the pipeline keeps its own, so nothing is silently dropped
             insert_rejects(store, source, parse_rejects)
             outcome.add_rejects(parse_rejects)
-        if table is not None:
+        if table is not None and table.num_rows:
             # A field absent from every row is a per-row reject ("missing"), not a refusal of the batch.
             for name in REQUIRED_FIELDS:
                 if name not in table.column_names:

@@ -123,7 +123,7 @@ def is_streamable_ndjson(body: IngestBody, media_type: str) -> bool:
 
 
 def file_body_parts(body: IngestBody, fmt: str, limits: Limits, batch_rows: int
-                    ) -> Iterator[tuple[pa.Table | None, list[Reject]]]:
+                    ) -> Iterator[tuple[pa.Table, list[Reject]]]:
     """A CSV or NDJSON body in parts of `batch_rows` rows through the CLI's reader: (text columns, rejects).
 
     A CSV body without a header (or with a repeated column name) raises `ReadError` before the first part,
@@ -135,7 +135,7 @@ def file_body_parts(body: IngestBody, fmt: str, limits: Limits, batch_rows: int
         body.path = path = Path(fh.name)
         body.data = None
     for raw in read_batches(path, fmt, batch_rows, limits):
-        yield (raw.table if raw.table.num_rows else None), raw.rejects
+        yield raw.table, raw.rejects  # a table of no rows still names the CSV header's columns
 
 
 __all__ = ["BodyTooLarge", "IngestBody", "ReadError", "file_body_parts", "is_csv", "is_streamable_ndjson"]
