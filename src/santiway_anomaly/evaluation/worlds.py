@@ -100,7 +100,9 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
         timings["ingest_s"] = round(time.perf_counter() - t, 1)
         days = [date.fromisoformat(d) for d in info.clean_days + info.anomaly_days]
         t = time.perf_counter()
-        by_day = _detect_days(store, settings, days, [d for d in detectors if d in RULE_DETECTORS])
+        rules = [d for d in detectors if d in RULE_DETECTORS]
+        # no rule detector asked for: no daily runs at all (run_detection runs every detector when given none)
+        by_day = _detect_days(store, settings, days, rules) if rules else {d.isoformat(): [] for d in days}
         timings["detect_s"] = round(time.perf_counter() - t, 1)
         ml = None
         if ML_NAME in detectors:  # `detect --hours 72` over the anomaly window (evaluation/worlds_ml.py)

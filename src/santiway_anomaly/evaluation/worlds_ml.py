@@ -38,16 +38,18 @@ def _run(store: Any, settings: Any, first: date, days: int) -> tuple[list[Any], 
     """One `detect --hours 24*days` run ending at the midnight after first + days - 1: the anomalies
     it stored (new ones only), the devices and the device-days it scored."""
     from santiway_anomaly.detectors.base import Window, build
+    from santiway_anomaly.detectors.runner import load_detectors
     from santiway_anomaly.storage.anomalies import save_anomalies
 
+    load_detectors()
     zone = ZoneInfo(settings.timezone)
     start, end = _midnight(first, zone), _midnight(first + timedelta(days=days), zone)
     det = build(ML_NAME, settings=settings)
     found = det.detect(store, Window(start, end))
     scores = getattr(det, "scores_", None)
-    empty = scores is None or len(scores) == 0
-    devices = 0 if empty else int(scores["device_id"].nunique())
-    return list(save_anomalies(store, found)), devices, 0 if empty else len(scores)
+    if scores is None or len(scores) == 0:
+        return list(save_anomalies(store, found)), 0, 0
+    return list(save_anomalies(store, found)), int(scores["device_id"].nunique()), len(scores)
 
 
 def clean_windows(clean_days: Sequence[date]) -> list[tuple[date, int]]:
