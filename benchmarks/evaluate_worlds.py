@@ -6,7 +6,7 @@ into a fresh embedded store and detected once per local day in a worker process 
 detector: one `detect --hours 72` run over the 3 anomaly days, and 72-hour runs over the clean days).
 
 Usage: python benchmarks/evaluate_worlds.py [--scale 1.0] [--jobs 1] [--lab DIR] [--docs docs/evaluation]
-             [--detectors density,night,stationary,ml] [--seeds S1,S2,...  (every family per seed)]
+             [--detectors density,night,stationary,ml] [--seeds S1,S2,...  (every family per seed)] [--zip]
 Prints the table, writes benchmarks/results/evaluate_worlds.json and docs/evaluation/worlds.md + .json.
 `santiway-anomaly evaluate --worlds` does the same with one seed list for every family.
 """
@@ -38,13 +38,17 @@ def main() -> None:
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--detectors", default=",".join(DETECTOR_NAMES))
     ap.add_argument("--seeds", default="", help="run every family with each of these seeds instead of SEEDS")
+    ap.add_argument("--zip", action="store_true", help="with --seeds: the i-th family with the i-th seed only")
     ap.add_argument("--workdir", type=Path, default=None, help="where the worlds' stores are made (default: tmp)")
     ap.add_argument("--name", default="evaluate_worlds", help="results file name (benchmarks/results/NAME.json)")
     ap.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "evaluation")
     args = ap.parse_args()
     families = [f for f in args.families.split(",") if f]
     seeds = [int(x) for x in args.seeds.split(",") if x]
-    tasks = [(f, s) for s in seeds for f in families] if seeds else [(f, SEEDS.get(f, 101)) for f in families]
+    if args.zip and len(seeds) != len(families):
+        ap.error(f"--zip needs one seed per family ({len(families)})")
+    tasks = (list(zip(families, seeds, strict=True)) if args.zip else [(f, s) for s in seeds for f in families]) \
+        if seeds else [(f, SEEDS.get(f, 101)) for f in families]
     detectors = [d for d in args.detectors.split(",") if d]
     result = run_all(tasks, args.scale, detectors, lab=None if args.no_lab else args.lab, jobs=args.jobs,
                      workdir=args.workdir)
