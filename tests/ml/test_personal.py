@@ -147,3 +147,14 @@ def test_shifted_hours_sees_a_moved_day_not_a_long_or_short_one() -> None:
     got = personal.shifted_hours(personal.hour_masks(bits), usable)[0]
     assert got[6] == 5.0 and got[7] == 0.0 and got[8] == 0.0
     assert (got[:6] == 0.0).all()
+
+
+def test_a_shift_every_device_shares_is_not_personal() -> None:
+    rng = np.random.default_rng(4)
+    z = rng.normal(0, 1, (200, N_FEAT))
+    z[:, 0] += 5.0  # everyone's sightings tripled (a scanner firmware)
+    z[7, 2] += 6.0  # one device also moved
+    raw = personal.raw_score(personal.remove_shared_shift(z))
+    assert int(np.argmax(raw)) == 7 and np.quantile(raw, 0.5) < 2.0
+    few = z[:10]
+    assert (personal.remove_shared_shift(few) == few).all()  # too few devices to know what is shared

@@ -90,6 +90,7 @@ class MLBehaviorDetector(FindingDetector):
         lookback = timedelta(hours=24 + s.ml_alarm_cooldown_hours)
         self.prior_ = prior_alarms(store, self.anomaly_type, window.start - lookback, window.end)
         self.scores_ = pd.DataFrame()
+        self.shared_shift_: dict[date, np.ndarray] = {}  # scored day -> median z of its devices
         self.calibration_ = personal.BudgetCalibration.fit(np.array([]), s.ml_budget_per_1000_devices_per_day,
                                                            s.ml_min_line)
         if not self.days_:
@@ -158,7 +159,7 @@ class MLBehaviorDetector(FindingDetector):
             on = med_c[:, ACTIVE_HOURS] >= ALWAYS_ON_HOURS
             rows = covered[sample, j] & (n_c >= s.learning_min_days) & ~self.round_the_clock_[sample] & ~on
             if rows.any():
-                z = personal.zscores(Xc[rows, j], med_c[rows], scale_c[rows])
+                z = personal.remove_shared_shift(personal.zscores(Xc[rows, j], med_c[rows], scale_c[rows]))
                 hold.append(personal.raw_score(z))
         holdout = np.concatenate(hold) if hold else np.array([])
         self.calibration_ = personal.BudgetCalibration.fit(holdout, s.ml_budget_per_1000_devices_per_day,
@@ -178,6 +179,9 @@ class MLBehaviorDetector(FindingDetector):
             if not len(idx):
                 continue
             z = personal.zscores(Xs[idx, j], med[idx], scale[idx])
+            shared = np.nanmedian(z, axis=0) if len(idx) >= personal.SHARED_MIN_DEVICES else np.zeros(z.shape[1])
+            self.shared_shift_[all_days[j]] = np.nan_to_num(shared, nan=0.0)
+            z = personal.remove_shared_shift(z)
             raw = personal.raw_score(z)
             parts.append(pd.DataFrame({"device_id": devices[idx], "day": all_days[j], "raw": raw,
                                        "level": self.calibration_.level(raw), "dev_i": idx, "day_j": j,
@@ -208,7 +212,9 @@ class MLBehaviorDetector(FindingDetector):
             d, j = int(row["dev_i"]), int(row["day_j"])
             device = str(row["device_id"])
             today, usual, scale = self._X[d, j], self._med[d], self._scale[d]
-            z = personal.zscores(today[None, :], usual[None, :], scale[None, :])[0]
+            day = _as_date(row["day"])
+            z = personal.zscores(today[None, :], usual[None, :], scale[None, :])[0] - self.shared_shift_.get(
+                day, np.zeros(len(today)))
             explained = personal.explain(today, usual, z, top=min(self.settings.ml_top_features, 3))
             meta = info.get(device, {})
             against = []
@@ -226,7 +232,6 @@ class MLBehaviorDetector(FindingDetector):
                                        "its covered days", 0.0))
             if is_exempt(self.allow_, device, self.anomaly_type):
                 against.append(Against("marked known by an operator", 0.0))
-            day = _as_date(row["day"])
             out.append(Finding(
                 subject=device, window_start=day_start(day, zone), window_end=day_start(day + timedelta(days=1), zone),
                 level=float(row["level"]), raw=float(row["raw"]), pattern="behaviour_change",

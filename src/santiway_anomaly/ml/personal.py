@@ -230,6 +230,21 @@ def zscores(x: Array, median: Array, scale: Array) -> Array:
     return out
 
 
+SHARED_MIN_DEVICES = 50  # devices scored on a day before their common shift is trusted
+
+
+def remove_shared_shift(z: Array) -> Array:
+    """z (devices, features) of one day -> z minus the day's median z per feature, when at least
+    SHARED_MIN_DEVICES devices were scored. A change every device shares (a scanner firmware that
+    triples everyone's sightings, a sensor moved for the whole folder) is not a device unlike itself;
+    on a normal day the median z is about 0 and this changes nothing."""
+    if z.shape[0] < SHARED_MIN_DEVICES:
+        return z
+    shift = np.nanmedian(z, axis=0)
+    out: Array = z - np.nan_to_num(shift, nan=0.0)[None, :]
+    return out
+
+
 def raw_score(z: Array, k: int = TOP_K) -> Array:
     """Mean of the k largest |z| per row (robust z units; higher = more anomalous)."""
     a = np.abs(np.nan_to_num(z[:, SCORED], nan=0.0))
