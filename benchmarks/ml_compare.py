@@ -262,7 +262,7 @@ def compare(store: Any, settings: Any, world: Path, until: datetime, tcn_epochs:
 
         t = time.perf_counter()
         add("personal_z", personal.raw_score(hold_z), personal.raw_score(test_z), time.perf_counter() - t,
-            "robust z vs the device's own days, mean of the top 3 |z| (the default detector)")
+            "robust z vs the device's own days, the largest |z| (the default detector)")
         mu, sd = train_x.mean(axis=0), np.maximum(train_x.std(axis=0), 1e-9)
         t = time.perf_counter()
         forest = IsolationForest(n_estimators=200, random_state=0, n_jobs=1).fit((train_x - mu) / sd)
