@@ -4,9 +4,14 @@ to a real scan of the window as the baseline (a SELECT that reads the window's c
 them; `SELECT count()` is answered from metadata and measures nothing).
 
 Each detector runs in its own process (the store is closed in between: one process per chDB
-directory), so its peak memory (ru_maxrss, chDB included) is its own.
+directory), so its peak memory (ru_maxrss, chDB included) is its own. The scan and the detectors run
+in --runs interleaved rounds (scan, density, night, stationary, ml; again); the figures are the
+medians, and the ratios are median over median scan (the shared 2-core machine's load moves single
+runs by 2x).
 
-    .venv/bin/python benchmarks/detect.py [--devices 100000] [--per-device 100] [--history-days 14]
+    .venv/bin/python benchmarks/detect.py [--devices 100000] [--per-device 100] [--history-days 14] [--runs 3]
+    # build the 100k store once, then reuse it:
+    .venv/bin/python benchmarks/detect.py --data-dir DIR --keep --reuse
 
 The data is generated inside ClickHouse (`INSERT ... SELECT ... FROM numbers(...)`, vectorised, no
 Python loop over sightings): office workers on weekday-like hours, fixtures around the clock, night
@@ -21,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,7 +90,8 @@ def generate(store: Store, day: datetime, d: int, devices: int, per: int, folder
 
 
 SCAN = """
-SELECT count(), sum(rssi), sum(lat), sum(lon), sum(cityHash64(device_id)), sum(cityHash64(sensor_id))
+SELECT count(), sum(rssi), sum(lat), sum(lon), sum(cityHash64(device_id)), sum(cityHash64(sensor_id)),
+       uniqExact(device_id)
 FROM santi.way_data WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 """
 DETECTORS = ("density", "night", "stationary", "ml")
@@ -101,6 +108,16 @@ def run_one(data_dir: Path, name: str, start: datetime, end: datetime) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
     sys.stdout.write(json.dumps({"seconds": round(seconds, 3), "anomalies": len(anomalies),
                                  "peak_mb": round(peak_mb, 1)}) + "\n")
+
+
+def scan_once(data_dir: Path, start: datetime, end: datetime) -> None:
+    """Child process: the baseline, a real scan of the window's columns (not answered from metadata)."""
+    settings = load_settings(data_dir=data_dir, _env_file=None, log_level="WARNING")
+    with Store.open(settings) as store:
+        started = time.perf_counter()
+        store.query_rows(SCAN, {"start": start, "end": end})
+        seconds = time.perf_counter() - started
+    sys.stdout.write(json.dumps({"seconds": round(seconds, 3)}) + "\n")
 
 
 def prepare(args: argparse.Namespace, data_dir: Path) -> None:
@@ -145,10 +162,16 @@ def main() -> None:
     parser.add_argument("--run-one", default=None, help=argparse.SUPPRESS)  # internal: the child process
     parser.add_argument("--window-start", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)  # internal: generate + scan
+    parser.add_argument("--scan-only", action="store_true", help=argparse.SUPPRESS)  # internal: one scan
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds; medians are reported")
     args = parser.parse_args()
     if args.run_one:
         start = datetime.fromisoformat(args.window_start)
         run_one(args.data_dir, args.run_one, start, start + timedelta(days=1))
+        return
+    if args.scan_only:
+        start = datetime.fromisoformat(args.window_start)
+        scan_once(args.data_dir, start, start + timedelta(days=1))
         return
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="santiway-bench-detect-"))
@@ -164,28 +187,40 @@ def main() -> None:
                     "--folders", str(args.folders), *(["--reuse"] if args.reuse else [])]
         prep = json.loads(subprocess.run(prep_cmd, capture_output=True, text=True, check=True)
                           .stdout.strip().splitlines()[-1])
-        scan_s = prep["scan_seconds"]
-        timings: dict[str, float] = {}
-        found: dict[str, int] = {}
-        peaks: dict[str, float] = {}
-        for name in [n.strip() for n in args.detectors.split(",") if n.strip()]:
-            out = subprocess.run([*child, "--run-one", name, "--window-start", window.start.isoformat()],
+        names = [n.strip() for n in args.detectors.split(",") if n.strip()]
+        runs: dict[str, list[dict[str, float]]] = {n: [] for n in ["scan", *names]}
+        for r in range(args.runs):
+            out = subprocess.run([*child, "--scan-only", "--window-start", window.start.isoformat()],
                                  capture_output=True, text=True, check=True).stdout
-            one = json.loads(out.strip().splitlines()[-1])
-            timings[name], found[name], peaks[name] = one["seconds"], one["anomalies"], one["peak_mb"]
+            runs["scan"].append(json.loads(out.strip().splitlines()[-1]))
+            for name in names:
+                out = subprocess.run([*child, "--run-one", name, "--window-start", window.start.isoformat()],
+                                     capture_output=True, text=True, check=True).stdout
+                runs[name].append(json.loads(out.strip().splitlines()[-1]))
+            sys.stderr.write(f"round {r + 1}/{args.runs}: " + ", ".join(
+                f"{k} {v[-1]['seconds']:.2f} s" for k, v in runs.items()) + "\n")
+        scan_s = statistics.median(x["seconds"] for x in runs["scan"])
+        timings = {n: round(statistics.median(x["seconds"] for x in runs[n]), 3) for n in names}
+        peaks = {n: round(statistics.median(x["peak_mb"] for x in runs[n]), 1) for n in names}
+        found = {n: int(runs[n][-1]["anomalies"]) for n in names}
         total = round(sum(timings.values()), 3)
         ml_ok = "ml" not in timings or (timings["ml"] <= 15.0 and peaks["ml"] <= 2048)
         result = {
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
             "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-            **prep, "history_days": args.history_days, "detector_seconds": timings, "peak_mb": peaks,
+            **prep, "history_days": args.history_days, "runs": args.runs, "scan_seconds": scan_s,
+            "scan_runs": [x["seconds"] for x in runs["scan"]],
+            "detector_runs": {n: [x["seconds"] for x in runs[n]] for n in names},
+            "detector_seconds": timings, "peak_mb": peaks,
             "total_seconds": total, "ratio_to_scan": {k: round(v / max(scan_s, 1e-6), 1) for k, v in timings.items()},
             "anomalies": found, "limit_seconds": 30.0, "within_limit": total <= 30.0,
             "ml_limit": {"seconds": 15.0, "peak_mb": 2048, "ok": ml_ok},
         }
         print(f"\nwindow {window.start:%Y-%m-%d}: {prep['window_rows']:,} sightings, {prep['window_devices']:,} "
               f"devices ({prep['stored_rows']:,} rows stored, {args.history_days} history days)")
-        print(f"{'scan of window':<16} {scan_s:8.3f} s   (baseline: reads and sums the window's columns)")
+        print(f"medians of {args.runs} interleaved runs")
+        print(f"{'scan of window':<16} {scan_s:8.3f} s   (baseline: reads the window's columns, sums and "
+              "uniqExact(device_id))")
         for name, seconds in timings.items():
             print(f"{name:<16} {seconds:8.3f} s   x{seconds / max(scan_s, 1e-6):6.1f} scan   "
                   f"peak {peaks[name]:7.0f} MB   {found[name]} anomalies")

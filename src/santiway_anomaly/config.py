@@ -182,8 +182,8 @@ class Settings(BaseSettings):
     # Held-out normal days before the scored range on which the budget is calibrated (a time split:
     # each is judged against the device's days before them, as a scored day is).
     ml_holdout_days: int = Field(default=3, ge=1, le=14)
-    # The alarm line never drops below this raw score (robust z, mean of the top 3 features): a very
-    # regular world must not make a 2-sigma day an alarm because its held-out tail was thin.
+    # The alarm line never drops below this raw score (robust z of the day's most changed feature): a
+    # very regular world must not make a 2-sigma day an alarm because its held-out tail was thin.
     ml_min_line: float = Field(default=3.0, gt=0)
     # --- end ML --------------------------------------------------------------------------
 

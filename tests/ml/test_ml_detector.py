@@ -23,6 +23,29 @@ CHANGE_DAYS = 3
 END = T0 + timedelta(days=DAYS)
 FIXTURE = "00:AA:00:00:00:01"
 NEWCOMER = "00:AA:00:00:00:02"
+FAR_CARD = "00:AA:00:00:00:03"
+
+
+def _far_card() -> pa.Table:
+    """A far network card heard in 6 hours of each day, other hours every day (all 24 over 4 days)
+    and at once-odd hours in the scored days: never 20 h in a day, yet round the clock."""
+    cols: dict[str, list[object]] = {n: [] for n in STORED_SCHEMA.names}
+    for d in range(DAYS):
+        for h in range(24):
+            if (h + d) % 4 != 0 and not (d >= DAYS - 3 and h < 6):
+                continue
+            for k in range(0, 20, 4):
+                cols["ts"].append(T0 + timedelta(days=d, hours=h, minutes=k))
+                cols["device_id"].append(FAR_CARD)
+                cols["sensor_id"].append("s0")
+                cols["folder"].append("office")
+                cols["network_type"].append("wifi")
+                cols["rssi"].append(-90 if d < DAYS - 3 else -70)
+                cols["lat"].append(LAT)
+                cols["lon"].append(LON)
+                cols["vendor"].append("Intel")
+                cols["is_randomized"].append(0)
+    return pa.table(cols, schema=STORED_SCHEMA)
 
 
 def _rows(device: str, start_day: int, days: int, rssi: list[int], every_min: int = 5) -> pa.Table:
@@ -61,6 +84,7 @@ def world(shared_store: SharedStore) -> Iterator[tuple[Store, Settings, list[str
     st.insert_arrow("santi.way_data", _rows(FIXTURE, DAYS - 3, 3, [-75] * DAYS, every_min=1))
     # A device first seen in the scored days: no history of its own, learning.
     st.insert_arrow("santi.way_data", _rows(NEWCOMER, DAYS - 3, 3, [-60] * DAYS, every_min=20))
+    st.insert_arrow("santi.way_data", _far_card())
     yield st, shared_store.settings, changed
     _truncate(st)
 
@@ -102,3 +126,17 @@ def test_a_fixture_that_changed_is_vetoed(world: tuple[Store, Settings, list[str
     assert fixture and all(f.adjusted_level == 0 for f in fixture)  # ...but a fixture never alarms
     assert "a fixture" in fixture[0].details()["against"][0]
     assert "dB weaker than usual" in " ".join(fixture[0].reasons)
+
+
+def test_round_the_clock_equipment_is_vetoed(world: tuple[Store, Settings, list[str]]) -> None:
+    st, settings, changed = world
+    window = Window(END - timedelta(hours=72), END)
+    det = MLBehaviorDetector(settings).fit(st, window)
+    devices = list(det.matrices_["devices"])
+    assert det.round_the_clock_[devices.index(FAR_CARD)]
+    assert not any(det.round_the_clock_[devices.index(d)] for d in changed)
+    row = det.scores_[det.scores_["device_id"] == FAR_CARD]
+    assert len(row) and (row["level"] >= 1).any()  # 20 dB stronger and at odd hours...
+    card = [f for f in det.findings(st, window) if f.subject == FAR_CARD]
+    assert card and all(f.adjusted_level == 0 for f in card)  # ...but equipment never alarms
+    assert "round-the-clock" in " ".join(card[0].details()["against"])

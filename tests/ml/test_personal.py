@@ -74,16 +74,50 @@ def test_budget_defaults_without_enough_held_out_days_and_bad_budget() -> None:
         BudgetCalibration.fit(np.zeros(10), 0.0, min_line=3.0)
 
 
-def test_off_hours_share_tolerates_a_split_night_shift() -> None:
+def test_off_hours_tolerates_a_split_night_shift() -> None:
     bits = np.zeros((1, 6, 24), dtype=bool)
     bits[0, :5, [0, 1, 2, 22, 23]] = True  # a night shift across midnight
     bits[0, 5, [0, 1, 2]] = True  # today only the morning piece: still its usual hours
-    profile = personal.hour_profile(bits[:, :5], np.ones((1, 5), dtype=bool))
-    assert personal.off_hours_share(bits, profile)[0, 5] == 0.0
+    usable = np.zeros((1, 6), dtype=bool)
+    usable[0, :5] = True
+    hours = personal.hour_masks(bits)
+    assert personal.off_hours(hours, usable)[0, 5] == 0.0
+    assert (personal.off_hours(hours, usable)[0, :5] == 0.0).all()  # history days, leave-one-out
     bits[0, 5] = False
     bits[0, 5, [13, 14, 15]] = True  # an afternoon instead
-    assert personal.off_hours_share(bits, profile)[0, 5] == 1.0
+    assert personal.off_hours(personal.hour_masks(bits), usable)[0, 5] == 3.0
+    assert np.isnan(personal.off_hours(np.zeros((1, 6), dtype=np.uint32), usable)).all()  # never active
     assert personal.hour_bits(np.array([1 | (1 << 23)]))[0, [0, 23]].all()
+
+
+def test_off_hours_is_leave_one_out_on_history_days() -> None:
+    bits = np.zeros((1, 6, 24), dtype=bool)
+    bits[0, :5, 9:17] = True
+    bits[0, 2, 20:23] = True  # one evening in its history: rare against the other days
+    usable = np.array([[True] * 5 + [False]])
+    assert personal.off_hours(personal.hour_masks(bits), usable)[0, 2] == 3.0
+    assert personal.off_hours(personal.hour_masks(bits), usable)[0, 0] == 0.0
+
+
+def test_new_folders_counts_places_never_visited_on_other_days() -> None:
+    a, b, c = np.uint64(1 << 3), np.uint64(1 << 17), np.uint64(1 << 40)
+    masks = np.array([[a, a, a | b, a, a | b | c]], dtype=np.uint64)
+    usable = np.array([[True, True, True, True, False]])
+    got = personal.new_folders(masks, usable)[0]
+    assert got.tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]  # b once in history is new there; today only c is new
+
+
+def test_heavy_tailed_history_widens_the_scale() -> None:
+    calm = np.full((1, 13, N_FEAT), 0.0)
+    calm[0, :, personal.FEATURE_NAMES.index("rssi_mean")] = [-64, -65, -64, -64, -66, -64, -65, -64, -63, -64,
+                                                             -65, -64, -64]
+    wild = calm.copy()
+    wild[0, [2, 5, 7, 11], personal.FEATURE_NAMES.index("rssi_mean")] = [-71, -70, -58, -57]
+    i = personal.FEATURE_NAMES.index("rssi_mean")
+    _, scale_calm, _ = personal.robust_baseline(calm)
+    _, scale_wild, _ = personal.robust_baseline(wild)
+    assert scale_calm[0, i] == personal.FLOORS[i]
+    assert scale_wild[0, i] > 2 * scale_calm[0, i]
 
 
 def test_explanations_speak_in_the_devices_own_terms() -> None:
@@ -95,9 +129,32 @@ def test_explanations_speak_in_the_devices_own_terms() -> None:
     usual[names.index("rssi_mean")], today[names.index("rssi_mean")] = -70, -60
     usual[names.index("first_hour")], usual[names.index("last_hour")] = 9, 17
     today[names.index("first_hour")], today[names.index("last_hour")] = 3, 6
-    today[names.index("off_hours_share")] = 1.0
+    today[names.index("off_hours")] = 4.0
     z = personal.zscores(today[None], usual[None], personal.FLOORS[None])[0]
     texts = " | ".join(e["text"] for e in personal.explain(today, usual, z, top=3))
     assert "3.1x its usual sightings per hour" in texts
     assert "10 dB stronger than usual" in texts
     assert "active 03:00-07:00 instead of 09:00-18:00" in texts
+
+
+def test_shifted_hours_sees_a_moved_day_not_a_long_or_short_one() -> None:
+    bits = np.zeros((1, 9, 24), dtype=bool)
+    bits[0, :6, 8:17] = True  # 08:00-17:00 on its history days
+    bits[0, 6, 13:22] = True  # moved by five hours
+    bits[0, 7, 8:21] = True  # a long day
+    bits[0, 8, 8:12] = True  # a short day
+    usable = np.array([[True] * 6 + [False] * 3])
+    got = personal.shifted_hours(personal.hour_masks(bits), usable)[0]
+    assert got[6] == 5.0 and got[7] == 0.0 and got[8] == 0.0
+    assert (got[:6] == 0.0).all()
+
+
+def test_a_shift_every_device_shares_is_not_personal() -> None:
+    rng = np.random.default_rng(4)
+    z = rng.normal(0, 1, (200, N_FEAT))
+    z[:, 0] += 5.0  # everyone's sightings tripled (a scanner firmware)
+    z[7, 2] += 6.0  # one device also moved
+    raw = personal.raw_score(personal.remove_shared_shift(z))
+    assert int(np.argmax(raw)) == 7 and np.quantile(raw, 0.5) < 2.0
+    few = z[:10]
+    assert (personal.remove_shared_shift(few) == few).all()  # too few devices to know what is shared

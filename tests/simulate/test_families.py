@@ -81,3 +81,35 @@ def test_large_world_is_fast(tmp_path: Path) -> None:
 def test_unknown_family_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown family"):
         generate("moon_base", 1, tmp_path)
+
+
+def test_devices_that_changed_leave_every_other_sighting_as_it_was(tmp_path: Path) -> None:
+    """The ml_behavior truth: regular stable staff devices changed in the anomaly days only, one kind
+    each; every other MAC's sightings are those of the same world without changes."""
+    import dataclasses
+
+    from santiway_anomaly.simulate.families import spec as family_spec
+
+    generate("sessions", 7, tmp_path / "with", 1.0)
+    truth = [t for t in _truth(tmp_path / "with") if t["anomaly_type"] == "ml_behavior"]
+    assert len(truth) == FAMILIES["sessions"].changed
+    kinds = {str(t["details"]["kind"]) for t in truth}  # type: ignore[index]
+    assert len(kinds) >= 4
+    info = json.loads((tmp_path / "with" / "world.json").read_text(encoding="utf-8"))
+    start = datetime.fromisoformat(info["anomaly_start"])
+    assert all(datetime.fromisoformat(str(t["window_start"])) >= start for t in truth)
+    roles = pq.read_table(tmp_path / "with" / "devices.parquet").to_pandas().set_index("device_id")
+    assert all(roles.loc[t["device_id"], ["role", "mac_mode"]].tolist() == ["staff", "stable"] for t in truth)
+    original = FAMILIES["sessions"]
+    try:
+        family_spec.FAMILIES["sessions"] = dataclasses.replace(original, changed=0)
+        generate("sessions", 7, tmp_path / "without", 1.0)
+    finally:
+        family_spec.FAMILIES["sessions"] = original
+    changed = {t["device_id"] for t in truth}
+    a = pq.read_table(tmp_path / "with" / "sightings.parquet").to_pandas()
+    b = pq.read_table(tmp_path / "without" / "sightings.parquet").to_pandas()
+    assert not (a[a.device_id.isin(changed)].reset_index(drop=True)
+                .equals(b[b.device_id.isin(changed)].reset_index(drop=True)))
+    assert (a[~a.device_id.isin(changed)].reset_index(drop=True)
+            .equals(b[~b.device_id.isin(changed)].reset_index(drop=True)))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from santiway_anomaly.catalog import DETECTOR_NAMES
 from santiway_anomaly.cli.common import EXIT_CONFIG, settings_or_exit
 from santiway_anomaly.storage import Store
 
@@ -30,7 +31,7 @@ def evaluate(
                                                    "ISO-8601 time")] = None,
     section: Annotated[list[str] | None, typer.Option(help="Only these report sections (repeat), e.g. "
                                                            "rule_detectors; default: all")] = None,
-    worlds: Annotated[bool, typer.Option("--worlds", help="Evaluate the rule detectors across generated "
+    worlds: Annotated[bool, typer.Option("--worlds", help="Evaluate the detectors across generated "
                                                           "world families (each in a fresh store) instead of "
                                                           "--truth")] = False,
     families: Annotated[str | None, typer.Option(help="With --worlds: comma-separated families (default: "
@@ -40,7 +41,8 @@ def evaluate(
     scale: Annotated[float, typer.Option(help="With --worlds: device count scale", min=0.01)] = 1.0,
     lab: Annotated[Path | None, typer.Option(help="With --worlds: real captures directory (sightings.parquet, "
                                                   "meta.json); skipped with a message when absent")] = None,
-    detectors: Annotated[str, typer.Option(help="With --worlds: rule detectors to run")] = "density,night,stationary",
+    detectors: Annotated[str, typer.Option(help="With --worlds: detectors to run (ml: one `detect --hours 72` "
+                                                "run over the anomaly window)")] = ",".join(DETECTOR_NAMES),
     jobs: Annotated[int, typer.Option(help="With --worlds: worlds evaluated in parallel", min=1)] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
 ) -> None:
@@ -50,7 +52,8 @@ def evaluate(
     anomalies are read through its API (said on stderr); the ML section, which trains on the sightings,
     is then skipped.
 
-    With --worlds: generate worlds of several families, run the rule detectors once per local day in a
+    With --worlds: generate worlds of several families, run the rule detectors once per local day and
+    the ML detector as `detect --hours 72` over the 3 anomaly days (and over the clean days before) in a
     fresh store per world, and report per type precision, recall, F1 and false alarms per clean day,
     with the worst world named (docs/evaluation/worlds.md and worlds.json)."""
     from santiway_anomaly.cli.detect import parse_time

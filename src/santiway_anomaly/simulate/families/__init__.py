@@ -1,5 +1,6 @@
 """Families of worlds, generated independently of `simulate/population.py` from the detector
-definitions in DESIGN.md, so that the rule detectors are judged on worlds nobody tuned them on.
+definitions in DESIGN.md, so that the detectors are judged on worlds nobody tuned them on (the
+rule detectors' anomalies in inject.py, the ML detector's devices that changed in changes.py).
 
     from santiway_anomaly.simulate.families import FAMILIES, generate
     info = generate("sessions", seed=101, out=Path("/tmp/w"))   # sightings.parquet, truth.jsonl, world.json
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 from loguru import logger
 
 from santiway_anomaly.simulate import rf
+from santiway_anomaly.simulate.families import changes as ch
 from santiway_anomaly.simulate.families import inject as inj
 from santiway_anomaly.simulate.families import life as lf
 from santiway_anomaly.simulate.families.layout import STABLE, Devices, Presences, make_layout
@@ -94,6 +96,13 @@ def generate(family: str, seed: int, out: Path, scale: float = 1.0, probes: bool
     arrays = pres.arrays()
     dev_arrays = devs.arrays()
     table, tags, row_dev, row_mac = sightings(layout, arrays, dev_arrays, life.outages, rng)
+    # Devices that changed (ml_behavior truth): planned from the finished ordinary life, on a random
+    # stream of their own, so that every other sighting stays as it was without them.
+    plans, changed = ch.plant(layout, pres, life, injected, seed)
+    if plans:
+        extra_rng = np.random.default_rng([seed, zlib.crc32(family.encode()), 0x5EE])
+        extra = sightings(layout, changed.arrays(), dev_arrays, life.outages, extra_rng)
+        table, tags, row_dev, row_mac = ch.replace_rows(table, tags, row_dev, row_mac, plans, layout, extra)
     mode_of, _rot, oui_of, _net = dev_arrays
     out.mkdir(parents=True, exist_ok=True)
     if probes:

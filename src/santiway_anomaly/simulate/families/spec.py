@@ -41,6 +41,7 @@ class FamilySpec:
     lingering: int = 2
     returning: int = 1
     followers: int = 0
+    changed: int = 8  # devices that changed (ml_behavior truth, simulate/families/changes.py)
 
 
 FAMILIES: dict[str, FamilySpec] = {
@@ -67,9 +68,9 @@ FAMILIES: dict[str, FamilySpec] = {
                    "intruder devices at night must still be found", "Asia/Kolkata", folders=4, devices=1000,
                    night_staff_folders=3, night_intruders=3),
         FamilySpec("small_site", "one or two folders, 150-300 devices", "Australia/Sydney", folders=2,
-                   devices=240, sensors_per_folder=(1, 2), crowds=1, lingering=1),
+                   devices=240, sensors_per_folder=(1, 2), crowds=1, lingering=1, changed=6),
         FamilySpec("large_site", "20+ folders, 5,000+ devices, a patrol, some night staff", "Europe/Prague",
                    folders=22, devices=5200, days=21, mobile_sensors=1, followers=1, night_staff_folders=2,
-                   crowds=4, night_intruders=3, lingering=3, returning=2),
+                   crowds=4, night_intruders=3, lingering=3, returning=2, changed=16),
     )
 }

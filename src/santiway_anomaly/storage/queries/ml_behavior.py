@@ -30,8 +30,9 @@ SELECT
     toFloat64(sum(bitCount(minute_mask))) AS active_minutes,
     sum(rssi_sum) / sum(event_count) AS rssi_mean,
     sum(event_count * toHour(hour, {tz:String})) / sum(event_count) AS mid_hour,
-    toFloat64(bitCount(groupBitOr(arrayReduce('groupBitOr',
-        arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), folders))))) AS n_folders,
+    groupBitOr(arrayReduce('groupBitOr',
+        arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), folders))) AS folder_mask,
+    toFloat64(bitCount(folder_mask)) AS n_folders,
     toFloat64(bitCount(groupBitOr(arrayReduce('groupBitOr',
         arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), sensor_list))))) AS n_sensors,
     argMax(cityHash64(folders[1]), event_count) AS folder_hash
@@ -61,6 +62,8 @@ GROUP BY device_id
 """
 
 DAILY_COLUMNS = ("sightings", "hours_mask", "active_minutes", "rssi_mean", "mid_hour", "n_folders", "n_sensors")
+# `folder_mask` (UInt64, the day's folders as hash bits) is read beside them: the folders a device
+# has never been seen in are counted against its history (ml/personal.py `new_folders`).
 
 
 def device_days(store: Store, start: datetime, end: datetime, timezone: str,
@@ -70,7 +73,7 @@ def device_days(store: Store, start: datetime, end: datetime, timezone: str,
     table = store.query_arrow(_DAILY_SQL, {"start": start, "end": end, "tz": timezone,
                                            "randomized": int(include_randomized)})
     if table.num_rows == 0:
-        return pd.DataFrame(columns=["device_id", "day", *DAILY_COLUMNS, "folder"])
+        return pd.DataFrame(columns=["device_id", "day", *DAILY_COLUMNS, "folder_mask", "folder"])
     df: pd.DataFrame = table.to_pandas()
     names = store.query_df(_FOLDERS_SQL, {"start": start, "end": end})
     lookup = dict(zip(names["folder_hash"], names["folder"], strict=True)) if len(names) else {}
