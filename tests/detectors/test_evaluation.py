@@ -155,3 +155,17 @@ def test_evaluate_and_anomalies_commands(store_closed: Settings, tmp_path: Path,
     assert runner.invoke(app, ["known", "remove", LINGERER, "--reason", "stationary_surveillance"]).exit_code == 0
     assert json.loads(runner.invoke(app, ["known", "list", "--json"]).stdout) == []
     assert runner.invoke(app, ["known", "add", "not-a-mac"]).exit_code == 2
+
+
+def test_report_shows_local_times_to_a_person_and_utc_to_programs(empty_store: Store, settings: Settings,
+                                                                    tmp_path: Path) -> None:
+    moscow = settings.model_copy(update={"timezone": "Europe/Moscow"})
+    truth = [_truth("density_spike", "folder:lobby", T + 12 * H, T + 13 * H)]  # 12:00 UTC is 15:00 in Moscow
+    ctx = EvalContext(store=empty_store, settings=moscow, truth=truth, since=T, until=T + 24 * H,
+                      detections=[_det("density_spike", "folder:hall", T + 2 * H, T + 3 * H)])
+    md, js = write_report([rule_detectors_section(ctx)], tmp_path / "out", ctx)
+    text = md.read_text()
+    assert "Window: 2026-03-16 03:00 MSK .. 2026-03-17 03:00 MSK" in text
+    assert "- missed: folder:lobby s 2026-03-16 15:00 MSK .. 2026-03-16 16:00 MSK" in text
+    assert "- false positive: folder:hall at 2026-03-16 05:00 MSK" in text
+    assert json.loads(js.read_text())["since"] == "2026-03-16T00:00:00+00:00"

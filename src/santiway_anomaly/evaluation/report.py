@@ -67,6 +67,17 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def local_text(value: datetime | str | None, settings: Settings) -> str:
+    """A time as a person reads it in the Markdown report: local (TIMEZONE), to the minute, with its
+    offset. The JSON report keeps UTC ISO-8601 for programs."""
+    if value is None:
+        return "all"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(settings.zone_for()).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def rule_detectors_section(ctx: EvalContext) -> Section:
     if ctx.detections is not None:
         kept = [t for t in ctx.truth if (ctx.since is None or t.window_end > ctx.since)
@@ -86,9 +97,11 @@ def rule_detectors_section(ctx: EvalContext) -> Section:
             lines += ["", f"**{s.anomaly_type}**: {len(s.false_positives)} false positive(s), "
                           f"{len(s.missed)} missed event(s)."]
             for fp in s.false_positives[:5]:
-                lines.append(f"- false positive: {fp['subject']} at {fp['window_start']} (score {fp['score']:.3f})")
+                lines.append(f"- false positive: {fp['subject']} at {local_text(fp['window_start'], ctx.settings)} "
+                             f"(score {fp['score']:.3f})")
             for m in s.missed[:5]:
-                lines.append(f"- missed: {m['subject']} {m['scenario']} {m['window_start']} .. {m['window_end']}")
+                lines.append(f"- missed: {m['subject']} {m['scenario']} {local_text(m['window_start'], ctx.settings)}"
+                             f" .. {local_text(m['window_end'], ctx.settings)}")
     data = {"rule": ctx.rule.describe(), "tolerance_minutes": ctx.rule.tolerance.total_seconds() / 60,
             "types": {k: v.to_dict() for k, v in scores.items()}}
     return Section("rule_detectors", "Rule detectors: precision, recall, F1 per type", "\n".join(lines), data)
@@ -130,11 +143,12 @@ def build_report(ctx: EvalContext, keys: list[str] | None = None) -> list[Sectio
 def write_report(sections: list[Section], out_dir: Path, ctx: EvalContext,
                  name: str = "evaluation") -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(UTC).isoformat(timespec="seconds")
-    header = [f"# Evaluation report ({created})", "",
+    now = datetime.now(UTC)
+    created = now.isoformat(timespec="seconds")
+    header = [f"# Evaluation report ({local_text(now, ctx.settings)})", "",
               f"Truth: `{ctx.truth_path}` ({len(ctx.truth)} events)" if ctx.truth_path else "",
-              f"Window: {ctx.since.isoformat() if ctx.since else 'all'} .. "
-              f"{ctx.until.isoformat() if ctx.until else 'all'}", ""]
+              f"Window: {local_text(ctx.since, ctx.settings)} .. {local_text(ctx.until, ctx.settings)} "
+              f"(local time, TIMEZONE={ctx.settings.timezone})", ""]
     body = [f"## {s.title}\n\n{s.markdown}\n" for s in sections]
     md = out_dir / f"{name}.md"
     js = out_dir / f"{name}.json"
