@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     rate_limit_list: str = Field(default="100/minute", description="GET /anomalies (SEED.md table)")
     rate_limit_detect: str = Field(default="10/minute", description="POST /detect-and-notify (SEED.md)")
     rate_limit_default: str = Field(default="300/minute")
+    # Each operator a key names (X-Operator) gets a bucket of their own; past this many names per key
+    # and hour, new names share the key's own bucket, so that inventing names cannot multiply the limit.
+    # 32 covers a control room's shift roster; one name per request would otherwise lift every limit.
+    rate_limit_operators_per_key: int = Field(default=32, ge=1, le=10_000)
 
     # --- API -----------------------------------------------------------------------------
     # Off only for throughput measurement (benchmarks/api.py); the SEED.md limits apply otherwise.

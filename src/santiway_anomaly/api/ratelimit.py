@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import threading
 import time
+from collections import OrderedDict
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -26,11 +28,48 @@ from santiway_anomaly.api.operator import operator_name
 from santiway_anomaly.config import Settings
 
 
+class OperatorBuckets:
+    """The operator names each key used in the last hour, at most `per_key` of them: a name beyond that
+    gets no bucket of its own (its requests count in the key's bucket), so a key holder cannot escape
+    a limit by sending a new X-Operator name with every request."""
+
+    WINDOW_S = 3600.0
+
+    def __init__(self, per_key: int = 32) -> None:
+        self.per_key = per_key
+        self._seen: dict[str, OrderedDict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, key_id: str, operator: str, now: float | None = None) -> bool:
+        """Whether `operator` has (or now gets) a bucket of its own under `key_id`."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            names = self._seen.setdefault(key_id, OrderedDict())
+            while names and next(iter(names.values())) < now - self.WINDOW_S:
+                names.popitem(last=False)
+            if operator in names:
+                names.move_to_end(operator)
+            elif len(names) >= self.per_key:
+                return False
+            names[operator] = now
+            return True
+
+    def reset(self, per_key: int) -> None:
+        with self._lock:
+            self.per_key = per_key
+            self._seen.clear()
+
+
+operator_buckets = OperatorBuckets()
+
+
 def identity(key_id: str | None, operator: str | None, address: str) -> str:
     """Who a limit applies to: the id of a valid key and the operator the caller names (the dashboard's
-    signed-in user: one bucket each), else the client address."""
+    signed-in user: one bucket each, up to RATE_LIMIT_OPERATORS_PER_KEY names), else the client address."""
     if key_id:
-        return f"key:{key_id}/{operator}" if operator else f"key:{key_id}"
+        if operator and operator_buckets.admit(key_id, operator):
+            return f"key:{key_id}/{operator}"
+        return f"key:{key_id}"
     return f"ip:{address}"
 
 
@@ -86,6 +125,7 @@ def configure(settings: Settings) -> None:
                 f"'100/minute' or '10/second;1000/hour': {exc}"
             ) from None
     _limits.update(chosen)
+    operator_buckets.reset(settings.rate_limit_operators_per_key)
     limiter.enabled = settings.rate_limit_enabled
     limiter.reset()
 
