@@ -56,7 +56,9 @@ class StationaryDetector(FindingDetector):
         self.settings = settings
 
     def coverage_ranges(self, window: Window) -> list[Span]:
-        return coverage_ranges(self.settings, window)
+        # The density detector's too: run alone, this detector runs it for its spike hours.
+        return [*coverage_ranges(self.settings, window),
+                *density_module.DensityDetector(self.settings).coverage_ranges(window)]
 
     def fit(self, store: Store, window: Window) -> Self:
         # Levels are validated with the settings (config.py `_stationary_levels`). Baselines are read per
