@@ -4,14 +4,21 @@ to a real scan of the window as the baseline (a SELECT that reads the window's c
 them; `SELECT count()` is answered from metadata and measures nothing).
 
 Each detector runs in its own process (the store is closed in between: one process per chDB
-directory), so its peak memory (ru_maxrss, chDB included) is its own. The scan and the detectors run
-in --runs interleaved rounds (scan, density, night, stationary, ml; again); the figures are the
-medians, and the ratios are median over median scan (the shared 2-core machine's load moves single
-runs by 2x).
+directory), so its peak memory (ru_maxrss, chDB included) is its own; then all four run together in one
+process as `detect` runs them (`all`: one run, one shared context, coverage read once). The scan and
+the detectors run in --runs interleaved rounds (scan, density, night, stationary, ml, all; again); the
+figures are the medians, and the ratios are median over median scan (the shared 2-core machine's load
+moves single runs by 2x).
+
+With --before SRC (the `src` directory of another checkout, e.g. `git worktree add /tmp/before <commit>`),
+every round also runs the same children with that code on the same store, right after this code's:
+the result gains `before` (its medians) and `speedup` (before over after, per detector and `all`).
 
     .venv/bin/python benchmarks/detect.py [--devices 100000] [--per-device 100] [--history-days 14] [--runs 3]
     # build the 100k store once, then reuse it:
     .venv/bin/python benchmarks/detect.py --data-dir DIR --keep --reuse
+    # and compare with an older checkout in the same run:
+    .venv/bin/python benchmarks/detect.py --data-dir DIR --keep --reuse --before /tmp/before/src
 
 The data is generated inside ClickHouse (`INSERT ... SELECT ... FROM numbers(...)`, vectorised, no
 Python loop over sightings): office workers on weekday-like hours, fixtures around the clock, night
@@ -36,7 +43,7 @@ from pathlib import Path
 
 from santiway_anomaly.config import load_settings
 from santiway_anomaly.detectors.base import Window, build
-from santiway_anomaly.detectors.runner import load_detectors
+from santiway_anomaly.detectors.runner import load_detectors, run_detection
 from santiway_anomaly.storage import Store
 
 DAY0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -97,13 +104,24 @@ FROM santi.way_data WHERE ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateT
 DETECTORS = ("density", "night", "stationary", "ml")
 
 
+ALL = "all"  # the four detectors in one run, as `detect` runs them
+
+
 def run_one(data_dir: Path, name: str, start: datetime, end: datetime) -> None:
-    """Child process: run one detector over the window and print seconds, anomalies and peak RSS."""
+    """Child process: run one detector (or `all`, one run of every detector) over the window and print
+    seconds, anomalies and peak RSS. Nothing is stored: every round sees the same store."""
     settings = load_settings(data_dir=data_dir, _env_file=None, log_level="WARNING")
     load_detectors()
     with Store.open(settings) as store:
         started = time.perf_counter()
-        anomalies = build(name, settings=settings).detect(store, Window(start, end))
+        if name == ALL:
+            run = run_detection(store, settings, hours=(end - start).total_seconds() / 3600, until=end,
+                                detectors=list(DETECTORS), save=False)
+            if run.errors:
+                raise SystemExit(f"detection failed: {run.errors}")
+            anomalies = run.anomalies
+        else:
+            anomalies = build(name, settings=settings).detect(store, Window(start, end))
         seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
     sys.stdout.write(json.dumps({"seconds": round(seconds, 3), "anomalies": len(anomalies),
@@ -164,6 +182,9 @@ def main() -> None:
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)  # internal: generate + scan
     parser.add_argument("--scan-only", action="store_true", help=argparse.SUPPRESS)  # internal: one scan
     parser.add_argument("--runs", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="the src directory of another checkout: its detectors are timed in the same rounds")
+    parser.add_argument("--no-all", action="store_true", help="do not time the four detectors in one run")
     args = parser.parse_args()
     if args.run_one:
         start = datetime.fromisoformat(args.window_start)
@@ -188,34 +209,57 @@ def main() -> None:
         prep = json.loads(subprocess.run(prep_cmd, capture_output=True, text=True, check=True)
                           .stdout.strip().splitlines()[-1])
         names = [n.strip() for n in args.detectors.split(",") if n.strip()]
-        runs: dict[str, list[dict[str, float]]] = {n: [] for n in ["scan", *names]}
+        if not args.no_all:
+            names.append(ALL)
+        trees = {"after": dict(os.environ)}
+        if args.before is not None:
+            trees["before"] = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
+        runs: dict[str, dict[str, list[dict[str, float]]]] = {t: {n: [] for n in names} for t in trees}
+        scans: list[dict[str, float]] = []
         for r in range(args.runs):
             out = subprocess.run([*child, "--scan-only", "--window-start", window.start.isoformat()],
                                  capture_output=True, text=True, check=True).stdout
-            runs["scan"].append(json.loads(out.strip().splitlines()[-1]))
+            scans.append(json.loads(out.strip().splitlines()[-1]))
             for name in names:
-                out = subprocess.run([*child, "--run-one", name, "--window-start", window.start.isoformat()],
-                                     capture_output=True, text=True, check=True).stdout
-                runs[name].append(json.loads(out.strip().splitlines()[-1]))
-            sys.stderr.write(f"round {r + 1}/{args.runs}: " + ", ".join(
-                f"{k} {v[-1]['seconds']:.2f} s" for k, v in runs.items()) + "\n")
-        scan_s = statistics.median(x["seconds"] for x in runs["scan"])
-        timings = {n: round(statistics.median(x["seconds"] for x in runs[n]), 3) for n in names}
-        peaks = {n: round(statistics.median(x["peak_mb"] for x in runs[n]), 1) for n in names}
-        found = {n: int(runs[n][-1]["anomalies"]) for n in names}
-        total = round(sum(timings.values()), 3)
+                for tree, env in trees.items():
+                    out = subprocess.run([*child, "--run-one", name, "--window-start", window.start.isoformat()],
+                                         capture_output=True, text=True, check=True, env=env).stdout
+                    runs[tree][name].append(json.loads(out.strip().splitlines()[-1]))
+            sys.stderr.write(f"round {r + 1}/{args.runs}: scan {scans[-1]['seconds']:.2f} s, " + ", ".join(
+                f"{n} {runs['after'][n][-1]['seconds']:.2f} s" + (
+                    f" (before {runs['before'][n][-1]['seconds']:.2f} s)" if "before" in runs else "")
+                for n in names) + "\n")
+        scan_s = statistics.median(x["seconds"] for x in scans)
+        medians = {t: {n: round(statistics.median(x["seconds"] for x in runs[t][n]), 3) for n in names}
+                   for t in trees}
+        timings = medians["after"]
+        peaks = {n: round(statistics.median(x["peak_mb"] for x in runs["after"][n]), 1) for n in names}
+        found = {n: int(runs["after"][n][-1]["anomalies"]) for n in names}
+        singles = [n for n in names if n != ALL]
+        total = round(sum(timings[n] for n in singles), 3)
         ml_ok = "ml" not in timings or (timings["ml"] <= 15.0 and peaks["ml"] <= 2048)
         result = {
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
             "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
             **prep, "history_days": args.history_days, "runs": args.runs, "scan_seconds": scan_s,
-            "scan_runs": [x["seconds"] for x in runs["scan"]],
-            "detector_runs": {n: [x["seconds"] for x in runs[n]] for n in names},
+            "scan_runs": [x["seconds"] for x in scans],
+            "detector_runs": {n: [x["seconds"] for x in runs["after"][n]] for n in names},
             "detector_seconds": timings, "peak_mb": peaks,
             "total_seconds": total, "ratio_to_scan": {k: round(v / max(scan_s, 1e-6), 1) for k, v in timings.items()},
             "anomalies": found, "limit_seconds": 30.0, "within_limit": total <= 30.0,
             "ml_limit": {"seconds": 15.0, "peak_mb": 2048, "ok": ml_ok},
         }
+        if "before" in medians:
+            before = medians["before"]
+            result["before"] = {
+                "src": str(args.before), "detector_runs": {n: [x["seconds"] for x in runs["before"][n]] for n in names},
+                "detector_seconds": before,
+                "peak_mb": {n: round(statistics.median(x["peak_mb"] for x in runs["before"][n]), 1) for n in names},
+                "anomalies": {n: int(runs["before"][n][-1]["anomalies"]) for n in names},
+                "total_seconds": round(sum(before[n] for n in singles), 3),
+                "ratio_to_scan": {k: round(v / max(scan_s, 1e-6), 1) for k, v in before.items()}}
+            result["speedup"] = {n: round(before[n] / max(timings[n], 1e-6), 2) for n in names}
         print(f"\nwindow {window.start:%Y-%m-%d}: {prep['window_rows']:,} sightings, {prep['window_devices']:,} "
               f"devices ({prep['stored_rows']:,} rows stored, {args.history_days} history days)")
         print(f"medians of {args.runs} interleaved runs")
@@ -224,8 +268,15 @@ def main() -> None:
         for name, seconds in timings.items():
             print(f"{name:<16} {seconds:8.3f} s   x{seconds / max(scan_s, 1e-6):6.1f} scan   "
                   f"peak {peaks[name]:7.0f} MB   {found[name]} anomalies")
-        print(f"{'all detectors':<16} {total:8.3f} s   (limit 30 s: {'ok' if total <= 30 else 'OVER'}; "
+        print(f"{'sum of the four':<16} {total:8.3f} s   (limit 30 s: {'ok' if total <= 30 else 'OVER'}; "
               f"ml limit 15 s / 2 GB: {'ok' if ml_ok else 'OVER'})")
+        if "before" in result:
+            b = result["before"]
+            print(f"before ({args.before}):")
+            for name, seconds in b["detector_seconds"].items():
+                print(f"{name:<16} {seconds:8.3f} s   x{seconds / max(scan_s, 1e-6):6.1f} scan   "
+                      f"peak {b['peak_mb'][name]:7.0f} MB   {b['anomalies'][name]} anomalies   "
+                      f"speed-up x{result['speedup'][name]:.2f}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"written {args.out}")

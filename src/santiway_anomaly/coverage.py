@@ -160,15 +160,76 @@ class Coverage:
         return out
 
 
+Span = tuple[datetime, datetime]
+
+
+def hour_span(start: datetime, end: datetime) -> Span:
+    """[start, end) widened to whole UTC hours: the range a coverage is computed for."""
+    return floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
+
+
 def load_coverage(store: Store, settings: Settings, start: datetime, end: datetime) -> Coverage:
     """Coverage of every folder that reported in [start, end) (hour-aligned), heartbeats included."""
-    start, end = floor_hour(start), floor_hour(end - timedelta(microseconds=1)) + timedelta(hours=1)
-    coverage = coverage_from_reports(sensor_hours(store, start, end), settings, start, end)
-    if not coverage.folders:
-        return coverage
-    beats = heartbeat_folders(store, start, end, settings.fixture_heartbeat_share, HEARTBEAT_MIN_HOURS,
-                              HEARTBEAT_HOURS_OF_DAY)
-    return coverage.with_heartbeat(beats)
+    return CoverageReader(store, settings).coverage(start, end)
+
+
+class CoverageReader:
+    """Coverage of several ranges from one read of the store: a detection run asks for up to four (each
+    detector's history, the returning look-back, fixture learning), and each is computed exactly as
+    `load_coverage` of that range alone would (a sensor's rhythm, home folder and active days depend on
+    the range, so one range's coverage is not a slice of another's).
+
+    The ranges announced with `expect` before the first `coverage` are read together: the sensors' reports
+    once over their union (every range's own are a subset of its rows), and the heartbeats of all of them
+    in one query. A range asked for later costs a read of its own."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._expected: list[Span] = []
+        self._reports: list[tuple[Span, pd.DataFrame]] = []  # (hour-aligned span read, its report rows)
+        self._beats: dict[Span, frozenset[str]] = {}
+        self._made: dict[Span, Coverage] = {}
+
+    def expect(self, ranges: Iterable[Span]) -> None:
+        """Announce ranges that will be asked for, so that one read serves them all."""
+        for start, end in ranges:
+            span = hour_span(start, end)
+            if span not in self._expected:
+                self._expected.append(span)
+
+    def coverage(self, start: datetime, end: datetime) -> Coverage:
+        span = hour_span(start, end)
+        if span not in self._made:
+            self._read([span, *[e for e in self._expected if e not in self._beats]])
+            coverage = coverage_from_reports(self._rows(span), self.settings, *span)
+            self._made[span] = coverage.with_heartbeat(self._beats[span]) if coverage.folders else coverage
+        return self._made[span]
+
+    def _read(self, spans: list[Span]) -> None:
+        s = self.settings
+        missing = [x for x in spans if x not in self._beats]
+        if missing:
+            found = heartbeat_folders(self.store, missing, s.fixture_heartbeat_share, HEARTBEAT_MIN_HOURS,
+                                      HEARTBEAT_HOURS_OF_DAY)
+            self._beats.update({x: frozenset(b) for x, b in zip(missing, found, strict=True)})
+        unread = [x for x in spans if not any(_inside(x, read) for read, _ in self._reports)]
+        if unread:
+            union = (min(a for a, _ in unread), max(b for _, b in unread))
+            self._reports.append((union, sensor_hours(self.store, *union)))
+
+    def _rows(self, span: Span) -> pd.DataFrame:
+        """The report rows of `span`, cut from a read that holds it (rows are whole UTC hours)."""
+        read, rows = next((r, rows) for r, rows in self._reports if _inside(span, r))
+        if read == span or rows.empty:
+            return rows
+        hour = pd.to_datetime(rows["hour"], utc=True)
+        keep = ((hour >= pd.Timestamp(span[0])) & (hour < pd.Timestamp(span[1]))).to_numpy()
+        return rows[keep].reset_index(drop=True)
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
 
 
 def coverage_from_reports(reports: pd.DataFrame, settings: Settings, start: datetime, end: datetime) -> Coverage:

@@ -15,6 +15,11 @@ level onto [0, 1] -> threshold at the alarm line (which a false-alarm budget may
 -> suppress repeats within the cooldown -> build the `Anomaly` with one `details` shape.
 
 Learned state ends in `_` (`baseline_`, `threshold_`); `__init__` only stores its arguments.
+
+One run, one context: the runner hands every detector of a run the same `DetectionContext`
+(detectors/context.py: coverage read once, the density spike hours) with `using`, after asking each
+for the coverage ranges it will read (`coverage_ranges`); `fit` takes it as `context_` (a detector run
+alone makes its own).
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from typing import Any, ClassVar, Self
 import pandas as pd
 
 from santiway_anomaly.anomaly import Anomaly, severity_for
+from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import Span
+from santiway_anomaly.detectors.context import DetectionContext
 from santiway_anomaly.detectors.findings import Finding
 from santiway_anomaly.storage.store import Store
 
@@ -58,6 +66,28 @@ class Window:
 class Detector(ABC):
     name: ClassVar[str]
     anomaly_type: ClassVar[str]
+    settings: Settings  # every detector is made with the settings (`build(name, settings=...)`)
+    # The run's shared context (`using`); None: `fit` makes one of the detector's own.
+    context: DetectionContext | None = None
+
+    def using(self, context: DetectionContext) -> Self:
+        """Share `context` with the other detectors of the run (the runner calls it before `fit`)."""
+        self.context = context
+        return self
+
+    def coverage_ranges(self, window: Window) -> list[Span]:
+        """The [start, end) ranges whose coverage this detector reads for `window`: the run reads the
+        ranges of all its detectors from the store at once. None read: an empty list."""
+        return []
+
+    def run_context(self, store: Store, window: Window) -> DetectionContext:
+        """The run's context when it reads `store`, else a new one of this detector's own; either way told
+        which coverage ranges this detector will ask for. Called by `fit`, kept as `context_`."""
+        context = self.context
+        if context is None or not context.serves(store):
+            context = DetectionContext(store, self.settings)
+        context.expect_coverage(self.coverage_ranges(window))
+        return context
 
     @abstractmethod
     def fit(self, store: Store, window: Window) -> Self: ...

@@ -39,8 +39,9 @@ import pandas as pd
 
 from santiway_anomaly.anomaly import ALARM_SCORE
 from santiway_anomaly.config import Settings
-from santiway_anomaly.coverage import Coverage, load_coverage
+from santiway_anomaly.coverage import Coverage, Span
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
+from santiway_anomaly.detectors.context import DetectionContext, SpikeHours
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
 from santiway_anomaly.storage.queries.alarm import prior_alarms
@@ -89,6 +90,10 @@ class DensityDetector(FindingDetector):
 
     # ---- fit ----------------------------------------------------------------------------
 
+    def coverage_ranges(self, window: Window) -> list[Span]:
+        """The history before the window and the window itself (restart hours are judged in it)."""
+        return [(floor_hour(window.start) - timedelta(days=self.settings.detect_history_days), window.end)]
+
     def fit(self, store: Store, window: Window) -> Self:
         s = self.settings
         if not s.density_ratio_alarm < s.density_ratio_warning < s.density_ratio_critical:
@@ -96,7 +101,8 @@ class DensityDetector(FindingDetector):
         start = floor_hour(window.start)
         hist_start = start - timedelta(days=s.detect_history_days)
         self.start_ = start
-        self.coverage_ = load_coverage(store, s, hist_start, window.end)
+        self.context_ = self.run_context(store, window)
+        self.coverage_ = self.context_.coverage(*self.coverage_ranges(window)[0])
         history = folder_hours(store, hist_start, start, self.folders)
         samples = self._samples(history, self.coverage_, start)
         self.baseline_, self.line_ = self._baseline(samples)
@@ -208,7 +214,7 @@ class DensityDetector(FindingDetector):
         scored = self.hourly(store, window)
         found: list[Finding] = list(scored["finding"]) if len(scored) else []
         if self.folders is None:  # the whole run's answer: the stationary detector reuses it
-            _remember_spikes(store, window, scored)
+            self.context_.remember_spike_hours(window.start, window.end, _spikes(scored))
         return found
 
     def _finding(self, row: dict[Any, Any]) -> tuple[Finding, dict[str, Any]]:
@@ -265,28 +271,19 @@ class DensityDetector(FindingDetector):
                          "covered": self.coverage_.is_covered(folder, hour.to_pydatetime())}
 
 
-_SPIKE_MEMO: dict[tuple[int, datetime, datetime], set[tuple[str, int]]] = {}
-
-
-def clear_run_memo() -> None:
-    """Forget the last run's spikes (the runner calls it before every run: the data may have changed)."""
-    _SPIKE_MEMO.clear()
-
-
-def _remember_spikes(store: Store, window: Window, scored: pd.DataFrame) -> set[tuple[str, int]]:
+def _spikes(scored: pd.DataFrame) -> SpikeHours:
     spikes = scored[scored["score"] >= ALARM_SCORE] if len(scored) else scored
-    _SPIKE_MEMO.clear()  # one run's answer is all that is reused
-    found = {(str(f), int(pd.Timestamp(h).timestamp()))
-             for f, h in zip(spikes.get("folder", []), spikes.get("hour", []), strict=True)}
-    _SPIKE_MEMO[(id(store), window.start, window.end)] = found
-    return found
+    return {(str(f), int(pd.Timestamp(h).timestamp()))
+            for f, h in zip(spikes.get("folder", []), spikes.get("hour", []), strict=True)}
 
 
-def spike_hours(store: Store, settings: Settings, window: Window) -> set[tuple[str, int]]:
+def spike_hours(context: DetectionContext, window: Window) -> SpikeHours:
     """(folder, UTC hour start in epoch seconds) of the window's hours at density alarm level: the
-    density detector's own answer when it ran over the same window in this run, computed once otherwise."""
-    key = (id(store), window.start, window.end)
-    if key not in _SPIKE_MEMO:
-        det = DensityDetector(settings).fit(store, window)
-        return _remember_spikes(store, window, det.hourly(store, window))
-    return _SPIKE_MEMO[key]
+    density detector's own answer when it ran over the same window in this run (`context`), computed once
+    otherwise (and kept in the context for the rest of the run)."""
+    found = context.spike_hours(window.start, window.end)
+    if found is None:
+        det = DensityDetector(context.settings).using(context).fit(context.store, window)
+        found = _spikes(det.hourly(context.store, window))
+        context.remember_spike_hours(window.start, window.end, found)
+    return found

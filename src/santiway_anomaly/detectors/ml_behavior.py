@@ -33,11 +33,12 @@ import pandas as pd
 from loguru import logger
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import Span
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.ml import personal
 from santiway_anomaly.storage.queries.alarm import prior_alarms
-from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures, load_allowlist
+from santiway_anomaly.storage.queries.known import fixture_history, is_exempt, learn_fixtures, load_allowlist
 from santiway_anomaly.storage.queries.ml_behavior import DAILY_COLUMNS, device_days, device_info
 from santiway_anomaly.storage.store import Store
 
@@ -82,9 +83,21 @@ class MLBehaviorDetector(FindingDetector):
         self.settings = settings
 
     # ---- fit: load the days, the baselines and the calibration --------------------------------
+    def coverage_ranges(self, window: Window) -> list[Span]:
+        """The scored days with their history (local days), and fixture learning's history."""
+        s = self.settings
+        zone = ZoneInfo(s.timezone)
+        days = scored_days(window, zone)
+        ranges = [fixture_history(s, window.start)]
+        if days:
+            ranges.append((day_start(days[0] - timedelta(days=s.detect_history_days), zone),
+                           day_start(days[-1] + timedelta(days=1), zone)))
+        return ranges
+
     def fit(self, store: Store, window: Window) -> Self:
         s = self.settings
         zone = ZoneInfo(s.timezone)
+        self.context_ = self.run_context(store, window)
         self.days_ = scored_days(window, zone)
         self.allow_ = load_allowlist(store)
         lookback = timedelta(hours=24 + s.ml_alarm_cooldown_hours)
@@ -104,8 +117,6 @@ class MLBehaviorDetector(FindingDetector):
 
     def _prepare(self, store: Store, frame: pd.DataFrame, start: datetime, end: datetime,
                  hist_first: date, first: date) -> None:
-        from santiway_anomaly.coverage import load_coverage
-
         s = self.settings
         all_days = [hist_first + timedelta(days=i) for i in range((self.days_[-1] - hist_first).days + 1)]
         n_hist = (first - hist_first).days
@@ -127,7 +138,7 @@ class MLBehaviorDetector(FindingDetector):
         # Covered device-days: the device's home folder (its most frequent main folder over the
         # history days) was listening for most of that local day. The home folder, not the day's:
         # a device that went somewhere new is judged by whether its usual place could hear it.
-        day_cov = _covered_days(load_coverage(store, s, start, end), s, all_days)  # days x folders
+        day_cov = _covered_days(self.context_.coverage(start, end), s, all_days)  # days x folders
         in_hist = keep & (day_codes < n_hist)
         folder_codes, folder_names = pd.factorize(frame["folder"])
         visits = pd.DataFrame({"d": dev_codes[in_hist], "f": folder_codes[in_hist]})
@@ -204,7 +215,8 @@ class MLBehaviorDetector(FindingDetector):
         if hot.empty:
             return []
         ids = sorted(set(hot["device_id"]))
-        fixtures = learn_fixtures(store, self.settings, window.start, device_ids=ids)
+        listening = self.context_.coverage(*fixture_history(self.settings, window.start)).covered
+        fixtures = learn_fixtures(store, self.settings, window.start, device_ids=ids, listening=listening)
         info: dict[Any, Any] = device_info(store, ids, *self._range).to_dict("index")
         zone = ZoneInfo(self.settings.timezone)
         out = []

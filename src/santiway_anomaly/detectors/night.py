@@ -51,7 +51,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.coverage import load_coverage
+from santiway_anomaly.coverage import Span
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import as_date, floor_hour, piecewise_level, records, utc
@@ -157,12 +157,18 @@ class NightDetector(FindingDetector):
 
     # ---- fit ----------------------------------------------------------------------------
 
+    def coverage_ranges(self, window: Window) -> list[Span]:
+        """The history before the window (fixture learning reads the same range)."""
+        end = floor_hour(window.start)
+        return [(end - timedelta(days=self.settings.detect_history_days), end)]
+
     def fit(self, store: Store, window: Window) -> Self:
         s = self.settings
         self.history_start_ = floor_hour(window.start) - timedelta(days=s.detect_history_days)
         self.history_end_ = floor_hour(window.start)
         self.allow_ = load_allowlist(store)
-        self.coverage_ = load_coverage(store, s, self.history_start_, self.history_end_)
+        self.context_ = self.run_context(store, window)
+        self.coverage_ = self.context_.coverage(self.history_start_, self.history_end_)
         self.listening_ = self.coverage_.covered
         # Only operator-confirmed night alarms leave the baselines (DESIGN.md "Baselines that do not
         # feed on their own alarms"): robust statistics absorb the rest.

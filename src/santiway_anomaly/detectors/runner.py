@@ -1,7 +1,8 @@
 """Run detectors over a window and store what they find, idempotently.
 
 One failing detector never stops the others: its error is reported in `DetectionRun.errors`. A
-detector whose model is not available (the ML one before training) is skipped with its reason.
+detector whose model is not available (the ML one before training) is skipped with its reason. The
+detectors of a run share one `DetectionContext` (detectors/context.py): coverage is read once per run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from loguru import logger
 from santiway_anomaly.anomaly import Anomaly
 from santiway_anomaly.catalog import DETECTORS
 from santiway_anomaly.config import Settings
-from santiway_anomaly.detectors.base import REGISTRY, Window, build
+from santiway_anomaly.detectors.base import REGISTRY, Detector, Window, build
+from santiway_anomaly.detectors.context import DetectionContext
 from santiway_anomaly.storage.anomalies import save_anomalies
 from santiway_anomaly.storage.store import Store, StoreUnavailableError
 
@@ -66,14 +68,27 @@ def run_detection(store: Store, settings: Settings, *, hours: float = 24.0, unti
         raise ValueError(f"unknown detector(s) {unknown}; choose from {available}")
     window = Window.last_hours(hours, until)
     run = DetectionRun(window=window)
-    from santiway_anomaly.detectors.density import clear_run_memo
-
-    clear_run_memo()
     unavailable = _unavailable_errors()
+    # One context for the run: coverage read once for every detector, the density spike hours shared.
+    context = DetectionContext(store, settings)
+    built: list[tuple[str, Detector]] = []
     for name in names:
+        try:
+            detector = build(name, settings=settings).using(context)
+            context.expect_coverage(detector.coverage_ranges(window))
+        except unavailable as exc:
+            run.skipped[name] = str(exc)
+            logger.warning("detector {} skipped: {}", name, exc)
+            continue
+        except Exception as exc:  # a detector that cannot be made must not stop the others
+            run.errors[name] = f"{type(exc).__name__}: {exc}"
+            logger.exception("detector {} could not be made", name)
+            continue
+        built.append((name, detector))
+    for name, detector in built:
         started = time.perf_counter()
         try:
-            found = build(name, settings=settings).detect(store, window)
+            found = detector.detect(store, window)
         except unavailable as exc:
             run.skipped[name] = str(exc)
             logger.warning("detector {} skipped: {}", name, exc)

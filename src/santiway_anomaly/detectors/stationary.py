@@ -26,10 +26,11 @@ from datetime import timedelta
 from typing import Any, Self
 
 from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import Span
 from santiway_anomaly.detectors import density as density_module
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Finding
-from santiway_anomaly.detectors.stationary_common import ANOMALY_TYPE, Context
+from santiway_anomaly.detectors.stationary_common import ANOMALY_TYPE, Context, coverage_ranges
 from santiway_anomaly.detectors.stationary_following import following_findings
 from santiway_anomaly.detectors.stationary_lingering import lingering_findings
 from santiway_anomaly.detectors.stationary_returning import returning_findings
@@ -40,8 +41,8 @@ from santiway_anomaly.storage.store import Store
 
 def density_spike_hours(ctx: Context, folders: list[str]) -> set[tuple[str, int]]:
     """(folder, UTC hour start in epoch seconds) of the window's hours at density-alarm level: the
-    density detector's own answer (memoised per run), never a second density run of our own."""
-    return density_module.spike_hours(ctx.store, ctx.settings, ctx.window)
+    density detector's own answer (kept in the run's context), never a second density run of our own."""
+    return density_module.spike_hours(ctx.shared, ctx.window)
 
 
 @register("stationary")
@@ -54,9 +55,15 @@ class StationaryDetector(FindingDetector):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def coverage_ranges(self, window: Window) -> list[Span]:
+        # The density detector's too: run alone, this detector runs it for its spike hours.
+        return [*coverage_ranges(self.settings, window),
+                *density_module.DensityDetector(self.settings).coverage_ranges(window)]
+
     def fit(self, store: Store, window: Window) -> Self:
         # Levels are validated with the settings (config.py `_stationary_levels`). Baselines are read per
         # suspect in `findings`: learning them for every device would cost as much as detection itself.
+        self.context_ = self.run_context(store, window)
         self.allow_ = load_allowlist(store)
         self.prior_ = prior_alarms(store, self.anomaly_type, window.start - self.cooldown() - timedelta(days=1),
                                    window.end)
@@ -67,7 +74,7 @@ class StationaryDetector(FindingDetector):
 
     def findings(self, store: Store, window: Window) -> list[Finding]:
         self.check_fitted()
-        ctx = Context(store, self.settings, window, self.allow_)
+        ctx = Context(store, self.settings, window, self.allow_, run=self.context_)
         parts = [*lingering_findings(ctx, density_spike_hours), *returning_findings(ctx), *following_findings(ctx)]
         return merge_by_device_day(parts)
 

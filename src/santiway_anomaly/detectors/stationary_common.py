@@ -11,12 +11,13 @@ from typing import Any
 import pandas as pd
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.coverage import Coverage, load_coverage
+from santiway_anomaly.coverage import Coverage, Span
 from santiway_anomaly.detectors.base import Window
+from santiway_anomaly.detectors.context import DetectionContext
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, utc
 from santiway_anomaly.storage.queries import stationary as sql
-from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures
+from santiway_anomaly.storage.queries.known import fixture_history, is_exempt, learn_fixtures
 from santiway_anomaly.storage.store import Store
 
 ANOMALY_TYPE = "stationary_surveillance"
@@ -30,18 +31,26 @@ class Context:
     settings: Settings
     window: Window
     allow: dict[str, set[str]]
+    run: DetectionContext | None = None  # the detection run's shared context (coverage read once per run)
     _coverage: Coverage | None = None
     _days: dict[datetime, dict[str, list[date]]] = field(default_factory=dict)
+
+    @property
+    def shared(self) -> DetectionContext:
+        if self.run is None or not self.run.serves(self.store):
+            self.run = DetectionContext(self.store, self.settings)
+        return self.run
 
     @property
     def coverage(self) -> Coverage:
         """Coverage from the start of the longest history any pattern reads to the window's end."""
         if self._coverage is None:
-            s = self.settings
-            days = max(s.detect_history_days, s.return_history_days + s.return_lookback_days)
-            self._coverage = load_coverage(self.store, s, floor_hour(self.window.start) - timedelta(days=days),
-                                           self.window.end)
+            self._coverage = self.shared.coverage(*coverage_span(self.settings, self.window))
         return self._coverage
+
+    def listening(self) -> pd.DataFrame:
+        """`Coverage.covered` of fixture learning's history (storage/queries/known.py `learn_fixtures`)."""
+        return self.shared.coverage(*fixture_history(self.settings, floor_hour(self.window.start))).covered
 
     def covered_days(self, folder: str, start: datetime, end: datetime) -> list[date]:
         """Covered local days of `folder` that lie in [start, end)."""
@@ -75,6 +84,17 @@ class Context:
                 "regular_min_days": self.settings.regular_min_days}
 
 
+def coverage_span(settings: Settings, window: Window) -> Span:
+    """From the start of the longest history any pattern reads to the window's end."""
+    days = max(settings.detect_history_days, settings.return_history_days + settings.return_lookback_days)
+    return floor_hour(window.start) - timedelta(days=days), window.end
+
+
+def coverage_ranges(settings: Settings, window: Window) -> list[Span]:
+    """Every coverage range the three patterns read: their histories and fixture learning's."""
+    return [coverage_span(settings, window), fixture_history(settings, floor_hour(window.start))]
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
@@ -105,7 +125,8 @@ def common_against(ctx: Context, devices: list[str], pattern: str) -> dict[str, 
         if is_exempt(ctx.allow, d, ANOMALY_TYPE):
             out.setdefault(d, []).append(Against("on the known-devices list", 0.0))
     if pattern != "following" and devices:
-        fixtures = learn_fixtures(ctx.store, ctx.settings, floor_hour(ctx.window.start), devices)
+        fixtures = learn_fixtures(ctx.store, ctx.settings, floor_hour(ctx.window.start), devices,
+                                  listening=ctx.listening())
         for d, f in fixtures.items():
             out.setdefault(d, []).append(Against(
                 f"known fixture (learned): seen {int(f['hours_seen'])} of {int(f['span_hours'])} hours", 0.0))

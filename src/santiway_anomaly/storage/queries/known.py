@@ -80,6 +80,13 @@ def remove_known(store: Store, device_ids: Sequence[str], reason: str = ALL) -> 
     )
 
 
+def fixture_history(settings: Settings, before: datetime) -> tuple[datetime, datetime]:
+    """The range fixture learning reads, and whose coverage (`listening`) it needs: the DETECT_HISTORY_DAYS
+    before `before`, in whole hours."""
+    end = floor_hour(before)
+    return end - timedelta(days=settings.detect_history_days), end
+
+
 def learn_fixtures(store: Store, settings: Settings, before: datetime,
                    device_ids: Sequence[str] | None = None, *,
                    listening: pd.DataFrame | None = None) -> dict[str, dict[str, float]]:
@@ -99,8 +106,7 @@ def learn_fixtures(store: Store, settings: Settings, before: datetime,
     if device_ids is not None and not device_ids:
         return {}
     s = settings
-    start = floor_hour(before) - timedelta(days=s.detect_history_days)
-    end = floor_hour(before)
+    start, end = fixture_history(s, before)
     # Fewer heard hours than FIXTURE_MIN_DAYS present days of the fewest covered hours cannot qualify.
     min_hours = max(1, math.ceil(s.fixture_min_days * 24 * s.coverage_day_share * s.fixture_hour_coverage))
     rows = fixture_candidate_hours(store, start, end, list(device_ids) if device_ids is not None else None,

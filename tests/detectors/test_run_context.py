@@ -1,0 +1,98 @@
+"""One detection run, one context: coverage is read from the store once for all four detectors, the density
+spike hours are computed once, and sharing them changes nothing that any detector finds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from santiway_anomaly import coverage as coverage_module
+from santiway_anomaly.config import Settings
+from santiway_anomaly.coverage import CoverageReader, load_coverage
+from santiway_anomaly.detectors import density as density_module
+from santiway_anomaly.detectors.base import build
+from santiway_anomaly.detectors.runner import load_detectors, run_detection
+from santiway_anomaly.storage import Store
+from tests.detectors.test_rule_detectors import WINDOW
+
+DETECTORS = ["density", "night", "stationary", "ml"]
+
+
+@pytest.fixture()
+def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often each storage function behind coverage and density's counts was called. The calls go on to
+    the real store: only counted on the way."""
+    counts: Counter[str] = Counter()
+
+    def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return fn(*args, **kwargs)
+
+        return call
+
+    for module, name in ((coverage_module, "sensor_hours"), (coverage_module, "heartbeat_folders"),
+                         (density_module, "folder_hours")):
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    return counts
+
+
+def _found(anomalies: list[Any]) -> dict[str, tuple[Any, ...]]:
+    return {a.anomaly_id: (a.anomaly_type, a.device_id, a.folder, a.window_start, a.window_end, a.severity,
+                           a.score) for a in anomalies}
+
+
+def test_a_run_reads_coverage_once_for_every_detector(world_store: Store, settings: Settings,
+                                                      reads: Counter[str]) -> None:
+    assert "ml" in load_detectors()
+    run = run_detection(world_store, settings, hours=24, until=WINDOW.end, detectors=DETECTORS, save=False)
+    assert run.errors == {} and set(run.timings) == set(DETECTORS)
+    # Each detector reads coverage over its own ranges (history, returning look-back, fixture learning,
+    # local days): the sensors' reports and the heartbeats of all of them in one read each.
+    assert reads["sensor_hours"] == 1
+    assert reads["heartbeat_folders"] == 1
+    # The stationary detector's crowd evidence is the density detector's answer of this run: density's
+    # two reads (history, window), no second density run.
+    assert reads["folder_hours"] == 2
+
+
+def test_sharing_the_run_changes_no_finding(world_store: Store, settings: Settings, reads: Counter[str]) -> None:
+    load_detectors()
+    alone = {}
+    for name in DETECTORS:
+        alone.update(_found(build(name, settings=settings).detect(world_store, WINDOW)))
+    assert reads["sensor_hours"] == len(DETECTORS)  # on its own, each detector reads coverage itself
+    together = run_detection(world_store, settings, hours=24, until=WINDOW.end, detectors=DETECTORS, save=False)
+    assert {a.anomaly_type for a in together.anomalies} >= {"density_spike", "night_activity",
+                                                            "stationary_surveillance"}
+    assert _found(together.anomalies) == alone
+
+
+def test_one_read_gives_each_range_its_own_coverage(world_store: Store, settings: Settings,
+                                                    reads: Counter[str]) -> None:
+    end = WINDOW.end
+    ranges = [(end - timedelta(days=15), end), (end - timedelta(days=15), WINDOW.start),
+              (end - timedelta(days=3), end - timedelta(hours=12)),
+              (WINDOW.start + timedelta(hours=2), WINDOW.start + timedelta(hours=8))]  # too short for a heartbeat
+    reader = CoverageReader(world_store, settings)
+    reader.expect(ranges)
+    shared = [reader.coverage(a, b) for a, b in ranges]
+    assert reads["sensor_hours"] == 1 and reads["heartbeat_folders"] == 1
+    for (a, b), got in zip(ranges, shared, strict=True):
+        own = load_coverage(world_store, settings, a, b)
+        pd.testing.assert_frame_equal(got.share, own.share)
+        pd.testing.assert_frame_equal(got.reported, own.reported)
+        assert got.heartbeat == own.heartbeat and got.fixed_sensors == own.fixed_sensors
+    # The printer is heard in every hour of the office: a heartbeat over days, not over six hours.
+    assert "office" in shared[0].heartbeat and "office" in shared[1].heartbeat
+    assert shared[3].heartbeat == frozenset()
+    # A range nobody announced still gets its own coverage, from a read of its own.
+    late = reader.coverage(end - timedelta(days=2), end)
+    own = load_coverage(world_store, settings, end - timedelta(days=2), end)
+    pd.testing.assert_frame_equal(late.share, own.share)
+    assert late.heartbeat == own.heartbeat
