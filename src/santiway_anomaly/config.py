@@ -311,6 +311,17 @@ class Settings(BaseSettings):
     # device came and left with at least one other stranger (one that came and left alone is no member).
     linger_spike_share: float = Field(default=0.75, gt=0, le=1)
     linger_spike_factor: float = Field(default=0.3, ge=0, lt=1)
+    # A shift: the stranger's presence in the folder that day began and ended within
+    # LINGER_SHIFT_TOLERANCE_MINUTES of the presence of at least LINGER_SHIFT_MIN_REGULARS regulars of the
+    # site (REGULAR_MIN_DAYS) there: it keeps the site's working hours, as a new colleague on the first day
+    # does (or new equipment, with the always-on ones). A watcher keeps its own hours, not the site's.
+    # Ours: people of one shift arrive and leave within about three quarters of an hour of each other
+    # (commute, flexitime), looser than a class's STATIONARY_SESSION_TOLERANCE_MINUTES; three, as for a group.
+    # On the world families' check seeds 8 of 9 first-day staff dwells had >= 3 such regulars, no planted
+    # lingerer more than 1.
+    linger_shift_tolerance_minutes: float = Field(default=45, gt=0, le=180)
+    linger_shift_min_regulars: int = Field(default=3, ge=1)
+    linger_shift_factor: float = Field(default=0.3, ge=0, lt=1)
     # A randomized (locally administered) MAC: Android 10+ and iOS 14+ keep one random MAC per network, for a
     # day or longer, so a randomized MAC that persists is most often an ordinary phone; it needs twice the
     # evidence (ours). Applies to lingering and returning; following is judged by the places, not the MAC.
