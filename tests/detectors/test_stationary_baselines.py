@@ -1,7 +1,8 @@
 """Stationary surveillance: the baselines that say what is usual for a place (issue 11, item 4), on a tiny
 hand-built world. The planted lingerer and returner must rank above every normal device; night-shift
-phones with a new random MAC each night, a weekly class, an occasional visitor and a new hire must not
-fire; each rule's Against carries its documented factor."""
+phones with a new random MAC each night, a weekly class, an occasional visitor, a new hire, a new colleague
+on the first day and a returning visitor who walks about must not fire; each rule's Against carries its
+documented factor."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ NEW_HIRE = mac(0x52, 4)  # new, 3 days of the look-back, 9 h a day
 EXACT_TWO_HOURS = mac(0x52, 5)  # a stranger staying exactly 2 h: at most the alarm level, never above
 PART_TIMER = mac(0x52, 6)  # seen on one day of the history, then 6 h at a desk: not new to the place
 NIGHT_WATCHER = mac(0x52, 7)  # planted: new, arrives 21:00 the evening before and stays to 03:00
+FIRST_DAY = mac(0x52, 8)  # new, at a desk on the scored day only, coming and leaving with the staff (8-17)
+WALKER = mac(0x52, 9)  # new, back on 3 days of the look-back, walking about the hall (signal swings)
 
 
 def _night_mac(day: int) -> str:
@@ -77,6 +80,15 @@ def build_world() -> World:
                     **HALL)  # type: ignore[arg-type]
         w.track(NEW_HIRE, day + timedelta(hours=8), day + timedelta(hours=17), rssi=-60, rssi_sd=5, every_s=240,
                 **HALL)  # type: ignore[arg-type]
+    # A new colleague's first day: still at a desk near the sensor all day, as steady as a watcher, but
+    # arriving and leaving with the staff (within minutes, not to the second).
+    w.track(FIRST_DAY, scored + timedelta(hours=8, minutes=10), scored + timedelta(hours=16, minutes=50), rssi=-55,
+            rssi_sd=1.5, every_s=240, **HALL)  # type: ignore[arg-type]
+    # Other days than the returner's (not a group with it), 40 min each, moving about: std ~6 dB.
+    for d in (9, 11, SCORED_DAY):
+        day = T0 + d * DAY
+        w.track(WALKER, day + timedelta(hours=15), day + timedelta(hours=15, minutes=40), rssi=-60, rssi_sd=6,
+                every_s=120, **HALL)  # type: ignore[arg-type]
     return w
 
 
@@ -164,7 +176,6 @@ def test_an_occasional_visitor_and_a_new_hire_do_not_return(scored: pd.DataFrame
         assert f.adjusted_level < 1.0
 
 
-
 def test_a_part_timer_seen_before_is_not_a_lingering_stranger(scored: pd.DataFrame, settings: Settings) -> None:
     f = _finding(scored, PART_TIMER)
     assert f.pattern == "lingering" and f.level >= 2.0
@@ -175,3 +186,43 @@ def test_a_part_timer_seen_before_is_not_a_lingering_stranger(scored: pd.DataFra
     watcher = _finding(scored, NIGHT_WATCHER)
     assert watcher.pattern == "lingering" and watcher.evidence["days_seen_before"] == 0
     assert watcher.adjusted_level >= 1.0
+
+
+def test_a_new_colleague_keeping_the_staff_hours_is_not_a_lingering_stranger(scored: pd.DataFrame,
+                                                                          settings: Settings) -> None:
+    """First day at the place, 8.7 h steady near the sensor: by dwell alone critical. It came and left with
+    the staff regulars (a shift), which lowers it below the alarm line; the planted lingerer, there
+    10:30-14:00 while the staff were there all day, keeps hours of its own and still alarms."""
+    f = _finding(scored, FIRST_DAY)
+    assert f.pattern == "lingering" and f.level == 3.0
+    # the staff and the hire of last week (a regular by now, 8-17 too), not the always-on fixture
+    assert f.evidence["shift_regulars"] == len(STAFF) + 1
+    assert _factor(f, "keeps the site's hours") == settings.linger_shift_factor
+    assert f.adjusted_level == pytest.approx(f.level * settings.linger_shift_factor)
+    assert f.adjusted_level < 1.0
+    lingerer = _finding(scored, LINGERER)
+    assert lingerer.evidence["shift_regulars"] == 0
+    assert not [a for a in lingerer.against if "site's hours" in a.reason]
+    assert lingerer.adjusted_level >= 1.0
+
+
+def test_a_shift_needs_enough_regulars(baseline_store: Store, settings: Settings) -> None:
+    """With more regulars required than the site has, the first-day colleague is judged by its dwell."""
+    strict = settings.model_copy(update={"linger_shift_min_regulars": len(STAFF) + 2})
+    found = StationaryDetector(strict).fit(baseline_store, WINDOW).score(baseline_store, WINDOW)
+    f = _finding(found, FIRST_DAY)
+    assert f.evidence["shift_regulars"] == len(STAFF) + 1
+    assert not [a for a in f.against if "site's hours" in a.reason]
+    assert f.adjusted_level >= 1.0
+
+
+def test_a_returning_visitor_walking_about_is_not_watching_a_spot(scored: pd.DataFrame, settings: Settings) -> None:
+    walker = _finding(scored, WALKER)
+    assert walker.pattern == "returning" and walker.evidence["days_seen_before"] == 0
+    assert walker.evidence["rssi_std"] > settings.linger_max_rssi_std
+    assert _factor(walker, "unsteady signal") == settings.linger_unsteady_factor
+    assert walker.adjusted_level < 1.0
+    returner = _finding(scored, RETURNER)
+    assert returner.evidence["rssi_std"] <= settings.linger_max_rssi_std
+    assert not [a for a in returner.against if "unsteady" in a.reason]
+    assert returner.adjusted_level >= 1.0

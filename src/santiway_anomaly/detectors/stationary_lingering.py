@@ -5,8 +5,9 @@ Raw value: the dwell in hours (the longest run of 5-minute slots at one spot wit
 than STATIONARY_MAX_GAP_MINUTES). Level: LINGER_HOURS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3.
 Evidence against (each multiplies the level by its factor, see docs/detectors.md):
 unsteady signal, far from the sensor, randomized MAC, a dwell that is usual for the folder and hour on a
-typical covered day, co-dwellers (a session), seen before in the history (not new to the place), a density
-spike around the dwell, too little covered history (veto), a learned fixture or the operators' list (veto).
+typical covered day, co-dwellers (a session), keeping the site's hours with its regulars (a shift), seen
+before in the history (not new to the place), a density spike around the dwell, too little covered
+history (veto), a learned fixture or the operators' list (veto).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def lingering_findings(ctx: Context, spike_hours: SpikeHours) -> list[Finding]:
     _signal(ctx, live)
     live = [f for f in live if f.adjusted_level >= 1.0]
     _learning_and_usual(ctx, live)
+    live = [f for f in live if f.adjusted_level >= 1.0]
+    _shift(ctx, live, known_end)
     live = [f for f in live if f.adjusted_level >= 1.0]
     seen_before(ctx, live, known_end - timedelta(days=s.detect_history_days), known_end)
     live = [f for f in live if f.adjusted_level >= 1.0]
@@ -142,6 +145,43 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
         else:
             f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm < {s.near_rssi_dbm} dBm",
                                      s.linger_far_factor))
+
+
+def _shift(ctx: Context, live: list[Finding], known_end: datetime) -> None:
+    """A stranger whose presence in the folder that day began and ended with that of at least
+    LINGER_SHIFT_MIN_REGULARS of the site's regulars (both ends within LINGER_SHIFT_TOLERANCE_MINUTES)
+    keeps the site's working hours: a new colleague on the first day (not yet a regular), a temp, new
+    equipment beside the always-on ones. Surveillance is a stranger keeping hours of its own; one who came
+    and went with the staff is evidence against it. Only the run's window is read: no peeking at whether
+    it comes back tomorrow."""
+    s = ctx.settings
+    if not live:
+        return
+    df = ctx.store.query_df(sql.PRESENCE, {
+        **ctx.known_params(known_end, s.detect_history_days), "start": ctx.window.start, "end": ctx.window.end,
+        "folders": sorted({f.folder for f in live}), "ids": sorted({f.device_id for f in live})})
+    if df.empty:
+        return
+    own = {(str(r.device_id), str(r.folder)): (int(r.first_s), int(r.last_s)) for r in records(df)}
+    candidates = {f.device_id for f in live}
+    regulars = df[~df["device_id"].astype(str).isin(candidates)]
+    by_folder = {str(k): (g["first_s"].to_numpy(dtype=np.int64), g["last_s"].to_numpy(dtype=np.int64))
+                 for k, g in regulars.groupby("folder")}
+    tol = s.linger_shift_tolerance_minutes * 60
+    for f in live:
+        mine = own.get((f.device_id, f.folder))
+        ends = by_folder.get(f.folder)
+        if mine is None or ends is None:
+            continue
+        n = int(((np.abs(ends[0] - mine[0]) <= tol) & (np.abs(ends[1] - mine[1]) <= tol)).sum())
+        f.evidence["shift_regulars"] = n
+        if n >= s.linger_shift_min_regulars:
+            zone = s.zone_for(f.folder)
+            first, last = (datetime.fromtimestamp(t, UTC).astimezone(zone) for t in mine)
+            f.against.append(Against(
+                f"keeps the site's hours: here {first:%H:%M}-{last:%H:%M}, arriving and leaving within "
+                f"{s.linger_shift_tolerance_minutes:g} min of {n} regulars of the site (a shift: a new colleague, "
+                f">= {s.linger_shift_min_regulars})", s.linger_shift_factor))
 
 
 def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:

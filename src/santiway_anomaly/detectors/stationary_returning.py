@@ -7,12 +7,13 @@ REGULAR_MIN_DAYS days of the RETURN_HISTORY_DAYS before the look-back: regular v
 weekly rhythm) and staff back from an absence of up to about three weeks are known, not strangers.
 Evidence against: the folder still learning (veto: too few covered days before the look-back to tell a
 returner from a regular), randomized MAC, seen before the look-back on some day (an occasional visitor),
-hours a day at the place like staff, a group returning on the same days, far from the sensor, a learned
-fixture or the operators' list (veto).
+hours a day at the place like staff, a group returning on the same days, far from the sensor, an unsteady
+signal (moving about, not watching a spot), a learned fixture or the operators' list (veto).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -114,22 +115,32 @@ def _hours_a_day(ctx: Context, live: list[Finding], lookback_start: datetime, en
 
 
 def _near(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> None:
-    """Watching a spot means being near it (RSSI >= RETURN_NEAR_RSSI_DBM): a device heard only far
-    off on its returns passes by the place (a visitor at the edge of range, a neighbour), at the sensor
-    hearing it best over the look-back."""
+    """Watching a spot means being near it (RSSI >= RETURN_NEAR_RSSI_DBM) and still at it (a steady
+    signal, as for lingering: median hourly RSSI std <= LINGER_MAX_RSSI_STD), at the sensor hearing it
+    best over the look-back. A device heard only far off on its returns passes by the place (a visitor at
+    the edge of range, a neighbour); one whose signal swings on its visits moves about the place (a
+    visitor walking through a shop or a hall), it does not watch a spot."""
     s = ctx.settings
     if not live:
         return
     df = ctx.store.query_df(sql.SENSOR_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end})
-    best: dict[str, float] = {}
+    best: dict[str, tuple[float, float]] = {}
     if not df.empty:
         df = df[df["n"] >= 3].sort_values(["device_id", "m"], ascending=[True, False]).drop_duplicates("device_id")
-        best = {str(d): float(m) for d, m in zip(df["device_id"], df["m"], strict=True)}
+        best = {str(d): (float(m), float(sd)) for d, m, sd in zip(df["device_id"], df["m"], df["sd"], strict=True)}
     for f in live:
-        mean = best.get(f.device_id)
-        if mean is None:
+        if f.device_id not in best:
             continue
+        mean, sd = best[f.device_id]
         f.evidence["rssi_mean"] = round(mean, 1)
+        if not math.isnan(sd):  # NaN: no hour with 3 readings at that sensor, steadiness unknown
+            f.evidence["rssi_std"] = round(sd, 2)
+            if sd > s.linger_max_rssi_std:
+                f.against.append(Against(f"unsteady signal on its visits: hourly RSSI std {sd:.1f} dB > "
+                                         f"{s.linger_max_rssi_std:g} dB (moving about the place, not watching a "
+                                         "spot)", s.linger_unsteady_factor))
+            else:
+                f.reasons.append(f"steady signal: hourly RSSI std {sd:.1f} dB")
         if mean >= s.return_near_rssi_dbm:
             f.reasons.append(f"near: mean RSSI {mean:.0f} dBm >= {s.return_near_rssi_dbm} dBm")
         else:

@@ -42,6 +42,20 @@ def _regulars(start: str, end: str) -> str:
 # strangers, so these are left out before any work.
 _KNOWN = _regulars("known_start", "known_end")
 
+# Per (device, folder) in the window: first and last sighting there, for the lingering candidates `ids`
+# and for the regulars of the history (known_start, known_end) - the site's own people - in the
+# candidates' folders: did a stranger come and leave with the site's regulars, like a shift?
+PRESENCE = """
+SELECT device_id, f AS folder, toInt64(toUnixTimestamp(min(first_seen))) AS first_s,
+       toInt64(toUnixTimestamp(max(last_seen))) AS last_s
+FROM anomaly_ml.hourly_features
+ARRAY JOIN folders AS f
+WHERE hour >= toStartOfHour({start:DateTime('UTC')}) AND hour < {end:DateTime('UTC')}
+  AND f IN (SELECT arrayJoin({folders:Array(String)}))
+  AND (device_id IN (SELECT arrayJoin({ids:Array(String)})) OR device_id IN (""" + _KNOWN + """))
+GROUP BY device_id, f
+"""
+
 # Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
 # The longest run of slots without a gap > max_gap is the dwell, measured from its first to its last
 # sighting (not padded to whole slots: a 2-hour stay must not read as 2 h 05 min).
