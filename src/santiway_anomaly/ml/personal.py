@@ -163,7 +163,7 @@ def _rotate(m: Array, k: int) -> Array:
 def attached(h: Array, seed: Array) -> Array:
     """The hours of each day's mask `h` joined to an hour of `seed` through consecutive active hours
     of `h` (around midnight too): the stretch of the day that contains its usual hours."""
-    grown = h & seed
+    grown: Array = h & seed
     for _ in range(23):  # a stretch grows by one hour each way per pass; most settle in a few passes
         nxt = (grown | _rotate(grown, 1) | _rotate(grown, 23)) & h
         if np.array_equal(nxt, grown):
@@ -194,7 +194,8 @@ def schedule_hours(hours: Array, usable: Array) -> tuple[Array, Array]:
     u = np.asarray(usable, dtype=bool)
     counts, n = _hour_counts(h, u)
     # judged against all usable days / a usable day against the others
-    rare = _per_day(u, hour_masks(counts - 1 < RARE_HOUR * (n[:, None] - 1)), hour_masks(counts < RARE_HOUR * n[:, None]))
+    rare = _per_day(u, hour_masks(counts - 1 < RARE_HOUR * (n[:, None] - 1)),
+                    hour_masks(counts < RARE_HOUR * n[:, None]))
     # a missed hour of a usable day is not among that day's own, so the others count it whole
     core = _per_day(u, hour_masks((counts >= CORE_HOUR * (n[:, None] - 1)) & (n[:, None] > 1)),
                     hour_masks((counts >= CORE_HOUR * n[:, None]) & (n[:, None] > 0)))
