@@ -52,3 +52,51 @@ def office(n_devices: int = 30, days: int = 12, changed: int = 0, change_days: i
                     cols["vendor"].append("Apple" if i % 2 else "Samsung")
                     cols["is_randomized"].append(0)
     return pa.table(cols, schema=STORED_SCHEMA), devices, devices[:changed]
+
+
+def site(folders: tuple[str, ...] = ("office", "lab", "store"), per_folder: int = 12, days: int = 12,
+         move_days: int = 3, seed: int = 0) -> tuple[pa.Table, dict[str, str]]:
+    """A small site of a few folders whose regular devices each stay in their home folder, except:
+    - "mover": the first device of the first folder, which in the last `move_days` days also spends
+      about 45 minutes of its working day in the last folder, where it was never seen before;
+    - "wanderer": the second device of the first folder, which drops by another folder for a while
+      on every third day, its history included, and on the last day too.
+    Returns (table, {"mover": id, "wanderer": id})."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, list[object]] = {name: [] for name in STORED_SCHEMA.names}
+    roles: dict[str, str] = {}
+
+    def add(dev: str, ts: datetime, folder: str, sensor: str, rssi: float) -> None:
+        cols["ts"].append(ts)
+        cols["device_id"].append(dev)
+        cols["sensor_id"].append(sensor)
+        cols["folder"].append(folder)
+        cols["network_type"].append("wifi")
+        cols["rssi"].append(int(np.clip(rssi + rng.normal(0, 3), -119, -1)))
+        cols["lat"].append(LAT + rng.normal(0, 2e-5))
+        cols["lon"].append(LON + rng.normal(0, 2e-5))
+        cols["vendor"].append("Apple")
+        cols["is_randomized"].append(0)
+
+    for f, home in enumerate(folders):
+        for i in range(per_folder):
+            dev = mac(0x30 + f, i)
+            if f == 0 and i < 2:
+                roles["mover" if i == 0 else "wanderer"] = dev
+            arrive, stay = rng.uniform(8.0, 9.5), int(rng.integers(7, 9))
+            rssi0, sensor = rng.uniform(-70, -50), f"{home}-s{int(rng.integers(0, 2))}"
+            for d in range(days):
+                day = T0 + timedelta(days=d)
+                start_h = int(arrive + rng.normal(0, 0.3))
+                visit: str | None = None
+                if dev == roles.get("mover") and d >= days - move_days:
+                    visit = folders[-1]
+                elif dev == roles.get("wanderer") and (d % 3 == 0 or d == days - 1):
+                    visit = folders[1 + d % (len(folders) - 1)]
+                visit_h = start_h + 3  # a 45-minute visit in the fourth hour of its day
+                for h in range(start_h, min(start_h + stay, 23)):
+                    for m in rng.choice(60, size=3, replace=False):
+                        ts = day + timedelta(hours=h, minutes=int(m), seconds=int(rng.integers(60)))
+                        away = visit is not None and h == visit_h and m < 45
+                        add(dev, ts, visit if away and visit else home, f"{visit}-s0" if away else sensor, rssi0)
+    return pa.table(cols, schema=STORED_SCHEMA), roles

@@ -158,3 +158,21 @@ def test_a_shift_every_device_shares_is_not_personal() -> None:
     assert int(np.argmax(raw)) == 7 and np.quantile(raw, 0.5) < 2.0
     few = z[:10]
     assert (personal.remove_shared_shift(few) == few).all()  # too few devices to know what is shared
+
+
+def test_an_early_start_into_the_usual_day_is_a_long_day_not_odd_hours() -> None:
+    bits = np.zeros((1, 8, 24), dtype=bool)
+    bits[0, :6, 9:20] = True  # 09:00-20:00 on its six history days
+    bits[0, 6, 5:20] = True  # came at 05:xx and stayed its usual day
+    bits[0, 7, [2, 3, 4, 5, 12, 13]] = True  # 02:00-06:00 apart from its day, then a short afternoon
+    usable = np.array([[True] * 6 + [False, False]])
+    off, shifted = personal.schedule_hours(personal.hour_masks(bits), usable)
+    assert off[0, 6] == 0.0 and shifted[0, 6] == 0.0  # active_hours judges a long day
+    assert off[0, 7] == 4.0  # a block at hours it is never seen at stays whole
+    assert personal.off_hours(personal.hour_masks(bits), usable)[0, 7] == 4.0
+    # a night shift running through midnight is one stretch: an hour added at its end is attached
+    night = np.zeros((1, 6, 24), dtype=bool)
+    night[0, :, [22, 23, 0, 1, 2, 3]] = True
+    night[0, 5, 4] = True
+    off_n, _ = personal.schedule_hours(personal.hour_masks(night), np.array([[True] * 5 + [False]]))
+    assert off_n[0, 5] == 0.0

@@ -267,8 +267,7 @@ def context(X: np.ndarray, hours: np.ndarray, masks: np.ndarray, covered: np.nda
     usable = np.zeros(covered.shape, dtype=bool)
     usable[:, :upto] = hist
     out = X  # in place: the history-relative columns are placeholders that every context rewrites whole
-    out[:, :, personal.OFF] = personal.off_hours(hours, usable)
-    out[:, :, personal.SHIFTED] = personal.shifted_hours(hours, usable)
+    out[:, :, personal.OFF], out[:, :, personal.SHIFTED] = personal.schedule_hours(hours, usable)
     out[:, :, personal.NEW_FOLDERS] = personal.new_folders(masks, usable)
     med, scale, n = personal.robust_baseline(np.where(hist[:, :, None], out[:, :upto], np.nan))
     return out, med, scale, n

@@ -4,9 +4,12 @@ Pure numpy, no torch, no store (the detector in detectors/ml_behavior.py feeds i
 
 - Daily vector (FEATURES): sightings per active hour (log), active hours, RSSI mean, minutes present
   per active hour, sensors of the day, folders of the day it has never been seen in on its other
-  covered days, and its active hours at hours of day it is rarely active at on its other covered
-  days (its schedule); folders, first / last / mean local hour explain, not score.
-  The two history-relative features are computed leave-one-out on the history days too, so that a
+  covered days (one such folder is a change, in a site of 3 folders as of 30), and its schedule:
+  active hours at hours of day it is rarely active at on its other covered days, apart from its
+  usual day (an early start that runs on into its usual hours is a long day, not a new schedule),
+  and the hours its day moved by (`schedule_hours`); folders, first / last / mean local hour
+  explain, not score.
+  The history-relative features are computed leave-one-out on the history days too, so that a
   device whose hours or places wander every day has a wide scale for them, as it should.
 - Baseline per device and feature: median and MAD over the device's covered history days. The
   robust z-score of a day is (value - median) / max(1.4826 * MAD, floor): the floor is the change
@@ -58,15 +61,24 @@ class DailyFeature:
 # scored by `off_hours` instead (today's active hours at hours of day the device is
 # rarely active at), which a split shift does not move.
 # Floors: a quarter of the change the issue calls a change (z = 4 there): 2.7x the sightings per
-# hour (log 1.0), 10 h more or less active, 8 dB, 24 min more or less of each hour, 1.3 folders never
-# visited, 4 more sensors, 5 hours at hours of day it is rarely seen at.
+# hour (log 1.0), 10 h more or less active, 8 dB, 24 min more or less of each hour, 4 more sensors,
+# 5 hours at hours of day it is rarely seen at.
+# Places are counted, not measured: one folder the device has never been seen in on any of its
+# covered days (>= LEARNING_MIN_DAYS of them) is the change the definition names ("places it never
+# visits"), whether the site has 3 folders or 30. Its floor is a fifth of one folder, so that one
+# such folder scores 5 against a history that never wandered: above the default line (4) and the
+# budget lines the held-out days gave (3.0-4.5 over the world families). The old floor (a quarter of
+# 1.3 folders) let one new folder score only 3.0, so a device moving to the one other folder of a
+# 2-3-folder site was never flagged (issue 12: small_site recall 0.67, places 0 of 2). A device
+# whose history does wander (a new folder on some of its covered days, leave-one-out) gets a wide
+# scale from its own days and is not flagged for wandering again.
 FEATURES: tuple[DailyFeature, ...] = (
     DailyFeature("sightings_per_hour", floor=0.25, log=True),
     DailyFeature("active_hours", floor=2.5),
     DailyFeature("rssi_mean", floor=2.0),
     DailyFeature("minutes_per_hour", floor=6.0),
     DailyFeature("folders", floor=0.5, scored=False),
-    DailyFeature("new_folders", floor=0.33),
+    DailyFeature("new_folders", floor=0.2),
     DailyFeature("sensors", floor=1.0),
     DailyFeature("off_hours", floor=1.25),
     DailyFeature("shifted_hours", floor=0.75),
@@ -122,47 +134,89 @@ def hour_masks(bits: Array) -> Array:
     return out
 
 
-def off_hours(hours: Array, usable: Array) -> Array:
-    """hours (devices, days) uint32 active-hour masks, usable (devices, days: the history days) ->
-    each day's active hours that are rare hours of the device (active on fewer than RARE_HOUR of its
-    usable days), NaN on days without activity. A count, not a share: two odd hours of a three-hour
-    day are weak evidence of a new schedule, five of a shifted working day are strong.
-    Leave-one-out: a usable day is judged against the other usable days, as a new day is judged
-    against all of them. Only two rare-hour masks per device can occur (the day is usable or not),
-    so the work is on (devices, days) masks, not on (devices, days, 24) cells."""
-    h = np.asarray(hours, dtype=np.uint32)
-    u = np.asarray(usable, dtype=bool)
-    n = u.sum(axis=1)  # (devices,)
+def _hour_counts(h: Array, u: Array) -> tuple[Array, Array]:
+    """Days active at each hour of day over the usable days (devices, 24), and the usable days (devices,)."""
+    n = u.sum(axis=1)
     hu = np.where(u, h, np.uint32(0))
-    counts = np.empty((h.shape[0], 24), dtype=np.int32)  # days active at each hour, one pass per hour
+    counts = np.empty((h.shape[0], 24), dtype=np.int32)  # one pass per hour
     for k in range(24):
         counts[:, k] = np.count_nonzero(hu & np.uint32(1 << k), axis=1)
-    rare_new = hour_masks(counts < RARE_HOUR * n[:, None])  # judged against all usable days
-    rare_own = hour_masks(counts - 1 < RARE_HOUR * (n[:, None] - 1))  # a usable day against the others
-    rare = np.where(u, rare_own[:, None], rare_new[:, None])
-    out: Array = np.where(h > 0, np.bitwise_count(h & rare).astype(np.float32), np.nan)
+    return counts, n
+
+
+def _per_day(u: Array, own: Array, new: Array) -> Array:
+    """A usable day gets its leave-one-out mask `own`, any other day the mask over all usable days."""
+    out: Array = np.where(u, own[:, None], new[:, None])
     return out
+
+
+DAY_BITS = np.uint32((1 << 24) - 1)
+
+
+def _rotate(m: Array, k: int) -> Array:
+    """24-bit masks rotated by k hours (the day is a circle: a night shift runs through midnight)."""
+    k %= 24
+    out: Array = ((m << np.uint32(k)) | (m >> np.uint32(24 - k))) & DAY_BITS
+    return out
+
+
+def attached(h: Array, seed: Array) -> Array:
+    """The hours of each day's mask `h` joined to an hour of `seed` through consecutive active hours
+    of `h` (around midnight too): the stretch of the day that contains its usual hours."""
+    grown: Array = h & seed
+    for _ in range(23):  # a stretch grows by one hour each way per pass; most settle in a few passes
+        nxt = (grown | _rotate(grown, 1) | _rotate(grown, 23)) & h
+        if np.array_equal(nxt, grown):
+            break
+        grown = nxt
+    return grown
+
+
+def schedule_hours(hours: Array, usable: Array) -> tuple[Array, Array]:
+    """(off_hours, shifted_hours) of every device-day, both leave-one-out on the usable days and NaN
+    on days without activity.
+
+    off_hours: the day's active hours at rare hours of the device (active at them on fewer than
+    RARE_HOUR of its usable days) that are *detached* from its usual day, i.e. not joined to one of
+    its core hours (active at them on at least CORE_HOUR of its days) by consecutive active hours.
+    A count, not a share: two odd hours of a three-hour day are weak evidence of a new schedule,
+    five of a shifted working day are strong. An early start or a late stay that runs on into its
+    usual hours is a long day, which `active_hours` judges: an employee who came at 05:45 instead of
+    09:00 once had 4 "odd" hours and alarmed at a line of 3 (issue 12, world families' hard
+    negative); a separate block at hours it is never seen at ("active 03:00-07:00 instead of
+    09:00-18:00") stays whole.
+    shifted_hours: the smaller of the day's rare hours (attached or not) and its missed core hours
+    (core hours not active today): a day moved by hours has both, a long day only the first, a
+    short day only the second (active_hours speaks for those).
+    Only two rare / core masks per device can occur (the day is usable or not), so the work is on
+    (devices, days) masks, not on (devices, days, 24) cells."""
+    h = np.asarray(hours, dtype=np.uint32)
+    u = np.asarray(usable, dtype=bool)
+    counts, n = _hour_counts(h, u)
+    # judged against all usable days / a usable day against the others
+    rare = _per_day(u, hour_masks(counts - 1 < RARE_HOUR * (n[:, None] - 1)),
+                    hour_masks(counts < RARE_HOUR * n[:, None]))
+    # a missed hour of a usable day is not among that day's own, so the others count it whole
+    core = _per_day(u, hour_masks((counts >= CORE_HOUR * (n[:, None] - 1)) & (n[:, None] > 1)),
+                    hour_masks((counts >= CORE_HOUR * n[:, None]) & (n[:, None] > 0)))
+    odd = np.bitwise_count(h & rare)
+    detached = np.bitwise_count(h & rare & ~attached(h, core))
+    missed = np.bitwise_count(core & ~h)
+    active = h > 0
+    off: Array = np.where(active, detached.astype(np.float32), np.nan)
+    shifted: Array = np.where(active, np.minimum(odd, missed).astype(np.float32), np.nan)
+    return off, shifted
+
+
+def off_hours(hours: Array, usable: Array) -> Array:
+    """hours (devices, days) uint32 active-hour masks, usable (devices, days: the history days) ->
+    each day's odd hours detached from its usual day (`schedule_hours`)."""
+    return schedule_hours(hours, usable)[0]
 
 
 def shifted_hours(hours: Array, usable: Array) -> Array:
-    """The smaller of a day's odd hours (`off_hours`) and its missed core hours (hours of day the
-    device is active at on at least CORE_HOUR of its other usable days, not active today): a day
-    moved by hours has both, a long day only the first, a short day only the second (active_hours
-    speaks for those). Leave-one-out like `off_hours`; NaN on days without activity."""
-    h = np.asarray(hours, dtype=np.uint32)
-    u = np.asarray(usable, dtype=bool)
-    n = u.sum(axis=1)
-    hu = np.where(u, h, np.uint32(0))
-    counts = np.empty((h.shape[0], 24), dtype=np.int32)
-    for k in range(24):
-        counts[:, k] = np.count_nonzero(hu & np.uint32(1 << k), axis=1)
-    # a missed hour of a usable day is not among that day's own, so the others count it whole
-    core_new = hour_masks((counts >= CORE_HOUR * n[:, None]) & (n[:, None] > 0))
-    core_own = hour_masks((counts >= CORE_HOUR * (n[:, None] - 1)) & (n[:, None] > 1))
-    core = np.where(u, core_own[:, None], core_new[:, None])
-    missed = np.bitwise_count(core & ~h).astype(np.float32)
-    out: Array = np.where(h > 0, np.minimum(off_hours(h, u), missed), np.nan)
-    return out
+    """The smaller of a day's rare hours and its missed core hours (`schedule_hours`)."""
+    return schedule_hours(hours, usable)[1]
 
 
 def new_folders(masks: Array, usable: Array) -> Array:
