@@ -106,7 +106,7 @@ def test_phones_sharing_a_fingerprint_count_between_near_and_mid(empty_store: St
         for phone in range(8):
             rows.append({"ts": (HOUR + timedelta(minutes=5 * slot, seconds=phone)).isoformat(),
                          "device_id": f"DA:00:00:00:{slot:02X}:{phone:02X}", "sensor_id": "s1", "folder": "lab",
-                         "rssi": -60, "lat": 49.2, "lon": 16.5, "seq": 100 * phone + slot, "ies": PHONE_IES,
+                         "rssi": -50, "lat": 49.2, "lon": 16.5, "seq": 100 * phone + slot, "ies": PHONE_IES,
                          "ssid": ""})
     far_hour = HOUR + timedelta(hours=1)
     rows += [{"ts": (far_hour + timedelta(seconds=11 * i)).isoformat(), "device_id": f"AE:00:00:00:00:{i:02X}",
@@ -122,3 +122,38 @@ def test_phones_sharing_a_fingerprint_count_between_near_and_mid(empty_store: St
 def test_a_mid_cut_closer_than_the_near_cut_is_refused(settings: Settings) -> None:
     with pytest.raises(ValidationError, match="OCCUPANCY_MID_RSSI"):
         Settings(**{**settings.model_dump(), "occupancy_near_rssi": -80, "occupancy_mid_rssi": -65})
+    with pytest.raises(ValidationError, match="OCCUPANCY_ROOM_RSSI"):
+        Settings(**{**settings.model_dump(), "occupancy_room_rssi": -70})
+
+
+def _sighting(ts: datetime, mac: str, rssi: int, ies: str) -> dict[str, object]:
+    return {"ts": ts.isoformat(), "device_id": mac, "sensor_id": "s1", "folder": "lab", "rssi": rssi,
+            "lat": 49.2, "lon": 16.5, "seq": 1, "ies": ies, "ssid": ""}
+
+
+def test_passers_by_weigh_almost_nothing_and_a_sitter_fully(empty_store: Store, settings: Settings) -> None:
+    """One student sits in the room all hour (one probe burst every 5 minutes, a new MAC each time);
+    twenty passers-by each send one burst as close as the student's: they are near, but they do not
+    stay, so the hour holds about one person, not twenty-one (they still add to the mid-range MACs)."""
+    rows = [_sighting(HOUR + timedelta(minutes=5 * slot, seconds=30), f"DA:00:00:00:01:{slot:02X}", -50, PHONE_IES)
+            for slot in range(12)]
+    rows += [_sighting(HOUR + timedelta(minutes=3 * i, seconds=1), f"DA:00:00:00:02:{i:02X}", -50, f"0,1,{i}")
+             for i in range(20)]
+    _ingest(empty_store, rows)
+    row = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=1)).iloc[0]
+    assert row["unique_devices"] == 32
+    assert 0.9 <= row["people"] < 2
+
+
+def test_an_hour_with_nobody_within_the_room_holds_nobody(empty_store: Store, settings: Settings) -> None:
+    """Students waiting in the corridor all hour: near and staying, but no reading reaches the room cut;
+    the next hour one of them is inside."""
+    outside = settings.occupancy_room_rssi - 3
+    rows = [_sighting(HOUR + timedelta(minutes=5 * slot, seconds=10 * s), f"DA:00:00:00:{s:02X}:{slot:02X}",
+                      outside, f"0,1,{s}") for slot in range(24) for s in range(4)]
+    rows.append(_sighting(HOUR + timedelta(hours=1, minutes=30), "DA:00:00:00:FF:01", -45, "0,1,0"))
+    _ingest(empty_store, rows)
+    corridor, inside = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=2)).itertuples()
+    assert corridor.people == 0.0 and corridor.people_low == 0.0
+    assert corridor.people_high > 0  # the room cut moved the margin farther takes them in
+    assert inside.people > 2

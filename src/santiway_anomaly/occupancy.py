@@ -1,16 +1,20 @@
 """Occupancy: how many people a folder holds per hour (and per 5 minutes), with an interval (issue 16).
 
-Presence is counted, not probes or MACs. Per 5-minute slot two counts bracket the people near a
-sensor (storage/queries/occupancy.py): `near`, probe fingerprints heard at the near cut (merged, close:
-it undercounts, since phones of one model and OS share a fingerprint), and `mid`, distinct MACs heard
-at the mid cut (unmerged, farther: it overcounts rotations and the people next door). The estimate is
-their geometric mean, sqrt(near x mid): zero when nobody is near, and on the lab captures it follows
-the true number of people better than either count alone (docs/occupancy.md). Per hour, the mean over
+Presence is counted, not probes or MACs. A person's phone probes near the room, stays a while, and
+comes within the room. Per 5-minute slot two counts bracket the people near a sensor
+(storage/queries/occupancy.py): `near`, probe fingerprints heard at the near cut (merged, close: it
+undercounts, since phones of one model and OS share a fingerprint), each weighted by how long it
+stayed in the hour (a passer-by's single probe burst weighs almost nothing), and `mid`, distinct MACs
+heard at the mid cut (unmerged, farther: it overcounts rotations and the people next door). The
+estimate is their geometric mean, sqrt(near x mid): zero when nobody is near, and on the lab captures
+it follows the true number of people better than either count alone (docs/occupancy.md). In an hour
+in which no reading reached the room cut, the near phones were outside (the corridor, next door) and
+the estimate is 0. Per hour, the mean over
 the slots in which the folder heard anything (a silent slot is missing data, not an empty room), so
 a person who stays the whole hour counts once and one who stays 15 minutes a quarter, which is what
 an hourly mean occupancy measures. The raw distinct MACs stay beside the estimate
-(`unique_devices`). The interval (`people_low`, `people_high`) is the same estimate with both cuts
-moved OCCUPANCY_RSSI_MARGIN dB closer and farther.
+(`unique_devices`). The interval (`people_low`, `people_high`) is the same estimate with all three
+cuts moved OCCUPANCY_RSSI_MARGIN dB closer and farther.
 """
 
 from __future__ import annotations
@@ -34,14 +38,21 @@ def _geometric_mean(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(np.sqrt(a.astype(float) * b.astype(float)), index=a.index)
 
 
+def _in_room(hour_top: pd.Series, room_rssi: int) -> pd.Series:
+    """1 where someone came within the room in the slot's hour, else 0 (the near phones were outside)."""
+    return (hour_top.astype(float) >= room_rssi).astype(float)
+
+
 def occupancy_slots(store: Store, settings: Settings, since: datetime, until: datetime,
                     folders: list[str] | None = None) -> pd.DataFrame:
-    """Per folder per 5-minute slot with sightings: people (float, sqrt(near x mid)) and its interval."""
+    """Per folder per 5-minute slot with sightings: people (float, sqrt(near x mid), 0 in an hour in
+    which nobody came within the room) and its interval."""
     df = near_mid_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_mid_rssi,
-                        settings.occupancy_rssi_margin, folders)
-    people = _geometric_mean(df["near"], df["mid"])
-    low = _geometric_mean(df["near_strict"], df["mid_strict"])
-    high = _geometric_mean(df["near_loose"], df["mid_loose"])
+                        settings.occupancy_rssi_margin, 60 * settings.occupancy_dwell_minutes, folders)
+    room, margin = settings.occupancy_room_rssi, settings.occupancy_rssi_margin
+    people = _geometric_mean(df["near"], df["mid"]) * _in_room(df["hour_top"], room)
+    low = _geometric_mean(df["near_strict"], df["mid_strict"]) * _in_room(df["hour_top"], room + margin)
+    high = _geometric_mean(df["near_loose"], df["mid_loose"]) * _in_room(df["hour_top"], room - margin)
     out = pd.DataFrame({"slot": pd.to_datetime(df["slot"], utc=True), "folder": df["folder"].astype(str),
                         "people": people.round(1), "people_low": np.minimum(low, people).round(1),
                         "people_high": np.maximum(high, people).round(1)})
@@ -76,5 +87,6 @@ def occupancy_report(store: Store, settings: Settings, since: datetime, until: d
              "unique_devices": int(r["unique_devices"]), "people": float(r["people"]),
              "people_low": float(r["people_low"]), "people_high": float(r["people_high"])}
             for r in df.to_dict("records")]
-    return {"since": since, "until": until, "near_rssi": settings.occupancy_near_rssi,
+    return {"since": since, "until": until, "room_rssi": settings.occupancy_room_rssi,
+            "near_rssi": settings.occupancy_near_rssi,
             "mid_rssi": settings.occupancy_mid_rssi, "data": rows, "count": len(rows)}

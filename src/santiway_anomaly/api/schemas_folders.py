@@ -55,16 +55,19 @@ class OccupancyHourPublic(BaseModel):
     hour: datetime = Field(description="Start of the UTC hour")
     folder: str
     unique_devices: int = Field(description="Distinct MACs seen in the folder in the hour (raw)")
-    people: float = Field(description="Estimated people: per 5-minute slot sqrt(near probe fingerprints x "
-                                      "mid-range MACs), mean over the hour's heard slots (a person present all "
-                                      "hour counts once)")
-    people_low: float = Field(description="Lower end: both cuts OCCUPANCY_RSSI_MARGIN dB closer")
-    people_high: float = Field(description="Upper end: both cuts OCCUPANCY_RSSI_MARGIN dB farther")
+    people: float = Field(description="Estimated people: per 5-minute slot sqrt(near probe fingerprints, each "
+                                      "weighted by its stay in the hour, x mid-range MACs), mean over the "
+                                      "hour's heard slots (a person present all hour counts once); 0 when no "
+                                      "reading in the hour reached the room cut")
+    people_low: float = Field(description="Lower end: all cuts OCCUPANCY_RSSI_MARGIN dB closer")
+    people_high: float = Field(description="Upper end: all cuts OCCUPANCY_RSSI_MARGIN dB farther")
 
 
 class OccupancyPublic(BaseModel):
     since: datetime
     until: datetime
+    room_rssi: int = Field(description="The room cut in dBm (OCCUPANCY_ROOM_RSSI): an hour with no reading "
+                                       "this strong holds nobody in the room")
     near_rssi: int = Field(description="The near cut in dBm (OCCUPANCY_NEAR_RSSI)")
     mid_rssi: int = Field(description="The mid-range cut in dBm (OCCUPANCY_MID_RSSI)")
     data: list[OccupancyHourPublic]
