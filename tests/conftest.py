@@ -41,8 +41,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # SANTIWAY_TEST_STORE=http runs the suite's store on the ClickHouse HTTP stand-in
-# (tests/clickhouse_http) instead of embedded chDB: the server path under the same tests. CI runs
-# `pytest tests/storage tests/ingest` both ways.
+# (tests/clickhouse_http) instead of embedded chDB: the server path under the same tests. CI
+# (scripts/test.sh) runs the suite embedded, then the tests that open a store once more on the stand-in.
 STORE_MODE = os.environ.get("SANTIWAY_TEST_STORE", "embedded")
 
 
@@ -81,12 +81,20 @@ def pytest_report_header() -> str:
     return f"store: {STORE_MODE}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if STORE_MODE == "http":
-        skip = pytest.mark.skip(reason="embedded chDB only (SANTIWAY_TEST_STORE=http)")
-        for item in items:
-            if item.get_closest_marker("embedded_only"):
-                item.add_marker(skip)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if STORE_MODE != "http":
+        return
+    # The HTTP pass runs the tests that open a store, and only those: a store reaches a test only through
+    # the session's `settings` (the stand-in's address is set there). The others (units, and the tests
+    # that start stand-ins of their own, tests/clickhouse_http) would only repeat the embedded pass.
+    others = [item for item in items if "settings" not in getattr(item, "fixturenames", ())]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if "settings" in getattr(item, "fixturenames", ())]
+    skip = pytest.mark.skip(reason="embedded chDB only (SANTIWAY_TEST_STORE=http)")
+    for item in items:
+        if item.get_closest_marker("embedded_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

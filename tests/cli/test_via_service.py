@@ -47,6 +47,9 @@ def report_body(stdout: str) -> str:
     return "\n".join(line for line in stdout.splitlines()[1:] if not line.startswith("report: "))
 
 
+# On a ClickHouse server nobody owns the store: the CLI reads it directly while the service runs ("via the
+# store", as every other CLI test on the HTTP stand-in does), so going through the service is embedded-only.
+@pytest.mark.embedded_only
 def test_same_output_through_the_service_and_the_store(shared_store: SharedStore,
                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("cli-via-service")
