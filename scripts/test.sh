@@ -21,12 +21,14 @@ if [ "$status" -eq 5 ]; then
   exit 1
 fi
 [ "$status" -eq 0 ] || exit "$status"
-# The storage and ingest suites once more against a ClickHouse server over HTTP (the stand-in under
-# tests/clickhouse_http, backed by chDB): the production path, with its faults. Skipped when a
-# selection of tests was asked for.
+# Every test that opens a store once more against a ClickHouse server over HTTP (the stand-in under
+# tests/clickhouse_http, backed by chDB): storage, ingest, detectors, notifications, the API, the CLI,
+# features, ML, the live feed, occupancy; the production path, with its faults. tests/conftest.py keeps
+# only the tests that open a store (the rest would repeat the pass above). docs/storage.md says more.
+# Skipped when a selection of tests was asked for.
 if [ "$#" -eq 0 ]; then
-  echo "== pytest against the ClickHouse HTTP stand-in"
-  SANTIWAY_TEST_STORE=http .venv/bin/pytest tests/storage tests/ingest
+  echo "== pytest against the ClickHouse HTTP stand-in (the tests that open a store)"
+  SANTIWAY_TEST_STORE=http .venv/bin/pytest tests
   status=$?
   [ "$status" -eq 5 ] && { echo "pytest collected no tests: that is a failure here" >&2; exit 1; }
 fi

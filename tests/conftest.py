@@ -7,9 +7,11 @@ that needs its own directory, or a subprocess on this one (CLI, server), asks fo
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,21 +41,60 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # SANTIWAY_TEST_STORE=http runs the suite's store on the ClickHouse HTTP stand-in
-# (tests/clickhouse_http) instead of embedded chDB: the server path under the same tests. CI runs
-# `pytest tests/storage tests/ingest` both ways.
+# (tests/clickhouse_http) instead of embedded chDB: the server path under the same tests. CI
+# (scripts/test.sh) runs the suite embedded, then the tests that open a store once more on the stand-in.
 STORE_MODE = os.environ.get("SANTIWAY_TEST_STORE", "embedded")
+
+
+def own_store_values(data_dir: Path) -> dict[str, str]:
+    """The settings that give `data_dir` a store of its own, by environment variable name.
+
+    On embedded chDB a data directory *is* a store. On the HTTP stand-in every directory would share the
+    session's one server and its default databases (the tests then see each other's anomalies and
+    outboxes), so a directory gets a database pair of its own there, named after its path: the same
+    directory, the same databases, as a real server would keep them across a service restart. The
+    session's server must be running: request `shared_store` or `store_closed` first.
+    """
+    values = {"DATA_DIR": str(data_dir)}
+    if STORE_MODE != "http":
+        return values
+    if not os.environ.get("CLICKHOUSE_HOST"):
+        raise RuntimeError("the HTTP stand-in is not running: request the shared_store or store_closed fixture")
+    name = "t_" + hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+    return {**values, "CLICKHOUSE_HOST": os.environ["CLICKHOUSE_HOST"],
+            "CLICKHOUSE_PORT": os.environ["CLICKHOUSE_PORT"],
+            "CLICKHOUSE_DATABASE": name, "CLICKHOUSE_RAW_DATABASE": f"{name}_raw"}
+
+
+def own_env(data_dir: Path) -> dict[str, str]:
+    """`os.environ` for a subprocess (CLI, uvicorn) on the store of `data_dir` (see `own_store_values`)."""
+    return {**os.environ, **own_store_values(data_dir)}
+
+
+def own_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings on the store of `data_dir` (see `own_store_values`), no `.env` file read."""
+    values: dict[str, Any] = {name.lower(): value for name, value in own_store_values(data_dir).items()}
+    return load_settings(_env_file=None, **{**values, **overrides})
 
 
 def pytest_report_header() -> str:
     return f"store: {STORE_MODE}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if STORE_MODE == "http":
-        skip = pytest.mark.skip(reason="embedded chDB only (SANTIWAY_TEST_STORE=http)")
-        for item in items:
-            if item.get_closest_marker("embedded_only"):
-                item.add_marker(skip)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if STORE_MODE != "http":
+        return
+    # The HTTP pass runs the tests that open a store, and only those: a store reaches a test only through
+    # the session's `settings` (the stand-in's address is set there). The others (units, and the tests
+    # that start stand-ins of their own, tests/clickhouse_http) would only repeat the embedded pass.
+    others = [item for item in items if "settings" not in getattr(item, "fixturenames", ())]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if "settings" in getattr(item, "fixturenames", ())]
+    skip = pytest.mark.skip(reason="embedded chDB only (SANTIWAY_TEST_STORE=http)")
+    for item in items:
+        if item.get_closest_marker("embedded_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

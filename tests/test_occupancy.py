@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from santiway_anomaly.ingest.pipeline import ingest_table
 from santiway_anomaly.occupancy import occupancy_hours, occupancy_slots
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.queries.folders import folder_hours
+from tests.conftest import own_env
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
 PHONE_IES = "0,1,50,3,45,127,221"
@@ -78,7 +78,7 @@ def test_without_probe_fields_the_density_count_is_unchanged(empty_store: Store,
 
 
 def test_cli_exports_csv(store_closed: Settings, tmp_path: Path) -> None:
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    env = own_env(tmp_path / "data")
     path = tmp_path / "in.ndjson"
     path.write_text("\n".join(json.dumps(r) for r in _rows()) + "\n")
     cli = [sys.executable, "-m", "santiway_anomaly.cli.main"]

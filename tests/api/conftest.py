@@ -6,7 +6,6 @@ the session store is open: the seeding step closes the session store first (it r
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -18,10 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from santiway_anomaly.config import load_settings
 from santiway_anomaly.storage import Store
 from tests.api.seed import World, seed
-from tests.conftest import SharedStore
+from tests.conftest import SharedStore, own_env, own_settings
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ["k1-integration-key-0001", "k2-integration-key-0002", "k3-integration-key-0003"]
@@ -51,7 +49,7 @@ def free_port() -> int:
 
 def seeded_dir(shared: SharedStore, path: Path) -> World:
     shared.close()  # one chDB directory per process at a time
-    with Store.open(load_settings(data_dir=path, _env_file=None)) as store:
+    with Store.open(own_settings(path)) as store:
         return seed(store)
 
 
@@ -60,8 +58,8 @@ def start_server(
 ) -> Server:
     port = free_port()
     log = data_dir / "server.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("VALID_API_KEYS", "RATE_LIMIT"))}
-    full_env.update({"DATA_DIR": str(data_dir), "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **env})
+    full_env = {k: v for k, v in own_env(data_dir).items() if not k.startswith(("VALID_API_KEYS", "RATE_LIMIT"))}
+    full_env.update({"LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **env})
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from santiway_anomaly.config import load_settings
 from santiway_anomaly.storage import Store
 from tests.api.conftest import KEYS, Server, start_server, stop_server
 from tests.api.seed import World
-from tests.conftest import SharedStore
+from tests.conftest import SharedStore, own_settings
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +31,7 @@ def ml_server(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactor
         "MODEL_PATH": str(path / "models" / "tcn_model.pt"),
         "FEATURE_HISTORY_HOURS": "48",
     }
-    settings = load_settings(
-        data_dir=path, model_path=Path(env["MODEL_PATH"]), feature_history_hours=48, train_patience=4, _env_file=None
-    )
+    settings = own_settings(path, model_path=Path(env["MODEL_PATH"]), feature_history_hours=48, train_patience=4)
     shared_store.close()
     table, _, changed = office(n_devices=16, days=DAYS, changed=2, change_days=1, seed=3)
     with Store.open(settings) as store:

@@ -11,13 +11,12 @@ import pyarrow as pa
 import pytest
 
 from santiway_anomaly.anomaly import Anomaly
-from santiway_anomaly.config import load_settings
 from santiway_anomaly.detectors.findings import Finding
 from santiway_anomaly.sightings import STORED_SCHEMA
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.anomalies import save_anomalies
 from tests.api.conftest import KEYS, Server, seeded_dir, start_server, stop_server
-from tests.conftest import SharedStore
+from tests.conftest import SharedStore, own_settings
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +79,7 @@ def patrol_server(shared_store: SharedStore,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Patrol]]:
     path = tmp_path_factory.mktemp("api-following")
     world = seeded_dir(shared_store, path)
-    with Store.open(load_settings(data_dir=path, _env_file=None)) as store:
+    with Store.open(own_settings(path)) as store:
         patrol = plant_patrol(store, datetime.now(UTC) - timedelta(days=1))
     srv = start_server(path, world, {"VALID_API_KEYS": KEYS[0]})
     yield srv, patrol

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,15 +11,17 @@ import httpx
 import pytest
 
 from tests.api.conftest import free_port
+from tests.conftest import SharedStore, own_env
 
 pytestmark = pytest.mark.slow
 
 
-def test_serve_command_runs_the_service(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_serve_command_runs_the_service(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("api-serve")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VALID_API_KEYS")}
-    env.update({"DATA_DIR": str(path), "API_PORT": str(port), "API_HOST": "127.0.0.1"})
+    shared_store.close()  # one chDB directory per process at a time
+    env = {k: v for k, v in own_env(path).items() if not k.startswith("VALID_API_KEYS")}
+    env.update({"API_PORT": str(port), "API_HOST": "127.0.0.1"})
     log = path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from santiway_anomaly.anomaly import Anomaly
-from santiway_anomaly.config import load_settings
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.anomalies import save_anomalies
 from tests.api.conftest import KEYS, Server, start_server, stop_server
 from tests.api.seed import World
-from tests.conftest import SharedStore
+from tests.conftest import SharedStore, own_settings
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -44,7 +43,7 @@ def server(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactory) 
     path = tmp_path_factory.mktemp("api-time")
     shared_store.close()  # one chDB directory per process at a time
     anomalies = _world()
-    with Store.open(load_settings(data_dir=path, _env_file=None)) as store:
+    with Store.open(own_settings(path)) as store:
         # Stored by several runs, not in time order (a late re-run of older windows), one of them twice.
         for part in (anomalies[100:], anomalies[:50], anomalies[50:100], anomalies[:50]):
             save_anomalies(store, part)

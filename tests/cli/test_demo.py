@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 import websockets
 
 from santiway_anomaly.config import Settings
+from tests.conftest import own_env
 
 KEY = "demo-test-key-0123456789"
 DETECT_INTERVAL_S = 10
@@ -62,7 +62,7 @@ async def _injected_crowd_notified(url: str, truth: Path, timeout: float) -> tup
 @pytest.mark.slow
 def test_demo_delivers_a_live_anomaly_and_stops_cleanly(store_closed: Settings, tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "MODEL_PATH": str(tmp_path / "models" / "m.pt"),
+    env = {**own_env(tmp_path / "data"), "MODEL_PATH": str(tmp_path / "models" / "m.pt"),
            "API_PORT": str(port), "VALID_API_KEYS": KEY, "LOG_LEVEL": "WARNING"}
     env.pop("TIMEZONE", None)
     proc = subprocess.Popen(

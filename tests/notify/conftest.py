@@ -2,7 +2,8 @@
 
 In-process (not a subprocess) so that a test can store anomalies through the service's own store and
 publish them exactly as a detection run does; the WebSocket clients and the webhook receivers talk to
-it over real loopback sockets. The session store is closed first (one chDB directory per process).
+it over real loopback sockets. The session store is closed first (one chDB directory per process); on the
+HTTP stand-in the data dir has databases of its own (`tests.conftest.own_settings`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from fastapi import FastAPI
 
 from santiway_anomaly.anomaly import Anomaly, severity_for
 from santiway_anomaly.api.main import create_app
-from santiway_anomaly.config import Settings, load_settings
+from santiway_anomaly.config import Settings
 from santiway_anomaly.notify.service import NotificationService
 from santiway_anomaly.sightings import STORED_SCHEMA
 from santiway_anomaly.storage.anomalies import save_anomalies
+from tests.conftest import own_settings
 
 T = TypeVar("T")
 KEY = "notify-test-key-0001"
@@ -109,10 +111,9 @@ def make_service(store_closed: Settings, tmp_path: Path) -> Iterator[Callable[..
     started: list[LiveService] = []
 
     def make(port: int | None = None, **overrides: Any) -> LiveService:
-        values: dict[str, Any] = {"data_dir": tmp_path / "data", "valid_api_keys": [KEY], "_env_file": None,
-                                  "rate_limit_enabled": False, "api_log_requests": False,
+        values: dict[str, Any] = {"valid_api_keys": [KEY], "rate_limit_enabled": False, "api_log_requests": False,
                                   "notify_cooldown_s": 0.0, **overrides}
-        service = LiveService(load_settings(**values), port)
+        service = LiveService(own_settings(tmp_path / "data", **values), port)
         started.append(service)
         return service
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from santiway_anomaly.cli.demo import daytime_zone
-from santiway_anomaly.config import load_settings
 from santiway_anomaly.simulate.live import LiveFeed, StoreSink
 from santiway_anomaly.simulate.options import SimOptions
 from santiway_anomaly.storage import Store
+from tests.conftest import own_settings
 from tests.notify.conftest import KEY, LiveService, wait_for
 from tests.notify.wsclient import open_client
 
@@ -77,7 +77,7 @@ def test_a_crowd_injected_by_the_live_feed_is_notified_within_one_detection_inte
     # The runs look back one hour (the latency is about the newest data; the baseline still reads the
     # trailing days before it).
     overrides: dict[str, Any] = {"timezone": zone, "detect_window_hours": 1.0}
-    settings = load_settings(data_dir=tmp_path / "data", _env_file=None, **overrides)
+    settings = own_settings(tmp_path / "data", **overrides)
     store = Store.open(settings)
     try:
         sink = StoreSink(store, settings)
