@@ -143,6 +143,31 @@ def test_a_busy_folder_lowers_a_new_device_by_the_busy_factor(site: Store, setti
     assert busy.score() >= 0.5  # still an alarm: busy lowers, it does not veto
 
 
+def test_round_the_clock_equipment_does_not_make_a_folder_busy(empty_store: Store, settings: Settings) -> None:
+    # Three more far cards heard at random hours, by day as by night: the depot's only night life is
+    # equipment, so a new device there at night is judged as in a quiet folder; the guards, away by day,
+    # still make the plant busy.
+    w = World()
+    _site(w)
+    _far_card(w, range(SCORED + 1))
+    rng = np.random.default_rng(11)
+    for i in range(3):
+        card = mac(0x47, i)
+        for d in range(SCORED + 1):
+            for h in range(24):
+                if rng.random() < 0.3:  # heard in about one hour of three: too rare for a fixture
+                    start = T0 + d * DAY + timedelta(hours=h)
+                    w.track(card, start, start + timedelta(minutes=15), sensor="D1", folder="depot", rssi=-90,
+                            every_s=300)
+    _plant(w)
+    w.insert(empty_store)
+    found = _found(NightDetector(settings), empty_store)
+    quiet, busy = found[INTRUDER_QUIET], found[INTRUDER_BUSY]
+    assert quiet.evidence["folder_night_p95"] == 0 and "busy at night" not in _against(quiet)
+    assert quiet.evidence["folder_known_night_devices"] >= 4  # known at night, but none of them keeps a rhythm
+    assert busy.evidence["folder_night_p95"] == len(GUARDS) and "busy at night" in _against(busy)
+
+
 def test_evidence_against_and_its_factor(site: Store, settings: Settings) -> None:
     found = _found(NightDetector(settings), site)
     vetoed = {

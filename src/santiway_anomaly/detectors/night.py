@@ -258,10 +258,11 @@ class NightDetector(FindingDetector):
                 pattern="night_device", reasons=reasons, against=against, evidence=evidence, device_id=device,
                 folder=folder, vendor=str(row.vendor), network_type=str(row.network_type), lat=float(row.lat),
                 lon=float(row.lon)))
-        self._fixtures_and_busy_folders(store, out, population)
+        self._fixtures_and_busy_folders(store, out, population, params)
         return out
 
-    def _fixtures_and_busy_folders(self, store: Store, found: list[Finding], population: pd.DataFrame) -> None:
+    def _fixtures_and_busy_folders(self, store: Store, found: list[Finding], population: pd.DataFrame,
+                                   params: dict[str, Any]) -> None:
         """The two costly pieces of evidence against, for the findings nothing else vetoed (a device already
         known as a night device needs no fixture learning): a learned fixture (factor 0) and, for a new
         device, a folder busy at night (NIGHT_BUSY_FACTOR)."""
@@ -274,7 +275,8 @@ class NightDetector(FindingDetector):
         known = known[per_device.reindex(known.index).to_numpy() >= s.night_known_min_nights].reset_index()
         asked = sorted({f.subject for f in open_} | set(known["device_id"]))
         fixtures = learn_fixtures(store, s, self.history_end_, asked, listening=self.listening_) if asked else {}
-        stats = {folder: self._busy(folder, known, fixtures) for folder in busy_folders}
+        equipment = set(fixtures) | self._without_rhythm(store, known, fixtures, params)
+        stats = {folder: self._busy(folder, known, equipment) for folder in busy_folders}
         for f in open_:
             if f.evidence["judged_by"] == "folder":
                 n_known, p95 = stats[f.folder]
@@ -289,13 +291,34 @@ class NightDetector(FindingDetector):
                 f.against.append(Against(f"a learned fixture: present on {fx['present_days']:g} of its "
                                          f"{fx['covered_days']:g} covered days", VETO))
 
-    def _busy(self, folder: str, known: pd.DataFrame, fixtures: dict[str, dict[str, float]]) -> tuple[int, float]:
-        """The folder's known night devices, and p95 over its covered nights of the known non-fixture ones
-        heard each night (a folder whose only night life is its access points is quiet)."""
+    def _without_rhythm(self, store: Store, known: pd.DataFrame, fixtures: dict[str, dict[str, float]],
+                        params: dict[str, Any]) -> set[str]:
+        """Known night devices heard by night and by day alike (neither rate below NIGHT_RHYTHM_RATIO times
+        the other): equipment, not night staff. People who work at night keep a rhythm (they are away by
+        day); a folder whose night life is only round-the-clock equipment is not busy at night."""
+        ids = sorted(set(known["device_id"]) - set(fixtures))
+        if not ids:
+            return set()
+        ratio = self.settings.night_rhythm_ratio
+        home = known.groupby("device_id")["folder"].first().to_dict()
+        out: set[str] = set()
+        for h in device_history(store, params, ids, self.history_start_, self.history_end_).to_dict("records"):
+            first = utc(pd.Timestamp(h["first_hour"]).to_pydatetime())
+            _nights, night_hours_cov, day_hours_cov = self.folder_nights(str(home[str(h["device_id"])])).since(first)
+            night = int(h["night_hours"]) / night_hours_cov if night_hours_cov else 0.0
+            day = int(h["day_hours"]) / day_hours_cov if day_hours_cov else 0.0
+            if min(night, day) > 0 and min(night, day) >= ratio * max(night, day):
+                out.add(str(h["device_id"]))
+        return out
+
+    def _busy(self, folder: str, known: pd.DataFrame, equipment: set[str]) -> tuple[int, float]:
+        """The folder's known night devices, and p95 over its covered nights of the known ones that are not
+        equipment (fixtures, devices without a day/night rhythm) heard each night: a folder whose only
+        night life is its access points and far cards is quiet."""
         nights = self.folder_nights(folder).nights
         mine = known[(known["folder"] == folder) & known["night"].isin(set(nights))]
         n_known = int(mine["device_id"].nunique())
-        counted = mine[~mine["device_id"].isin(set(fixtures))]
+        counted = mine[~mine["device_id"].isin(equipment)]
         per_night = counted.groupby("night")["device_id"].nunique()
         counts = np.array([float(per_night.get(n, 0)) for n in nights])
         return n_known, float(np.quantile(counts, 0.95)) if len(counts) else 0.0
