@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Self
@@ -303,10 +304,7 @@ class NightDetector(FindingDetector):
         home = known.groupby("device_id")["folder"].first().to_dict()
         out: set[str] = set()
         for h in device_history(store, params, ids, self.history_start_, self.history_end_).to_dict("records"):
-            first = utc(pd.Timestamp(h["first_hour"]).to_pydatetime())
-            _nights, night_hours_cov, day_hours_cov = self.folder_nights(str(home[str(h["device_id"])])).since(first)
-            night = int(h["night_hours"]) / night_hours_cov if night_hours_cov else 0.0
-            day = int(h["day_hours"]) / day_hours_cov if day_hours_cov else 0.0
+            _nights, night, day = self._hour_rates(h, str(home[str(h["device_id"])]))
             if min(night, day) > 0 and min(night, day) >= ratio * max(night, day):
                 out.add(str(h["device_id"]))
         return out
@@ -323,18 +321,24 @@ class NightDetector(FindingDetector):
         counts = np.array([float(per_night.get(n, 0)) for n in nights])
         return n_known, float(np.quantile(counts, 0.95)) if len(counts) else 0.0
 
+    def _hour_rates(self, h: Mapping[Any, Any], folder: str) -> tuple[int, float, float]:
+        """From a `device_history` row: the folder's covered nights since the device's first sighting, and
+        the shares of covered night and day hours it was heard in (not capped)."""
+        first = utc(pd.Timestamp(h["first_hour"]).to_pydatetime())
+        nights_cov, night_hours_cov, day_hours_cov = self.folder_nights(folder).since(first)
+        night_rate = int(h["night_hours"]) / night_hours_cov if night_hours_cov else 0.0
+        day_rate = int(h["day_hours"]) / day_hours_cov if day_hours_cov else 0.0
+        return nights_cov, night_rate, day_rate
+
     def _own_history(self, row: Any, h: dict[str, Any] | None) -> dict[str, Any] | None:
         """The device's covered history since its first sighting, or None when it is too short to judge."""
         s = self.settings
         if h is None:
             return None
-        first = utc(pd.Timestamp(h["first_hour"]).to_pydatetime())
-        nights_cov, night_hours_cov, day_hours_cov = self.folder_nights(str(row.folder)).since(first)
+        nights_cov, night_rate, day_rate = self._hour_rates(h, str(row.folder))
         if int(h["active_days"]) < s.night_min_history_days or nights_cov < s.night_min_history_nights:
             return None
         heard = len(h["nights"])
-        night_rate = int(h["night_hours"]) / night_hours_cov if night_hours_cov else 0.0
-        day_rate = int(h["day_hours"]) / day_hours_cov if day_hours_cov else 0.0
         return {"history_active_days": int(h["active_days"]), "history_covered_nights": nights_cov,
                 "history_night_nights": heard, "night_hour_rate": round(min(night_rate, 1.0), 3),
                 "day_hour_rate": round(min(day_rate, 1.0), 3)}
