@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 
 from santiway_anomaly import coverage as coverage_module
+from santiway_anomaly.analysis.folders import folder_series
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import CoverageReader, load_coverage
 from santiway_anomaly.detectors import density as density_module
-from santiway_anomaly.detectors.base import build
+from santiway_anomaly.detectors.base import Window, build
+from santiway_anomaly.detectors.density import DensityDetector
 from santiway_anomaly.detectors.runner import load_detectors, run_detection
 from santiway_anomaly.storage import Store
 from tests.detectors.test_rule_detectors import WINDOW
@@ -96,3 +98,25 @@ def test_one_read_gives_each_range_its_own_coverage(world_store: Store, settings
     own = load_coverage(world_store, settings, end - timedelta(days=2), end)
     pd.testing.assert_frame_equal(late.share, own.share)
     assert late.heartbeat == own.heartbeat
+
+
+def test_the_folder_series_reads_coverage_once_for_all_its_days(world_store: Store, settings: Settings,
+                                                               reads: Counter[str]) -> None:
+    since, until = WINDOW.start - timedelta(days=2), WINDOW.end  # three one-day chunks
+    series = folder_series(world_store, settings, since, until)
+    assert reads["sensor_hours"] == 1 and reads["heartbeat_folders"] == 1
+    # Each day is still judged as it would be alone, against the days before it.
+    alone = []
+    start = since
+    while start < until:
+        chunk = Window(start, start + timedelta(hours=24))
+        alone.append(DensityDetector(settings).fit(world_store, chunk).hourly(world_store, chunk))
+        start = chunk.end
+    expected = pd.concat([p for p in alone if len(p)], ignore_index=True)
+    got = {(r["folder"], pd.Timestamp(r["hour"]).tz_convert(None)): (r["unique_devices"], r["score"], r["state"])
+           for r in series["data"]}
+    want = {(str(r["folder"]), pd.Timestamp(r["hour"]).tz_localize(None)): (int(r["unique_devices"]),
+                                                                           round(float(r["score"]), 4),
+                                                                           str(r.get("state", "ready")))
+            for r in expected.to_dict("records")}
+    assert len(got) > 24 and got == want

@@ -16,6 +16,7 @@ import pandas as pd
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import load_coverage
 from santiway_anomaly.detectors.base import Window
+from santiway_anomaly.detectors.context import DetectionContext
 from santiway_anomaly.detectors.density import DensityDetector
 from santiway_anomaly.occupancy import occupancy_hours
 from santiway_anomaly.storage.store import Store
@@ -40,14 +41,20 @@ def folder_series(store: Store, settings: Settings, since: datetime, until: date
     window = Window(since, until)
     # One fit per day of the window, as continuous detection judges each day against the days before
     # it: over a week, the baseline moves with the data instead of being the week before's.
-    parts = []
     start = window.start.replace(minute=0, second=0, microsecond=0)  # whole hours: none scored twice
     # At most MAX_FITS fits: a 90-day window is judged in whole-hour chunks of about a week.
     step = max(CHUNK, timedelta(hours=math.ceil((window.end - start) / timedelta(hours=1) / MAX_FITS)))
+    chunks = []
     while start < window.end:
-        chunk = Window(start, min(start + step, window.end))
-        parts.append(DensityDetector(settings).fit(store, chunk).hourly(store, chunk))
-        start = chunk.end
+        chunks.append(Window(start, min(start + step, window.end)))
+        start = chunks[-1].end
+    # One context for every chunk: the sensors' reports and heartbeats behind each chunk's coverage are
+    # read from the store once, not once per chunk.
+    context = DetectionContext(store, settings)
+    detectors = [DensityDetector(settings).using(context) for _ in chunks]
+    for detector, chunk in zip(detectors, chunks, strict=True):
+        context.expect_coverage(detector.coverage_ranges(chunk))
+    parts = [d.fit(store, c).hourly(store, c) for d, c in zip(detectors, chunks, strict=True)]
     parts = [p for p in parts if len(p)]
     scored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if folder is not None and not scored.empty:
