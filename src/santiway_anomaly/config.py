@@ -278,12 +278,15 @@ class Settings(BaseSettings):
     # A folder's known night population: stable devices heard at night there on at least this many
     # earlier covered nights (ours: one night may have been the intruder's own first visit).
     night_known_min_nights: int = Field(default=2, ge=1)
-    # A folder is busy at night when p95 over its covered nights of its known night devices (fixtures
-    # left out) exceeds this (ours: a lone guard still leaves a folder quiet).
-    night_quiet_folder_devices: float = Field(default=1, ge=0)
-    # A new device at night in a busy folder is still an intruder: its level is multiplied by this
-    # (ours: half, so 45 minutes at night in a staffed folder is an alarm at warning level, not critical).
-    night_busy_factor: float = Field(default=0.5, ge=0, lt=1)
+    # A new device that came and left with a known night person of the folder (both ends of its night
+    # within this many minutes of theirs) is on their shift: a new colleague, not a stranger (ours: as
+    # STATIONARY_SESSION_TOLERANCE_MINUTES; a shift starts and ends together within a quarter hour or so).
+    night_shift_tolerance_minutes: float = Field(default=30, gt=0, le=180)
+    # A device never heard closer than this tonight is beyond the folder's walls: a neighbour's laptop or
+    # a far card (lab captures: device-hours with nobody in the room have a median strongest reading of
+    # -84 dBm and 75 % below -80; people in the occupied lab -78 median, and the 3 night alarms of
+    # 2023-07..12, all on empty nights, at -81 to -90; the infrastructure is at -85 to -95 dBm).
+    night_far_rssi_dbm: int = Field(default=-80, ge=-120, le=0)
     # Randomized MACs at night, judged per folder as a population (peak per 5 minutes vs p95 of covered nights).
     night_random_ratio: float = Field(default=3.0, gt=1)  # ours
     night_random_min_excess: int = Field(default=5, ge=1)  # ours

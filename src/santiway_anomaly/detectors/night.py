@@ -20,14 +20,16 @@ Who is judged how:
   heard on some earlier nights gets factor 1 - nights heard / covered nights.
 - *folder* (a new device): judged against the folder's known night population, the stable devices heard
   at night there on >= NIGHT_KNOWN_MIN_NIGHTS earlier covered nights. A known one is vetoed; a new one
-  active for NIGHT_NEW_DEVICE_MIN_MINUTES or more is an intruder. A folder busy at night (p95 of its known
-  night devices per covered night, fixtures left out, > NIGHT_QUIET_FOLDER_DEVICES) multiplies the level
-  by NIGHT_BUSY_FACTOR: it lowers, it does not veto. A folder with fewer than LEARNING_MIN_DAYS covered
-  nights is learning: vetoed.
+  active for NIGHT_NEW_DEVICE_MIN_MINUTES or more is a stranger there, however many people work there at
+  night (issue 11 item 5): their number says nothing about a device none of them is. What does speak for
+  it: it came and left with one of them (both ends of its night within NIGHT_SHIFT_TOLERANCE_MINUTES of a
+  known night person's, equipment heard round the clock not counted): on their shift, vetoed. A folder
+  with fewer than LEARNING_MIN_DAYS covered nights is learning: vetoed.
 - randomized MACs are judged as a population per folder (subject `folder:<name>`): the night's peak of
   distinct randomized MACs per 5 minutes against p95 over the folder's covered nights (raw = ratio,
   levels NIGHT_RANDOM_RATIO x 1 / 1.5 / 2.5); an excess below NIGHT_RANDOM_MIN_EXCESS MACs vetoes.
-- for every device: a learned fixture (known.learn_fixtures; asked only about findings nothing else
+- for every device: a far reading (never closer than NIGHT_FAR_RSSI_DBM tonight: beyond the folder's
+  walls), a learned fixture (known.learn_fixtures; asked only about findings nothing else
   vetoed, which keeps a large site cheap), the operators' known list, fewer than
   NIGHT_MIN_SIGHTINGS sightings, an early arrival (a session starting within NIGHT_GRACE_MINUTES of the
   night's end and running into the day) or a late leave: factor 0.
@@ -212,7 +214,13 @@ class NightDetector(FindingDetector):
         population = population.assign(device_id=population["device_id"].astype(str),
                                        folder=population["folder"].astype(str), night=population["night"].map(as_date))
         population = population[~population["device_id"].isin(self.confirmed_)]
-        nights_here = population.groupby(["folder", "device_id"])["night"].nunique().to_dict()
+        per_device = population.groupby(["folder", "device_id"])["night"].nunique()
+        nights_here: dict[tuple[str, str], int] = {
+            (str(f), str(d)): int(n) for f, d, n in zip(per_device.index.get_level_values(0),
+                                                        per_device.index.get_level_values(1), per_device, strict=True)}
+        known_here: dict[str, int] = defaultdict(int)  # the size of each folder's known night population
+        for (folder, _device), n in nights_here.items():
+            known_here[folder] += n >= s.night_known_min_nights
         grace = timedelta(minutes=s.night_grace_minutes)
         out: list[Finding] = []
         for row in records(sessions):
@@ -228,7 +236,7 @@ class NightDetector(FindingDetector):
             evidence: dict[str, Any] = {
                 "night_sightings": int(row.n_night), "night_minutes": int(minutes), "first_seen": first.isoformat(),
                 "last_seen": last.isoformat(), "local_night": label.isoformat(), "timezone": tz,
-                "rssi_mean": round(float(row.rssi_mean), 1)}
+                "rssi_mean": round(float(row.rssi_mean), 1), "rssi_max": int(row.rssi_max)}
             if own is not None:
                 evidence.update(judged_by="device", **own)
                 self._judge_by_device(device, own, reasons, against)
@@ -237,9 +245,9 @@ class NightDetector(FindingDetector):
                 known_nights = int(nights_here.get((folder, device), 0))
                 evidence.update(judged_by="folder",
                                 history_active_days=int(hist_rows.get(device, {}).get("active_days", 0)),
-                                folder_covered_nights=covered_nights, earlier_nights_here=known_nights)
-                self._judge_by_folder(covered_nights, known_nights, (last - first).total_seconds() / 60, reasons,
-                                      against)
+                                folder_covered_nights=covered_nights, earlier_nights_here=known_nights,
+                                folder_known_night_devices=known_here[folder])
+                self._judge_by_folder(evidence, (last - first).total_seconds() / 60, reasons, against)
             if is_exempt(self.allow_, device, self.anomaly_type):
                 against.append(Against("on the known-devices list", VETO))
             if first >= night_end - grace and row.morning > 0:
@@ -248,6 +256,9 @@ class NightDetector(FindingDetector):
             elif last < night_start + grace and row.evening > 0:
                 against.append(Against("late leave: the session began in the evening and ends soon after the "
                                        "night starts", VETO))
+            if row.rssi_max < s.night_far_rssi_dbm:
+                against.append(Against(f"far: never closer than {int(row.rssi_max)} dBm tonight, beyond the "
+                                       f"folder (NIGHT_FAR_RSSI_DBM {s.night_far_rssi_dbm})", VETO))
             if row.n_night < s.night_min_sightings:
                 against.append(Against(f"only {int(row.n_night)} sightings (NIGHT_MIN_SIGHTINGS "
                                        f"{s.night_min_sightings})", VETO))
@@ -259,67 +270,61 @@ class NightDetector(FindingDetector):
                 pattern="night_device", reasons=reasons, against=against, evidence=evidence, device_id=device,
                 folder=folder, vendor=str(row.vendor), network_type=str(row.network_type), lat=float(row.lat),
                 lon=float(row.lon)))
-        self._fixtures_and_busy_folders(store, out, population, params)
+        self._with_the_night_shift(out, sessions, nights_here, hist_rows)
+        self._fixtures(store, out)
         return out
 
-    def _fixtures_and_busy_folders(self, store: Store, found: list[Finding], population: pd.DataFrame,
-                                   params: dict[str, Any]) -> None:
-        """The two costly pieces of evidence against, for the findings nothing else vetoed (a device already
-        known as a night device needs no fixture learning): a learned fixture (factor 0) and, for a new
-        device, a folder busy at night (NIGHT_BUSY_FACTOR)."""
+    def _with_the_night_shift(self, found: list[Finding], sessions: pd.DataFrame,
+                              nights_here: Mapping[tuple[str, str], int], hist_rows: Mapping[str, Any]) -> None:
+        """A new device that came and left together with a person of its folder's known night population
+        (both ends of its night within NIGHT_SHIFT_TOLERANCE_MINUTES of theirs) is on their shift: a new
+        colleague or a replaced phone, not a stranger (factor 0). Round-the-clock equipment (heard by day
+        and by night alike) vouches for nobody: people who work at night keep a rhythm. The companions are
+        tonight's sessions, their rhythm the history already read for them: no query of its own."""
         s = self.settings
+        new = [f for f in found if f.adjusted_level > 0 and f.evidence["judged_by"] == "folder"]
+        if not new:
+            return
+        tolerance = timedelta(minutes=s.night_shift_tolerance_minutes)
+        people: dict[tuple[str, date], list[tuple[datetime, datetime, str, int]]] = defaultdict(list)
+        for row in records(sessions):
+            device, folder = str(row.device_id), str(row.folder)
+            known = int(nights_here.get((folder, device), 0))
+            h = hist_rows.get(device)
+            if known < s.night_known_min_nights or h is None or self._round_the_clock(h, folder):
+                continue
+            people[(folder, as_date(row.night))].append(
+                (utc(pd.Timestamp(row.first_ts).to_pydatetime()), utc(pd.Timestamp(row.last_ts).to_pydatetime()),
+                 device, known))
+        for f in new:
+            first = datetime.fromisoformat(f.evidence["first_seen"])
+            last = datetime.fromisoformat(f.evidence["last_seen"])
+            for a, b, device, known in people.get((f.folder, date.fromisoformat(f.evidence["local_night"])), []):
+                if abs(first - a) <= tolerance and abs(last - b) <= tolerance:
+                    f.against.append(Against(f"on the night shift: came and left with {device}, known at night "
+                                             f"here on {known} earlier covered nights", VETO))
+                    f.evidence["shift_companion"] = device
+                    break
+
+    def _round_the_clock(self, h: Mapping[Any, Any], folder: str) -> bool:
+        """Heard by night and by day alike (neither hour rate below NIGHT_RHYTHM_RATIO times the other):
+        equipment, not a person who works at night (they are away by day)."""
+        _nights, night, day = self._hour_rates(h, folder)
+        return min(night, day) > 0 and min(night, day) >= self.settings.night_rhythm_ratio * max(night, day)
+
+    def _fixtures(self, store: Store, found: list[Finding]) -> None:
+        """The costly evidence against, asked only about the findings nothing else vetoed (a device already
+        known as a night device needs no fixture learning): a learned fixture (factor 0)."""
         open_ = [f for f in found if f.adjusted_level > 0]
-        busy_folders = sorted({f.folder for f in open_ if f.evidence["judged_by"] == "folder"})
-        known = population[population["folder"].isin(busy_folders)]
-        per_device = known.groupby(["folder", "device_id"])["night"].nunique()
-        known = known.set_index(["folder", "device_id"])
-        known = known[per_device.reindex(known.index).to_numpy() >= s.night_known_min_nights].reset_index()
-        asked = sorted({f.subject for f in open_} | set(known["device_id"]))
-        fixtures = learn_fixtures(store, s, self.history_end_, asked, listening=self.listening_) if asked else {}
-        equipment = set(fixtures) | self._without_rhythm(store, known, fixtures, params)
-        stats = {folder: self._busy(folder, known, equipment) for folder in busy_folders}
+        asked = sorted({f.subject for f in open_})
+        if not asked:
+            return
+        fixtures = learn_fixtures(store, self.settings, self.history_end_, asked, listening=self.listening_)
         for f in open_:
-            if f.evidence["judged_by"] == "folder":
-                n_known, p95 = stats[f.folder]
-                f.evidence.update(folder_known_night_devices=n_known, folder_night_p95=round(p95, 2))
-                f.reasons[0] = (f"new device, not in the folder's known night population ({n_known} devices over "
-                                f"{f.evidence['folder_covered_nights']} covered nights)")
-                if p95 > s.night_quiet_folder_devices:
-                    f.against.append(Against(f"the folder is busy at night: p95 {p95:.1f} known devices per "
-                                             "covered night", s.night_busy_factor))
             if f.subject in fixtures:
                 fx = fixtures[f.subject]
                 f.against.append(Against(f"a learned fixture: present on {fx['present_days']:g} of its "
                                          f"{fx['covered_days']:g} covered days", VETO))
-
-    def _without_rhythm(self, store: Store, known: pd.DataFrame, fixtures: dict[str, dict[str, float]],
-                        params: dict[str, Any]) -> set[str]:
-        """Known night devices heard by night and by day alike (neither rate below NIGHT_RHYTHM_RATIO times
-        the other): equipment, not night staff. People who work at night keep a rhythm (they are away by
-        day); a folder whose night life is only round-the-clock equipment is not busy at night."""
-        ids = sorted(set(known["device_id"]) - set(fixtures))
-        if not ids:
-            return set()
-        ratio = self.settings.night_rhythm_ratio
-        home = known.groupby("device_id")["folder"].first().to_dict()
-        out: set[str] = set()
-        for h in device_history(store, params, ids, self.history_start_, self.history_end_).to_dict("records"):
-            _nights, night, day = self._hour_rates(h, str(home[str(h["device_id"])]))
-            if min(night, day) > 0 and min(night, day) >= ratio * max(night, day):
-                out.add(str(h["device_id"]))
-        return out
-
-    def _busy(self, folder: str, known: pd.DataFrame, equipment: set[str]) -> tuple[int, float]:
-        """The folder's known night devices, and p95 over its covered nights of the known ones that are not
-        equipment (fixtures, devices without a day/night rhythm) heard each night: a folder whose only
-        night life is its access points and far cards is quiet."""
-        nights = self.folder_nights(folder).nights
-        mine = known[(known["folder"] == folder) & known["night"].isin(set(nights))]
-        n_known = int(mine["device_id"].nunique())
-        counted = mine[~mine["device_id"].isin(equipment)]
-        per_night = counted.groupby("night")["device_id"].nunique()
-        counts = np.array([float(per_night.get(n, 0)) for n in nights])
-        return n_known, float(np.quantile(counts, 0.95)) if len(counts) else 0.0
 
     def _hour_rates(self, h: Mapping[Any, Any], folder: str) -> tuple[int, float, float]:
         """From a `device_history` row: the folder's covered nights since the device's first sighting, and
@@ -362,10 +367,12 @@ class NightDetector(FindingDetector):
             against.append(Against(f"heard at night before on {heard} of {covered} covered nights",
                                    max(0.0, 1.0 - heard / max(covered, heard + 1))))
 
-    def _judge_by_folder(self, covered_nights: int, known_nights: int, span_min: float, reasons: list[str],
+    def _judge_by_folder(self, evidence: Mapping[str, Any], span_min: float, reasons: list[str],
                          against: list[Against]) -> None:
         s = self.settings
-        reasons.append("new device, not in the folder's known night population")  # completed with its size
+        covered_nights, known_nights = evidence["folder_covered_nights"], evidence["earlier_nights_here"]
+        reasons.append("new device, not in the folder's known night population "
+                       f"({evidence['folder_known_night_devices']} devices over {covered_nights} covered nights)")
         if covered_nights < s.learning_min_days:
             against.append(Against(f"the folder is still learning: {covered_nights} covered nights "
                                    f"(LEARNING_MIN_DAYS {s.learning_min_days})", VETO))

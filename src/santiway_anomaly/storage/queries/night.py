@@ -51,8 +51,8 @@ def _empty(columns: dict[str, str]) -> pd.DataFrame:
 def night_sessions(store: Store, params: dict[str, Any], where: str, start: datetime,
                    end: datetime) -> pd.DataFrame:
     """One row per stable (non-randomized) device and night with sightings at night in [start, end):
-    its night sightings, distinct night minutes, first/last night sighting, and whether it was also
-    heard in the hour after the night (`morning`) or before it (`evening`)."""
+    its night sightings, distinct night minutes, first/last night sighting, mean and strongest night
+    RSSI, and whether it was also heard in the hour after the night (`morning`) or before it (`evening`)."""
     is_night = _f(_IS_NIGHT, "ts")
     df = store.query_df(
         f"""
@@ -62,7 +62,8 @@ def night_sessions(store: Store, params: dict[str, Any], where: str, start: date
                countIf({_f(_IS_MORNING, 'ts')}) AS morning, countIf({_f(_IS_EVENING, 'ts')}) AS evening,
                toString(anyIf(folder, nf)) AS folder, toString(any(vendor)) AS vendor,
                toString(any(network_type)) AS network_type, max(is_randomized) AS is_randomized,
-               avgIf(lat, nf) AS lat, avgIf(lon, nf) AS lon, avgIf(rssi, nf) AS rssi_mean
+               avgIf(lat, nf) AS lat, avgIf(lon, nf) AS lon, avgIf(rssi, nf) AS rssi_mean,
+               maxIf(rssi, nf) AS rssi_max
         FROM
         (
             SELECT *, ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
