@@ -17,9 +17,13 @@ Server CPU per request comes from /proc (user + system time of the server proces
 memory is the server's peak resident set (VmHWM) under load, split into private memory (RssAnon) and
 pages of mapped files (RssFile: mostly chDB's 555 MB engine library, shared and reclaimable).
 
+With `--store http` the product runs against a ClickHouse server instead: the tests' HTTP stand-in
+(tests/clickhouse_http/server.py, chDB behind ClickHouse's HTTP interface in its own process) on the
+same seeded directory, so the API process never imports chDB; its figures go to api_http.json.
+
 Targets (issue 17): p99 <= 20 ms at 64 connections in every run, cache misses >= 500 requests/s,
 server memory under load <= 250 MB, middleware cost close to the bare app.
-Usage: python benchmarks/api.py [--runs 3] [--seconds 8] [--concurrency 64] [--anomalies 50000]
+Usage: python benchmarks/api.py [--runs 3] [--seconds 8] [--concurrency 64] [--anomalies 50000] [--store http]
 """
 
 from __future__ import annotations
@@ -340,6 +344,8 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="extra setting for the product server, e.g. API_LOG_REQUESTS=false (repeatable)",
     )
+    parser.add_argument("--store", choices=("embedded", "http"), default="embedded",
+                        help="the product's store: embedded chDB, or a ClickHouse server (the tests' HTTP stand-in)")
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
@@ -369,6 +375,13 @@ def main() -> None:
         f"{time.perf_counter() - t0:.1f} s ({data_dir})"
     )
     extra_env = dict(item.split("=", 1) for item in args.server_env)
+    clickhouse = None
+    if args.store == "http":
+        sys.path.insert(0, str(BENCH_DIR.parent))
+        from tests.clickhouse_http.fixture import ClickHouseHttp
+
+        clickhouse = ClickHouseHttp(load_settings(data_dir=data_dir, _env_file=None).chdb_path).start()
+        extra_env.update(clickhouse.env())
     product_port, bare_port = free_port(), free_port()
     product = start_product(data_dir, product_port, data_dir / "server.log", extra_env)
     body = data_dir / "anomalies-page.json"
@@ -401,6 +414,8 @@ def main() -> None:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+        if clickhouse is not None:
+            clickhouse.stop()
     medians = summarise(runs)
     base, hit = medians["bare FastAPI, same bytes"], medians["product, cached answer"]
     misses = [v for k, v in medians.items() if k.startswith("product, misses")]
@@ -431,9 +446,10 @@ def main() -> None:
     print("  ratios product / bare: " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
     print("  targets: " + ", ".join(f"{k} {'met' if v['met'] else 'NOT met'}" for k, v in targets.items()))
     path = write_results(
-        "api",
+        "api" if args.store == "embedded" else "api_http",
         {
             "config": {
+                "store": args.store,
                 "server_env": extra_env,
                 "runs": args.runs,
                 "concurrency": args.concurrency,

@@ -188,6 +188,19 @@ def test_list_filters_and_pagination(prod_server: Server) -> None:
         )
 
 
+def test_a_miss_and_the_cached_answer_are_the_same_bytes(prod_server: Server) -> None:
+    """The store's answer (a miss, through the route) and its repeat (from the answer cache) are one body."""
+    since = (prod_server.world.now - timedelta(hours=6)).isoformat()
+    with prod_server.client(K1) as c:
+        for params in ({"limit": 7, "min_score": 0.61}, {"limit": 5, "offset": 2, "since": since},
+                       {"anomaly_type": "night_activity", "limit": 1000}):
+            miss, hit = c.get("/anomalies", params=params), c.get("/anomalies", params=params)
+            assert miss.status_code == hit.status_code == 200
+            assert miss.content == hit.content and "X-Answer-Cache" not in hit.headers
+            page = json.loads(miss.content)
+            assert page["data"] and all(a["window_start"].endswith("Z") for a in page["data"])
+
+
 @pytest.mark.parametrize(
     ("params", "needle"),
     [

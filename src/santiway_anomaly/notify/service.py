@@ -33,7 +33,6 @@ from santiway_anomaly.notify.message import SEVERITY_RANK, Notification, build_n
 from santiway_anomaly.notify.outbox import OutboxWorker, add_pending
 from santiway_anomaly.notify.scheduler import DetectionScheduler
 from santiway_anomaly.notify.webhook import Webhook
-from santiway_anomaly.storage.queries.known import is_exempt
 from santiway_anomaly.storage.store import Store
 
 StoreCall = Callable[..., Awaitable[Any]]
@@ -181,6 +180,9 @@ class NotificationService:
             logger.warning("known-device list not refreshed: {}", exc)
 
     def _admit(self, anomalies: Sequence[Anomaly], allow: dict[str, set[str]]) -> list[Notification]:
+        # Here, not at the top: the known-device queries bring pandas, which a server that has not notified
+        # yet (or serves only the read routes) need not hold (issue 17, the server's memory).
+        from santiway_anomaly.storage.queries.known import is_exempt
 
         now = datetime.now(UTC)
         notes: list[Notification] = []

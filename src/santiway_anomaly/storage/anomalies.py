@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,12 +96,35 @@ _PAGE_ORDER = " ORDER BY window_start DESC, score DESC, anomaly_id LIMIT {limit:
 _FINAL_PER_PARTITION = " SETTINGS do_not_merge_across_partitions_select_final = 1"
 
 
+# Per open embedded store: True once it was found holding no two rows of one anomaly_id.
+_COPY_FREE: weakref.WeakKeyDictionary[Store, bool] = weakref.WeakKeyDictionary()
+
+
+def _final(store: Store) -> str:
+    """" FINAL" where two copies of one anomaly may be stored, else "" (the listing's FINAL was about a
+    fifth of a cache miss's CPU, benchmarks/api.py).
+
+    Copies arise only from writers racing: `save_anomalies` skips stored ids under a process-wide lock,
+    so one process never stores an anomaly twice. An embedded store has exactly one writing process, the
+    one holding it (DESIGN.md); copies left by an earlier run (a version without the lock, a crash
+    mid-migration) are looked for once per opened store. A ClickHouse server may have several writers
+    (the service, a CLI detection run, a second API process), so it keeps FINAL."""
+    if not store.settings.embedded:
+        return " FINAL"
+    copy_free = _COPY_FREE.get(store)
+    if copy_free is None:
+        rows, ids = store.query_rows("SELECT count(), uniqExact(anomaly_id) FROM anomaly_ml.anomalies")[0]
+        copy_free = _COPY_FREE[store] = int(rows) == int(ids)
+    return "" if copy_free else " FINAL"
+
+
 def list_anomalies(store: Store, flt: AnomalyFilter) -> list[dict[str, Any]]:
     """Anomalies matching the filter, newest window first, as DESIGN.md contract dicts."""
     where, params = flt.where()
     params = {**params, "limit": flt.limit, "offset": flt.offset}
     rows = store.query_dicts(
-        f"SELECT {', '.join(ROW_COLUMNS)} FROM anomaly_ml.anomalies FINAL{where}{_PAGE_ORDER}{_FINAL_PER_PARTITION}",
+        f"SELECT {', '.join(ROW_COLUMNS)} FROM anomaly_ml.anomalies{_final(store)}{where}{_PAGE_ORDER}"
+        f"{_FINAL_PER_PARTITION}",
         params,
     )
     return [_public(row) for row in rows]
@@ -113,9 +137,10 @@ def page_anomalies(store: Store, flt: AnomalyFilter) -> tuple[list[dict[str, Any
     # The total as a scalar subquery, not `count() OVER ()`: a window over every match made the engine
     # materialise and sort all of them, where the page alone stops after `limit` rows (3.6x the CPU at
     # 50k anomalies, benchmarks/api.py).
-    total_sql = f"(SELECT count() FROM anomaly_ml.anomalies FINAL{where}{_FINAL_PER_PARTITION})"
+    final = _final(store)
+    total_sql = f"(SELECT count() FROM anomaly_ml.anomalies{final}{where}{_FINAL_PER_PARTITION})"
     rows = store.query_dicts(
-        f"SELECT {', '.join(ROW_COLUMNS)}, {total_sql} AS total_ FROM anomaly_ml.anomalies FINAL{where}"
+        f"SELECT {', '.join(ROW_COLUMNS)}, {total_sql} AS total_ FROM anomaly_ml.anomalies{final}{where}"
         f"{_PAGE_ORDER}{_FINAL_PER_PARTITION}",
         params,
     )
@@ -138,7 +163,7 @@ def get_anomaly(store: Store, anomaly_id: str) -> dict[str, Any] | None:
 
 def count_anomalies(store: Store, flt: AnomalyFilter) -> int:
     where, params = flt.where()
-    sql = f"SELECT count() FROM anomaly_ml.anomalies FINAL{where}{_FINAL_PER_PARTITION}"
+    sql = f"SELECT count() FROM anomaly_ml.anomalies{_final(store)}{where}{_FINAL_PER_PARTITION}"
     return int(store.scalar(sql, params) or 0)
 
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
-from santiway_anomaly.analysis.following import NotFollowingError, following_evidence
 from santiway_anomaly.api.deps import SettingsDep, StoreDep
 from santiway_anomaly.api.errors import AUTH_RESPONSES, COMMON_RESPONSES, LIMIT_RESPONSES
 from santiway_anomaly.api.ratelimit import default_limit, limiter
@@ -35,6 +34,10 @@ async def following_route(
     episode the detector judged (median position per SLOT_MINUTES) and, in time order, the stops where it
     heard the device (consecutive buckets within FOLLOW_DISTANCE_M / 2 of one place). 404 for any other
     anomaly."""
+    # Imported here, on the first request: the analysis brings pandas (about 40 MB of private memory) that
+    # a server never serving this route should not hold (api/lazy.py, issue 17).
+    from santiway_anomaly.analysis.following import NotFollowingError, following_evidence
+
     try:
         evidence = await runner(following_evidence, settings, anomaly_id)
     except NotFollowingError as exc:
