@@ -86,9 +86,9 @@ def bands(frame: pd.DataFrame) -> list[dict[str, Any]]:
         label = "0" if hi == 0 else "(0, 1)" if lo == 0 else f"[{lo}, {hi})"
         rows.append({"occupancy": label, "hours": len(part),
                      "true_median": round(float(part["occupancy_mean"].median()), 1),
-                     **{c: round(float(part[c].median()), 1) for c in COUNTS},
-                     "people_low": round(float(part["people_low"].median()), 1),
-                     "people_high": round(float(part["people_high"].median()), 1)})
+                     **{c: round(float(part[c].median()), 2) for c in COUNTS},
+                     "people_low": round(float(part["people_low"].median()), 2),
+                     "people_high": round(float(part["people_high"].median()), 2)})
     return rows
 
 
@@ -128,7 +128,8 @@ def measure(store: Store, lab: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     occ, timing = timed_estimate(store, settings, since, until)
     raw = folder_hours(store, since, until)
     slots = near_mid_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_mid_rssi,
-                           settings.occupancy_rssi_margin, 60 * settings.occupancy_dwell_minutes)
+                           settings.occupancy_room_rssi, settings.occupancy_rssi_margin,
+                           60 * settings.occupancy_dwell_minutes, 60 * settings.occupancy_carry_minutes)
     slots["hour"] = pd.to_datetime(slots["slot"], utc=True).dt.floor("h")
     alone = slots.groupby("hour")[["near", "mid"]].mean().rename(columns={"near": "near_only", "mid": "mid_only"})
     raw["hour"] = pd.to_datetime(raw["hour"], utc=True)
@@ -139,7 +140,10 @@ def measure(store: Store, lab: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         columns={"unique_devices": "unique_macs", "robust_devices": "robust_fp"})
     meta = {"settings": {"occupancy_near_rssi": settings.occupancy_near_rssi,
                          "occupancy_mid_rssi": settings.occupancy_mid_rssi,
-                         "occupancy_rssi_margin": settings.occupancy_rssi_margin},
+                         "occupancy_room_rssi": settings.occupancy_room_rssi,
+                         "occupancy_rssi_margin": settings.occupancy_rssi_margin,
+                         "occupancy_dwell_minutes": settings.occupancy_dwell_minutes,
+                         "occupancy_carry_minutes": settings.occupancy_carry_minutes},
             **timing, "hours_estimated": len(occ),
             "truth_hours": len(truth), "truth_hours_unheard_left_out": len(truth) - len(frame),
             "heard_hours_without_truth_left_out": int((~heard["hour"].isin(truth["hour"])).sum())}
@@ -243,7 +247,7 @@ def main() -> None:
                 f"{k} {c[k]['spearman']:.2f}/{c[k]['pearson']:.2f}" for k in COUNTS))
         for row in table:
             print(f"  occupancy {row['occupancy']:>8} {row['hours']:5d} h (median {row['true_median']:4.1f}): "  # noqa: T201
-                  f"people {row['people']:5.1f} [{row['people_low']:.1f}, {row['people_high']:.1f}]  "
+                  f"people {row['people']:6.2f} [{row['people_low']:.2f}, {row['people_high']:.2f}]  "
                   f"unique_macs {row['unique_macs']:6.1f}  robust_fp {row['robust_fp']:6.1f}")
         print(f"  10-30 people: {figures[label]['saturation']}")  # noqa: T201
     if args.worlds:

@@ -114,7 +114,7 @@ def test_phones_sharing_a_fingerprint_count_between_near_and_mid(empty_store: St
     _ingest(empty_store, rows)
     hours = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=2))
     crowd, far = hours.iloc[0], hours.iloc[1]
-    assert crowd["people"] == round(8 ** 0.5, 1)
+    assert crowd["people"] == round(8 ** 0.5, 2)
     assert crowd["people_low"] <= crowd["people"] <= crowd["people_high"]
     assert far["unique_devices"] == 100 and far["people"] == 0.0
 
@@ -157,3 +157,52 @@ def test_an_hour_with_nobody_within_the_room_holds_nobody(empty_store: Store, se
     assert corridor.people == 0.0 and corridor.people_low == 0.0
     assert corridor.people_high > 0  # the room cut moved the margin farther takes them in
     assert inside.people > 2
+
+
+def _far_fixture(hours: int) -> list[dict[str, object]]:
+    """A printer next door heard every slot: the folder was listening, nobody is near."""
+    return [_sighting(HOUR + timedelta(minutes=5 * slot, seconds=50), "3C:22:FB:00:00:09", -90, "0,1,50")
+            for slot in range(12 * hours)]
+
+
+def test_a_brief_visit_scores_above_an_empty_hour_and_below_a_full_one(empty_store: Store, settings: Settings) -> None:
+    """Presence, not probes: one person in the room the whole first hour, one who comes in for ten minutes of the
+    second, nobody in the third. The visit counts for its share of the hour, neither as 0 nor as a person."""
+    rows = _far_fixture(3)
+    rows += [_sighting(HOUR + timedelta(minutes=5 * slot, seconds=20), f"DA:00:00:00:01:{slot:02X}", -50, PHONE_IES)
+             for slot in range(12)]
+    visit = HOUR + timedelta(hours=1, minutes=20)
+    rows += [_sighting(visit + timedelta(minutes=m), f"DA:00:00:00:02:{m:02X}", -50, PHONE_IES) for m in (1, 9)]
+    _ingest(empty_store, rows)
+    full, brief, empty = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=3)).itertuples()
+    assert empty.people == 0.0
+    assert 0 < brief.people < full.people
+    assert brief.people == round(2 / 12 * full.people, 2)  # heard in 2 of the hour's 12 slots
+    assert full.people == 1.0
+
+
+def test_a_person_lingering_after_a_session_counts_and_students_waiting_before_it_do_not(
+        empty_store: Store, settings: Settings) -> None:
+    """9:00 students wait in the corridor, near the door but never within the room; 10:00 the session, in the
+    room; 11:00 one of them stays a few minutes at the far side of the room, as far as the corridor was.
+    Only the one who had been inside counts after the session."""
+    door = settings.occupancy_room_rssi - 4
+    students = [f"0,1,50,{s}" for s in range(3)]
+    rows = _far_fixture(3)
+    rows += [_sighting(HOUR + timedelta(minutes=40 + 5 * k, seconds=s), f"DA:00:00:00:{s:02X}:{k:02X}", door, ies)
+             for k in range(4) for s, ies in enumerate(students)]
+    rows += [_sighting(HOUR + timedelta(hours=1, minutes=5 * k, seconds=s), f"DA:00:00:01:{s:02X}:{k:02X}", -48, ies)
+             for k in range(12) for s, ies in enumerate(students)]
+    rows += [_sighting(HOUR + timedelta(hours=2, minutes=m), f"DA:00:00:02:00:{m:02X}", door, students[0])
+             for m in (2, 8)]
+    _ingest(empty_store, rows)
+    before, session, after = occupancy_hours(empty_store, settings, HOUR, HOUR + timedelta(hours=3)).itertuples()
+    assert before.people == 0.0
+    assert 0 < after.people < session.people
+    # the carry lasts OCCUPANCY_CARRY_MINUTES: a whole hour later the same person at the door is outside
+    late = replace_carry(settings, 0)
+    assert occupancy_hours(empty_store, late, HOUR, HOUR + timedelta(hours=3)).iloc[2]["people"] == 0.0
+
+
+def replace_carry(settings: Settings, minutes: float) -> Settings:
+    return Settings(**{**settings.model_dump(), "occupancy_carry_minutes": minutes})

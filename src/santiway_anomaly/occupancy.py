@@ -7,14 +7,15 @@ undercounts, since phones of one model and OS share a fingerprint), each weighte
 stayed in the hour (a passer-by's single probe burst weighs almost nothing), and `mid`, distinct MACs
 heard at the mid cut (unmerged, farther: it overcounts rotations and the people next door). The
 estimate is their geometric mean, sqrt(near x mid): zero when nobody is near, and on the lab captures
-it follows the true number of people better than either count alone (docs/occupancy.md). In an hour
-in which no reading reached the room cut, the near phones were outside (the corridor, next door) and
-the estimate is 0. Per hour, the mean over
-the slots in which the folder heard anything (a silent slot is missing data, not an empty room), so
-a person who stays the whole hour counts once and one who stays 15 minutes a quarter, which is what
-an hourly mean occupancy measures. The raw distinct MACs stay beside the estimate
-(`unique_devices`). The interval (`people_low`, `people_high`) is the same estimate with all three
-cuts moved OCCUPANCY_RSSI_MARGIN dB closer and farther.
+it follows the true number of people better than either count alone (docs/occupancy.md). Only near
+fingerprints in the room count: in an hour in which no reading reached the room cut, the near phones
+were outside (the corridor, next door), except those near in the slots just before, in an hour when
+someone was inside: a person lingering after a session (OCCUPANCY_CARRY_MINUTES). Per hour, the mean
+over the slots in which the folder heard anything, a slot with nobody near counting 0 (a silent slot
+is missing data, not an empty room), so a person who stays the whole hour counts once and one who
+stays 15 minutes a quarter, which is what an hourly mean occupancy measures. The raw distinct MACs
+stay beside the estimate (`unique_devices`). The interval (`people_low`, `people_high`) is the same
+estimate with all three cuts moved OCCUPANCY_RSSI_MARGIN dB closer and farther.
 """
 
 from __future__ import annotations
@@ -32,30 +33,28 @@ from santiway_anomaly.storage.store import Store
 
 COLUMNS = ["hour", "folder", "unique_devices", "people", "people_low", "people_high"]
 SLOT_COLUMNS = ["slot", "folder", "people", "people_low", "people_high"]
+# Hundredths of a person: someone in the room for 3 of an hour's 60 minutes is 0.05 people, which tenths
+# would round to the 0 of an empty room.
+DECIMALS = 2
 
 
 def _geometric_mean(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(np.sqrt(a.astype(float) * b.astype(float)), index=a.index)
 
 
-def _in_room(hour_top: pd.Series, room_rssi: int) -> pd.Series:
-    """1 where someone came within the room in the slot's hour, else 0 (the near phones were outside)."""
-    return (hour_top.astype(float) >= room_rssi).astype(float)
-
-
 def occupancy_slots(store: Store, settings: Settings, since: datetime, until: datetime,
                     folders: list[str] | None = None) -> pd.DataFrame:
-    """Per folder per 5-minute slot with sightings: people (float, sqrt(near x mid), 0 in an hour in
-    which nobody came within the room) and its interval."""
+    """Per folder per 5-minute slot with sightings: people (float, sqrt(near x mid) over the near
+    fingerprints in the room) and its interval."""
     df = near_mid_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_mid_rssi,
-                        settings.occupancy_rssi_margin, 60 * settings.occupancy_dwell_minutes, folders)
-    room, margin = settings.occupancy_room_rssi, settings.occupancy_rssi_margin
-    people = _geometric_mean(df["near"], df["mid"]) * _in_room(df["hour_top"], room)
-    low = _geometric_mean(df["near_strict"], df["mid_strict"]) * _in_room(df["hour_top"], room + margin)
-    high = _geometric_mean(df["near_loose"], df["mid_loose"]) * _in_room(df["hour_top"], room - margin)
+                        settings.occupancy_room_rssi, settings.occupancy_rssi_margin,
+                        60 * settings.occupancy_dwell_minutes, 60 * settings.occupancy_carry_minutes, folders)
+    people = _geometric_mean(df["near_room"], df["mid"])
+    low = _geometric_mean(df["near_room_strict"], df["mid_strict"])
+    high = _geometric_mean(df["near_room_loose"], df["mid_loose"])
     out = pd.DataFrame({"slot": pd.to_datetime(df["slot"], utc=True), "folder": df["folder"].astype(str),
-                        "people": people.round(1), "people_low": np.minimum(low, people).round(1),
-                        "people_high": np.maximum(high, people).round(1)})
+                        "people": people.round(DECIMALS), "people_low": np.minimum(low, people).round(DECIMALS),
+                        "people_high": np.maximum(high, people).round(DECIMALS)})
     return out[SLOT_COLUMNS]
 
 
@@ -69,7 +68,7 @@ def occupancy_hours(store: Store, settings: Settings, since: datetime, until: da
     slots["hour"] = slots["slot"].dt.floor("h")
     per_hour = slots.groupby(["folder", "hour"], as_index=False)[["people", "people_low", "people_high"]].mean()
     for col in ("people", "people_low", "people_high"):
-        per_hour[col] = per_hour[col].round(1)
+        per_hour[col] = per_hour[col].round(DECIMALS)
     raw = raw[["folder", "hour", "unique_devices"]].copy()
     raw["hour"] = pd.to_datetime(raw["hour"], utc=True)
     raw["folder"] = raw["folder"].astype(str)

@@ -45,3 +45,26 @@ def test_sequence_numbers_continue_across_a_mac_change_on_some_phones(tmp_path: 
     prev_last = first.groupby("ies")["s1"].shift()
     follow = (first["s0"] - prev_last).mod(4096).between(1, 6).sum()
     assert follow > 0.05 * len(first)
+
+
+def test_cli_writes_a_family_world_with_probes_and_people(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from santiway_anomaly.cli.main import app
+
+    runner = CliRunner()
+    done = runner.invoke(app, ["simulate", "--family", "sessions", "--scale", str(SCALE), "--seed", "7", "--probes",
+                               "--out", str(tmp_path / "cli"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    generate("sessions", 7, tmp_path / "py", SCALE, probes=True)
+    # the same world as from Python, people truth included
+    cli, py = tmp_path / "cli", tmp_path / "py"
+    assert pq.read_table(cli / "sightings.parquet").equals(pq.read_table(py / "sightings.parquet"))
+    assert (cli / "people.csv").read_text() == (py / "people.csv").read_text()
+    plain = runner.invoke(app, ["simulate", "--family", "sessions", "--scale", str(SCALE),
+                                "--out", str(tmp_path / "p")])
+    assert plain.exit_code == 0 and not (tmp_path / "p" / "people.csv").exists()
+    for bad in (["--probes"], ["--family", "no_such_family"], ["--family", "sessions", "--live"]):
+        refused = runner.invoke(app, ["simulate", *bad, "--out", str(tmp_path / "bad")])
+        assert refused.exit_code == 2 and "error" in refused.output
+    assert "--probes" in runner.invoke(app, ["simulate", "--help"]).output

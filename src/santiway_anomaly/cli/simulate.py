@@ -53,6 +53,14 @@ def simulate(
                                                 "instead of writing to the store")] = None,
     api_key: Annotated[str, typer.Option(envvar="SIMULATE_API_KEY", show_default=False,
                                          help="--live: X-API-Key for --api-url (env SIMULATE_API_KEY)")] = "",
+    family: Annotated[str | None, typer.Option(help="Write a world of this family instead (sessions, small_site, "
+                                               "...; see `evaluate --help`): its own size, days and time zone, "
+                                               "with --seed and --scale")] = None,
+    scale: Annotated[float, typer.Option(min=0.01, max=100, help="--family: the world's size as a multiple of "
+                                         "the family's")] = 1.0,
+    probes: Annotated[bool, typer.Option("--probes", help="--family: phones send probe fields (seq, ies, ssid) "
+                                         "and change MAC the way real phones do, and DIR/people.csv holds the "
+                                         "true number of people per folder and UTC hour")] = False,
 ) -> None:
     """Simulate folders with fixed and mobile sensors and a population of devices (fixtures, staff,
     night shift, visitors, commuters, passers-by with rotating randomized MACs), inject labelled
@@ -63,10 +71,17 @@ def simulate(
 
     With --live, stream into the store (or to --api-url) in real time until Ctrl-C; the same
     --seed, --devices and --folders as a history run continue the same world.
+
+    With --family, write a world of one of the evaluation's world families instead (its own size, days
+    and time zone; --seed and --scale choose the world); add --probes for probe fields and
+    DIR/people.csv, the true number of people per folder and hour (docs/occupancy.md).
     """
     from santiway_anomaly.simulate.options import SimOptions
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    if family is not None or probes:
+        _family(family, seed, scale, probes, out, live)
+        return
     try:
         first = date.fromisoformat(start) if start else None
         opts = SimOptions(devices=devices, days=days, folders=folders, seed=seed, start=first,
@@ -83,6 +98,28 @@ def simulate(
               api_url=api_url, api_key=api_key)
         return
     _files(opts, out, fmt, progress)
+
+
+def _family(family: str | None, seed: int, scale: float, probes: bool, out: Path, live: bool) -> None:
+    """A world of one family (simulate/families), the kind the evaluation runs on."""
+    from santiway_anomaly.simulate.families import FAMILIES, generate
+
+    if family is None:
+        problem = "--probes needs --family: the family worlds model phones and the people carrying them"
+    elif live:
+        problem = "--family writes files; it cannot be combined with --live"
+    elif family not in FAMILIES:
+        problem = f"unknown family {family!r}; choose from {', '.join(FAMILIES)}"
+    else:
+        problem = ""
+    if problem or family is None:
+        typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    info = generate(family, seed, out, scale=scale, probes=probes)
+    typer.echo(f"{info.sightings:,} sightings from {info.devices:,} devices ({info.macs:,} MACs) in "
+               f"{len(info.folders)} folders, {info.start} .. {info.end}, in {info.seconds:.1f}s")
+    for name in ("sightings.parquet", "truth.jsonl", "world.json", *(("people.csv",) if probes else ())):
+        typer.echo(f"  {out / name}")
 
 
 def _files(opts: SimOptions, out: Path, fmt: str, progress: bool) -> None:

@@ -12,75 +12,101 @@ in that hour; its weight is stay / dwell, at most 1. Someone sitting in the room
 again and weighs 1; a passer-by in the corridor sends one probe burst (a few milliseconds) and
 weighs nearly nothing. A randomized MAC without probe fields cannot be followed past its next
 rotation, so its stay is unknown: it weighs 1, as every near fingerprint did before.
-`hour_top`, the strongest reading in the slot's hour, tells whether anyone came within the room at
-all (occupancy.py). Each count is also taken with both cuts moved by the margin (`_strict`: closer,
-`_loose`: farther), for the interval. Every slot in which the folder heard anything has a row: it
-was listening then.
+A near fingerprint is *in the room* when the slot's hour holds a reading at the room cut (`hour_top`,
+the strongest reading of the hour: someone came within the room), or when it was near in a slot of
+such an hour that started at most `carry` seconds earlier (a person still inside after a session; the
+scan starts `carry` seconds early so that this also holds at the range's start). `near_room` counts
+those. Each count is also taken with all cuts moved by the margin (`_strict`: closer, `_loose`:
+farther), for the interval. Every slot in which the folder heard anything has a row: it was listening
+then. Two queries: the fingerprints' windows (stay, hour, carry) and the distinct MACs per slot; the
+MAC states kept out of the windows make the pair faster than one query carrying them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
-_SLOTS = """
+_NEAR = """
 SELECT folder, slot,
        sumIf(weight, rssi_fp >= {near:Int16}) AS near,
-       uniqExactMerge(mid_s) AS mid,
-       sumIf(weight, rssi_fp >= {near:Int16} + {margin:Int16}) AS near_strict,
-       uniqExactMerge(mid_strict_s) AS mid_strict,
-       sumIf(weight, rssi_fp >= {near:Int16} - {margin:Int16}) AS near_loose,
-       uniqExactMerge(mid_loose_s) AS mid_loose,
-       any(hour_top) AS hour_top
+       sumIf(weight, rssi_fp >= {near:Int16} AND (hour_max >= {room:Int16} OR carried = 1)) AS near_room,
+       sumIf(weight, rssi_fp >= {near:Int16} + {margin:Int16}
+                     AND (hour_max >= {room:Int16} + {margin:Int16} OR carried_strict = 1)) AS near_room_strict,
+       sumIf(weight, rssi_fp >= {near:Int16} - {margin:Int16}
+                     AND (hour_max >= {room:Int16} - {margin:Int16} OR carried_loose = 1)) AS near_room_loose,
+       any(hour_max) AS hour_top
 FROM
 (
-    SELECT folder, slot, rssi_fp, mid_s, mid_strict_s, mid_loose_s,
-           max(rssi_fp) OVER (PARTITION BY folder, toStartOfHour(slot)) AS hour_top,
-           if(untracked = 1, 1.0,
-              least(1.0, dateDiff('millisecond',
-                                  min(first_mid) OVER (PARTITION BY folder, toStartOfHour(slot), fp),
-                                  max(last_mid) OVER (PARTITION BY folder, toStartOfHour(slot), fp))
-                         / (1000.0 * {dwell:Float64}))) AS weight
+    SELECT folder, slot, rssi_fp, weight, hour_max,
+           max(rssi_fp >= {near:Int16} AND hour_max >= {room:Int16}) OVER carry AS carried,
+           max(rssi_fp >= {near:Int16} + {margin:Int16} AND hour_max >= {room:Int16} + {margin:Int16})
+               OVER carry AS carried_strict,
+           max(rssi_fp >= {near:Int16} - {margin:Int16} AND hour_max >= {room:Int16} - {margin:Int16})
+               OVER carry AS carried_loose
     FROM
     (
-        SELECT folder, slot, fp, max(rssi_max) AS rssi_fp, max(untracked) AS untracked,
-               minIfOrNull(first_ts, rssi_max >= {mid:Int16}) AS first_mid,
-               maxIfOrNull(last_ts, rssi_max >= {mid:Int16}) AS last_mid,
-               uniqExactStateIf(device_id, rssi_max >= {mid:Int16}) AS mid_s,
-               uniqExactStateIf(device_id, rssi_max >= {mid:Int16} + {margin:Int16}) AS mid_strict_s,
-               uniqExactStateIf(device_id, rssi_max >= {mid:Int16} - {margin:Int16}) AS mid_loose_s
+        SELECT folder, slot, fp, rssi_fp,
+               max(rssi_fp) OVER (PARTITION BY folder, toStartOfHour(slot)) AS hour_max,
+               -- a fingerprint never heard at the mid cut in the hour has no stay: weight 0
+               if(untracked = 1, 1.0,
+                  ifNull(least(1.0, dateDiff('millisecond',
+                                             min(first_mid) OVER (PARTITION BY folder, toStartOfHour(slot), fp),
+                                             max(last_mid) OVER (PARTITION BY folder, toStartOfHour(slot), fp))
+                                    / (1000.0 * {dwell:Float64})), 0.0)) AS weight
         FROM
         (
-            SELECT toString(folder) AS folder, toStartOfFiveMinutes(toDateTime(ts, 'UTC')) AS slot, device_id,
+            SELECT toString(folder) AS folder, toStartOfFiveMinutes(toDateTime(ts, 'UTC')) AS slot,
                    if(is_randomized = 1 AND ies != '', concat(ies, '|', ssid), device_id) AS fp,
-                   is_randomized = 1 AND ies = '' AS untracked,
-                   max(rssi) AS rssi_max, min(ts) AS first_ts, max(ts) AS last_ts
+                   max(rssi) AS rssi_fp, max(is_randomized = 1 AND ies = '') AS untracked,
+                   minIfOrNull(ts, rssi >= {mid:Int16}) AS first_mid, maxIfOrNull(ts, rssi >= {mid:Int16}) AS last_mid
             FROM santi.way_data
-            WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter}
-            GROUP BY folder, slot, device_id, fp, untracked
+            WHERE ts >= {scan_start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter}
+            GROUP BY folder, slot, fp
         )
-        GROUP BY folder, slot, fp
     )
+    -- a fingerprint near in a room hour is carried over the slots that start within `carry` seconds after
+    WINDOW carry AS (PARTITION BY folder, fp ORDER BY toUInt32(slot)
+                     RANGE BETWEEN {carry:UInt32} PRECEDING AND CURRENT ROW)
 )
+WHERE slot >= {start:DateTime('UTC')}
 GROUP BY folder, slot
-ORDER BY folder, slot
 """
 
-SLOT_COLUMNS = ["folder", "slot", "near", "mid", "near_strict", "mid_strict", "near_loose", "mid_loose", "hour_top"]
+# A device counts once per slot at a cut if any of its readings there reaches it (its strongest does).
+_MID = """
+SELECT toString(folder) AS folder, toStartOfFiveMinutes(toDateTime(ts, 'UTC')) AS slot,
+       uniqExactIf(device_id, rssi >= {mid:Int16}) AS mid,
+       uniqExactIf(device_id, rssi >= {mid:Int16} + {margin:Int16}) AS mid_strict,
+       uniqExactIf(device_id, rssi >= {mid:Int16} - {margin:Int16}) AS mid_loose
+FROM santi.way_data
+WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter}
+GROUP BY folder, slot
+"""
+
+SLOT_COLUMNS = ["folder", "slot", "near", "near_room", "mid", "near_room_strict", "mid_strict", "near_room_loose",
+                "mid_loose", "hour_top"]
 
 
-def near_mid_slots(store: Store, start: datetime, end: datetime, near_rssi: int, mid_rssi: int, margin: int,
-                   dwell_seconds: float, folders: list[str] | None = None) -> pd.DataFrame:
-    """One row per folder and 5-minute slot in [start, end) with sightings: SLOT_COLUMNS (near* are
-    dwell-weighted fingerprint counts, floats; mid* are MAC counts; hour_top is the strongest reading
-    the folder heard in the slot's hour, dBm)."""
-    sql = _SLOTS.replace("{folder_filter}", "AND " + in_ids("folder", "folders") if folders is not None else "")
-    df = store.query_df(sql, {"start": start, "end": end, "near": near_rssi, "mid": mid_rssi, "margin": margin,
-                              "dwell": float(dwell_seconds), "folders": folders or []})
-    if df.empty:
+def near_mid_slots(store: Store, start: datetime, end: datetime, near_rssi: int, mid_rssi: int, room_rssi: int,
+                   margin: int, dwell_seconds: float, carry_seconds: float,
+                   folders: list[str] | None = None) -> pd.DataFrame:
+    """One row per folder and 5-minute slot in [start, end) with sightings: SLOT_COLUMNS. `near` counts the
+    near fingerprints (dwell-weighted, a float) wherever they were; `near_room*` only those in the room
+    (the hour reached the room cut, or the fingerprint is carried over from a room hour); `mid*` are MAC
+    counts; `hour_top` is the strongest reading the folder heard in the slot's hour, dBm. The scan starts
+    `carry_seconds` before `start`, so that a carry over the range's start is seen."""
+    params = {"start": start, "scan_start": start - timedelta(seconds=carry_seconds), "end": end, "near": near_rssi,
+              "mid": mid_rssi, "room": room_rssi, "margin": margin, "dwell": float(dwell_seconds),
+              "carry": int(carry_seconds), "folders": folders or []}
+    folder_filter = "AND " + in_ids("folder", "folders") if folders is not None else ""
+    near = store.query_df(_NEAR.replace("{folder_filter}", folder_filter), params)
+    mid = store.query_df(_MID.replace("{folder_filter}", folder_filter), params)
+    if near.empty or mid.empty:
         return pd.DataFrame(columns=SLOT_COLUMNS)
-    return df
+    df = near.merge(mid, on=["folder", "slot"], how="inner")
+    return df[SLOT_COLUMNS].sort_values(["folder", "slot"], kind="stable").reset_index(drop=True)
