@@ -111,15 +111,15 @@ def offset_for(settings: Settings, dwellers: int, level: float | None) -> tuple[
 
 
 def load_calibration(store: Store, settings: Settings, start: datetime, end: datetime) -> Calibration:
-    """Every sensor's level and offset over [start, end) (one query; nothing when CALIB_ENABLED is off)."""
+    """Every sensor's level and offset over [start, end): learned in one query when CALIB_LEARN is on, and
+    the operators' pinned offsets (CALIB_SENSOR_OFFSETS) either way."""
     s = settings
     cal = Calibration(s.calib_reference_dbm, start, end)
-    if not s.calib_enabled:
-        return cal
-    df = sensor_levels(store, start, end, s.calib_quantile, s.calib_min_hours)
-    for sensor, dwellers, level in zip(df["sensor"], df["dwellers"], df["level"], strict=True):
-        measured, offset, state = offset_for(s, int(dwellers), float(level))
-        cal.sensors[str(sensor)] = SensorLevel(str(sensor), int(dwellers), float(level), measured, offset, state)
+    if s.calib_learn:
+        df = sensor_levels(store, start, end, s.calib_quantile, s.calib_min_hours)
+        for sensor, dwellers, level in zip(df["sensor"], df["dwellers"], df["level"], strict=True):
+            measured, offset, state = offset_for(s, int(dwellers), float(level))
+            cal.sensors[str(sensor)] = SensorLevel(str(sensor), int(dwellers), float(level), measured, offset, state)
     for sensor, pinned in s.calib_sensor_offsets.items():
         known = cal.sensors.get(sensor)
         cal.sensors[sensor] = SensorLevel(sensor, 0 if known is None else known.dwellers,

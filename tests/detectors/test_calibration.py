@@ -1,7 +1,7 @@
 """Per-sensor RSSI calibration (calibration.py; issue 16 point 1, issue 11) on a hand-built site with two
 folders alike in every way but their sniffers: NORTH's reads like the reference, SOUTH's reads every device
 14 dB weaker (another model, mounted high). The same planted lingering stranger and the same night intruder
-are found at both; without the calibration (CALIB_ENABLED off) the weak sensor's fixed dBm cuts miss them.
+are found at both with learning on (CALIB_LEARN); without it the weak sensor's fixed dBm cuts miss them.
 """
 
 from __future__ import annotations
@@ -70,6 +70,12 @@ def build_world() -> World:
 
 
 @pytest.fixture(scope="module")
+def learning(settings: Settings) -> Settings:
+    """Learning on: off by default (config.py says why), and what this module is about."""
+    return settings.model_copy(update={"calib_learn": True})
+
+
+@pytest.fixture(scope="module")
 def calib_store(shared_store):  # type: ignore[no-untyped-def]
     store: Store = shared_store.get()
     for (db, name) in store.query_rows(
@@ -80,18 +86,18 @@ def calib_store(shared_store):  # type: ignore[no-untyped-def]
     return store
 
 
-def _history(settings: Settings) -> tuple[Any, Any]:
+def _history(learning: Settings) -> tuple[Any, Any]:
     end = WINDOW.start
-    return end - timedelta(days=settings.detect_history_days), end
+    return end - timedelta(days=learning.detect_history_days), end
 
 
 @pytest.fixture(scope="module")
-def levels(calib_store: Store, settings: Settings) -> Calibration:
-    return load_calibration(calib_store, settings, *_history(settings))
+def levels(calib_store: Store, learning: Settings) -> Calibration:
+    return load_calibration(calib_store, learning, *_history(learning))
 
 
-def _off(settings: Settings) -> Settings:
-    return settings.model_copy(update={"calib_enabled": False})
+def _off(learning: Settings) -> Settings:
+    return learning.model_copy(update={"calib_learn": False})
 
 
 def _findings(detector: Any, store: Store) -> dict[str, Finding]:
@@ -107,10 +113,10 @@ def _factor(f: Finding, word: str) -> float | None:
 # ---- the statistic ------------------------------------------------------------------------------------
 
 
-def test_a_sensor_like_the_reference_gets_no_offset(levels: Calibration, settings: Settings) -> None:
+def test_a_sensor_like_the_reference_gets_no_offset(levels: Calibration, learning: Settings) -> None:
     north = levels.sensors["N1"]
     assert north.state == "ready" and north.dwellers == len(DESKS) + 1  # the 25 people and the access point
-    assert north.measured_db is not None and abs(north.measured_db) < settings.calib_tolerance_db
+    assert north.measured_db is not None and abs(north.measured_db) < learning.calib_tolerance_db
     assert north.offset_db == 0.0 and levels.offset("N1") == 0.0
     assert levels.correct(-70, "N1") == -70.0
 
@@ -125,34 +131,41 @@ def test_a_weak_sensor_gets_its_own_offset(levels: Calibration) -> None:
     assert "S1 reads 1" in levels.describe("S1") and "weak" in levels.describe("S1")
 
 
-def test_a_sensor_with_too_few_dwellers_is_learning(levels: Calibration, settings: Settings) -> None:
+def test_a_sensor_with_too_few_dwellers_is_learning(levels: Calibration, learning: Settings) -> None:
     annex = levels.sensors["A1"]
-    assert annex.dwellers == 9 < settings.calib_min_devices
+    assert annex.dwellers == 9 < learning.calib_min_devices
     assert annex.state == "learning" and annex.offset_db == 0.0
     assert levels.offset("nobody-knows-this-sensor") == 0.0
 
 
-def test_passers_by_and_visitors_do_not_count(calib_store: Store, settings: Settings) -> None:
+def test_passers_by_and_visitors_do_not_count(calib_store: Store, learning: Settings) -> None:
     """Only devices heard at the sensor in CALIB_MIN_HOURS distinct hours are its dwellers: the planted
     devices of the scored day (in the window, not the history) and any short visit are not."""
-    longer = settings.model_copy(update={"calib_min_hours": 200})  # nobody but the access points
-    cal = load_calibration(calib_store, longer, *_history(settings))
+    longer = learning.model_copy(update={"calib_min_hours": 200})  # nobody but the access points
+    cal = load_calibration(calib_store, longer, *_history(learning))
     assert {s: v.dwellers for s, v in cal.sensors.items()} == {"N1": 1, "S1": 1, "A1": 1}
     assert all(v.state == "learning" for v in cal.sensors.values())
 
 
-def test_tolerance_and_clamp(settings: Settings) -> None:
-    ref, tol = settings.calib_reference_dbm, settings.calib_tolerance_db
-    assert offset_for(settings, 50, ref + tol - 0.5) == (pytest.approx(tol - 0.5), 0.0, "ready")
-    assert offset_for(settings, 50, ref - tol - 0.5)[1] == pytest.approx(-tol - 0.5)
-    assert offset_for(settings, 50, ref - 35)[1] == settings.calib_min_offset_db  # clamped
-    assert offset_for(settings, 50, ref + 9)[1] == settings.calib_max_offset_db  # never tightens by default
-    assert offset_for(settings, settings.calib_min_devices - 1, ref - 12)[1:] == (0.0, "learning")
-    assert offset_for(settings, 50, None) == (None, 0.0, "learning")
+def test_tolerance_and_clamp(learning: Settings) -> None:
+    ref, tol = learning.calib_reference_dbm, learning.calib_tolerance_db
+    assert offset_for(learning, 50, ref + tol - 0.5) == (pytest.approx(tol - 0.5), 0.0, "ready")
+    assert offset_for(learning, 50, ref - tol - 0.5)[1] == pytest.approx(-tol - 0.5)
+    assert offset_for(learning, 50, ref - 35)[1] == learning.calib_min_offset_db  # clamped
+    assert offset_for(learning, 50, ref + 9)[1] == learning.calib_max_offset_db  # never tightens by default
+    assert offset_for(learning, learning.calib_min_devices - 1, ref - 12)[1:] == (0.0, "learning")
+    assert offset_for(learning, 50, None) == (None, 0.0, "learning")
 
 
-def test_off_means_no_offsets(calib_store: Store, settings: Settings) -> None:
-    assert load_calibration(calib_store, _off(settings), *_history(settings)).sensors == {}
+def test_off_means_no_offsets(calib_store: Store, learning: Settings) -> None:
+    assert load_calibration(calib_store, _off(learning), *_history(learning)).sensors == {}
+
+
+def test_learning_is_off_by_default_and_pins_apply_without_it(calib_store: Store, learning: Settings) -> None:
+    assert Settings.model_fields["calib_learn"].default is False
+    pinned = _off(learning).model_copy(update={"calib_sensor_offsets": {"S1": -14.0}})
+    cal = load_calibration(calib_store, pinned, *_history(pinned))
+    assert {k: (v.offset_db, v.state) for k, v in cal.sensors.items()} == {"S1": (-14.0, "pinned")}
 
 
 def test_best_sensor_compares_readings_on_one_scale() -> None:
@@ -170,8 +183,8 @@ def test_best_sensor_compares_readings_on_one_scale() -> None:
 # ---- the detectors -------------------------------------------------------------------------------------
 
 
-def test_the_same_lingering_stranger_is_found_at_a_weak_sensor(calib_store: Store, settings: Settings) -> None:
-    found = _findings(StationaryDetector(settings), calib_store)
+def test_the_same_lingering_stranger_is_found_at_a_weak_sensor(calib_store: Store, learning: Settings) -> None:
+    found = _findings(StationaryDetector(learning), calib_store)
     for folder in ("north", "south"):
         f = found[LINGERER[folder]]
         assert f.pattern == "lingering" and f.adjusted_level >= 1.0, (folder, f.against)
@@ -183,30 +196,30 @@ def test_the_same_lingering_stranger_is_found_at_a_weak_sensor(calib_store: Stor
     assert any("calibrated (S1 reads" in r for r in south.reasons)
     assert "rssi_mean_calibrated" not in found[LINGERER["north"]].evidence
     # Without the calibration the weak sensor's stranger reads "not near" (-71 < -65) and is missed.
-    off = _findings(StationaryDetector(_off(settings)), calib_store)
-    assert _factor(off[LINGERER["south"]], "not near") == settings.linger_far_factor
+    off = _findings(StationaryDetector(_off(learning)), calib_store)
+    assert _factor(off[LINGERER["south"]], "not near") == learning.linger_far_factor
     assert off[LINGERER["south"]].adjusted_level < 1.0
     assert off[LINGERER["north"]].adjusted_level == pytest.approx(found[LINGERER["north"]].adjusted_level)
 
 
-def test_the_same_night_intruder_is_found_at_a_weak_sensor(calib_store: Store, settings: Settings) -> None:
-    found = _findings(NightDetector(settings), calib_store)
+def test_the_same_night_intruder_is_found_at_a_weak_sensor(calib_store: Store, learning: Settings) -> None:
+    found = _findings(NightDetector(learning), calib_store)
     for folder in ("north", "south"):
         f = found[INTRUDER[folder]]
         assert f.evidence["judged_by"] == "folder" and f.adjusted_level >= 1.0, (folder, f.against)
         # A device behind the wall stays far on either sniffer (-90 on the reference scale; -104 raw in the south).
         assert _factor(found[NEIGHBOUR[folder]], "far") == 0.0
     south = found[INTRUDER["south"]]
-    assert south.evidence["rssi_max"] < settings.night_far_rssi_dbm  # the raw reading: "far" on a fixed cut
-    assert south.evidence["rssi_max_calibrated"] >= settings.night_far_rssi_dbm
+    assert south.evidence["rssi_max"] < learning.night_far_rssi_dbm  # the raw reading: "far" on a fixed cut
+    assert south.evidence["rssi_max_calibrated"] >= learning.night_far_rssi_dbm
     assert south.evidence["rssi_max_sensor"] == "S1"
     assert "rssi_max_calibrated" not in found[INTRUDER["north"]].evidence  # no offset in the north: no query
-    off = _findings(NightDetector(_off(settings)), calib_store)
+    off = _findings(NightDetector(_off(learning)), calib_store)
     assert _factor(off[INTRUDER["south"]], "far") == 0.0  # missed without the calibration
     assert off[INTRUDER["north"]].adjusted_level == pytest.approx(found[INTRUDER["north"]].adjusted_level)
 
 
-def test_a_run_learns_the_levels_once(calib_store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_learns_the_levels_once(calib_store: Store, learning: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: Counter[str] = Counter()
     real = calibration_module.sensor_levels
 
@@ -216,7 +229,7 @@ def test_a_run_learns_the_levels_once(calib_store: Store, settings: Settings, mo
 
     monkeypatch.setattr(calibration_module, "sensor_levels", counted)
     assert context_module.load_calibration is calibration_module.load_calibration
-    run = run_detection(calib_store, settings, hours=24, until=WINDOW.end, detectors=["night", "stationary"],
+    run = run_detection(calib_store, learning, hours=24, until=WINDOW.end, detectors=["night", "stationary"],
                         save=False)
     assert run.errors == {}
     assert calls["sensor_levels"] == 1
@@ -224,13 +237,13 @@ def test_a_run_learns_the_levels_once(calib_store: Store, settings: Settings, mo
     assert {INTRUDER["south"], LINGERER["south"], INTRUDER["north"], LINGERER["north"]} <= found
 
 
-def test_an_operator_pins_a_sensor(calib_store: Store, settings: Settings) -> None:
+def test_an_operator_pins_a_sensor(calib_store: Store, learning: Settings) -> None:
     """CALIB_SENSOR_OFFSETS replaces the learned offset: pinned at 0, the weak sensor is judged on the fixed
     cuts again (its stranger reads "not near"); a pinned sensor with no data is listed all the same."""
-    pinned = settings.model_copy(update={"calib_sensor_offsets": {"S1": 0.0, "N1": -3.0, "X9": -7.0}})
-    cal = load_calibration(calib_store, pinned, *_history(settings))
+    pinned = learning.model_copy(update={"calib_sensor_offsets": {"S1": 0.0, "N1": -3.0, "X9": -7.0}})
+    cal = load_calibration(calib_store, pinned, *_history(learning))
     assert cal.sensors["S1"].state == "pinned" and cal.offset("S1") == 0.0
     assert cal.sensors["S1"].measured_db is not None and cal.sensors["S1"].measured_db < -10  # still shown
     assert cal.offset("N1") == -3.0 and cal.offset("X9") == -7.0 and cal.sensors["X9"].dwellers == 0
     found = _findings(StationaryDetector(pinned), calib_store)
-    assert _factor(found[LINGERER["south"]], "not near") == settings.linger_far_factor
+    assert _factor(found[LINGERER["south"]], "not near") == learning.linger_far_factor
