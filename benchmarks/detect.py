@@ -8,7 +8,9 @@ directory), so its peak memory (ru_maxrss, chDB included) is its own; then all f
 process as `detect` runs them (`all`: one run, one shared context, coverage read once). The scan and
 the detectors run in --runs interleaved rounds (scan, density, night, stationary, ml, all; again); the
 figures are the medians, and the ratios are median over median scan (the shared 2-core machine's load
-moves single runs by 2x).
+moves single runs by 2x). Each run also reports its process CPU seconds (user + system, every thread,
+chDB's included): on a loaded machine the wall time includes waiting for a core, the CPU time much less so,
+and `cpu_ratio_to_scan` / `cpu_speedup` compare those.
 
 With --before SRC (the `src` directory of another checkout, e.g. `git worktree add /tmp/before <commit>`),
 every round also runs the same children with that code on the same store, right after this code's:
@@ -113,7 +115,7 @@ def run_one(data_dir: Path, name: str, start: datetime, end: datetime) -> None:
     settings = load_settings(data_dir=data_dir, _env_file=None, log_level="WARNING")
     load_detectors()
     with Store.open(settings) as store:
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), _cpu()
         if name == ALL:
             run = run_detection(store, settings, hours=(end - start).total_seconds() / 3600, until=end,
                                 detectors=list(DETECTORS), save=False)
@@ -122,20 +124,26 @@ def run_one(data_dir: Path, name: str, start: datetime, end: datetime) -> None:
             anomalies = run.anomalies
         else:
             anomalies = build(name, settings=settings).detect(store, Window(start, end))
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-    sys.stdout.write(json.dumps({"seconds": round(seconds, 3), "anomalies": len(anomalies),
-                                 "peak_mb": round(peak_mb, 1)}) + "\n")
+    sys.stdout.write(json.dumps({"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                                 "anomalies": len(anomalies), "peak_mb": round(peak_mb, 1)}) + "\n")
+
+
+def _cpu() -> float:
+    """CPU seconds of this process so far, user + system, over all its threads (chDB's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def scan_once(data_dir: Path, start: datetime, end: datetime) -> None:
     """Child process: the baseline, a real scan of the window's columns (not answered from metadata)."""
     settings = load_settings(data_dir=data_dir, _env_file=None, log_level="WARNING")
     with Store.open(settings) as store:
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), _cpu()
         store.query_rows(SCAN, {"start": start, "end": end})
-        seconds = time.perf_counter() - started
-    sys.stdout.write(json.dumps({"seconds": round(seconds, 3)}) + "\n")
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu0
+    sys.stdout.write(json.dumps({"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3)}) + "\n")
 
 
 def prepare(args: argparse.Namespace, data_dir: Path) -> None:
@@ -234,6 +242,9 @@ def main() -> None:
                    for t in trees}
         timings = medians["after"]
         peaks = {n: round(statistics.median(x["peak_mb"] for x in runs["after"][n]), 1) for n in names}
+        scan_cpu = statistics.median(x["cpu_seconds"] for x in scans)
+        cpu = {t: {n: round(statistics.median(x["cpu_seconds"] for x in runs[t][n]), 3) for n in names}
+               for t in trees}
         found = {n: int(runs["after"][n][-1]["anomalies"]) for n in names}
         singles = [n for n in names if n != ALL]
         total = round(sum(timings[n] for n in singles), 3)
@@ -247,6 +258,8 @@ def main() -> None:
             "detector_runs": {n: [x["seconds"] for x in runs["after"][n]] for n in names},
             "detector_seconds": timings, "peak_mb": peaks,
             "total_seconds": total, "ratio_to_scan": {k: round(v / max(scan_s, 1e-6), 1) for k, v in timings.items()},
+            "scan_cpu_seconds": scan_cpu, "detector_cpu_seconds": cpu["after"],
+            "cpu_ratio_to_scan": {k: round(v / max(scan_cpu, 1e-6), 1) for k, v in cpu["after"].items()},
             "anomalies": found, "limit_seconds": 30.0, "within_limit": total <= 30.0,
             "ml_limit": {"seconds": 15.0, "peak_mb": 2048, "ok": ml_ok},
         }
@@ -258,15 +271,19 @@ def main() -> None:
                 "peak_mb": {n: round(statistics.median(x["peak_mb"] for x in runs["before"][n]), 1) for n in names},
                 "anomalies": {n: int(runs["before"][n][-1]["anomalies"]) for n in names},
                 "total_seconds": round(sum(before[n] for n in singles), 3),
-                "ratio_to_scan": {k: round(v / max(scan_s, 1e-6), 1) for k, v in before.items()}}
+                "ratio_to_scan": {k: round(v / max(scan_s, 1e-6), 1) for k, v in before.items()},
+                "detector_cpu_seconds": cpu["before"],
+                "cpu_ratio_to_scan": {k: round(v / max(scan_cpu, 1e-6), 1) for k, v in cpu["before"].items()}}
             result["speedup"] = {n: round(before[n] / max(timings[n], 1e-6), 2) for n in names}
+            result["cpu_speedup"] = {n: round(cpu["before"][n] / max(cpu["after"][n], 1e-6), 2) for n in names}
         print(f"\nwindow {window.start:%Y-%m-%d}: {prep['window_rows']:,} sightings, {prep['window_devices']:,} "
               f"devices ({prep['stored_rows']:,} rows stored, {args.history_days} history days)")
         print(f"medians of {args.runs} interleaved runs")
         print(f"{'scan of window':<16} {scan_s:8.3f} s   (baseline: reads the window's columns, sums and "
-              "uniqExact(device_id))")
+              f"uniqExact(device_id)); CPU {scan_cpu:.3f} s")
         for name, seconds in timings.items():
             print(f"{name:<16} {seconds:8.3f} s   x{seconds / max(scan_s, 1e-6):6.1f} scan   "
+                  f"CPU {cpu['after'][name]:7.2f} s x{cpu['after'][name] / max(scan_cpu, 1e-6):6.1f}   "
                   f"peak {peaks[name]:7.0f} MB   {found[name]} anomalies")
         print(f"{'sum of the four':<16} {total:8.3f} s   (limit 30 s: {'ok' if total <= 30 else 'OVER'}; "
               f"ml limit 15 s / 2 GB: {'ok' if ml_ok else 'OVER'})")
@@ -275,8 +292,9 @@ def main() -> None:
             print(f"before ({args.before}):")
             for name, seconds in b["detector_seconds"].items():
                 print(f"{name:<16} {seconds:8.3f} s   x{seconds / max(scan_s, 1e-6):6.1f} scan   "
+                      f"CPU {cpu['before'][name]:7.2f} s   "
                       f"peak {b['peak_mb'][name]:7.0f} MB   {b['anomalies'][name]} anomalies   "
-                      f"speed-up x{result['speedup'][name]:.2f}")
+                      f"speed-up x{result['speedup'][name]:.2f} (CPU x{result['cpu_speedup'][name]:.2f})")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"written {args.out}")

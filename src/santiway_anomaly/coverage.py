@@ -252,7 +252,10 @@ def coverage_from_reports(reports: pd.DataFrame, settings: Settings, start: date
     fixed = home_share[home_share >= settings.coverage_home_share].index.tolist()
     mobile = sorted(set(total.index) - set(fixed))
 
-    share = pd.DataFrame(0.0, index=hours, columns=folders)
+    # hours x folders, filled column by column as a plain array (a DataFrame column assignment per folder
+    # cost more than the arithmetic on a site of hundreds of folders)
+    share_mat = np.zeros((len(hours), len(folders)), dtype=np.float64)
+    col_of = {str(f): j for j, f in enumerate(folders)}
     fixed_by_folder: dict[str, list[str]] = {}
     for sensor in fixed:
         fixed_by_folder.setdefault(str(best[sensor]), []).append(str(sensor))
@@ -266,14 +269,14 @@ def coverage_from_reports(reports: pd.DataFrame, settings: Settings, start: date
         for folder in zone_folders:
             cols = owner == folder
             n_member = member[:, cols].sum(axis=1)
-            share[folder] = np.where(n_member > 0, (listening[:, cols] & member[:, cols]).sum(axis=1)
-                                     / np.maximum(n_member, 1), 0.0)
+            share_mat[:, col_of[folder]] = np.where(n_member > 0, (listening[:, cols] & member[:, cols]).sum(axis=1)
+                                                    / np.maximum(n_member, 1), 0.0)
     # Folders without a fixed sensor: covered exactly where something reported.
     for folder in folders:
         if folder not in fixed_by_folder:
-            share[folder] = reported[folder].astype(float)
-    return Coverage(settings, utc(start), utc(end), hours, share.astype(float), reported,
-                    fixed_by_folder, mobile)
+            share_mat[:, col_of[folder]] = reported[folder].to_numpy(dtype=np.float64)
+    share = pd.DataFrame(share_mat, index=hours, columns=folders)
+    return Coverage(settings, utc(start), utc(end), hours, share, reported, fixed_by_folder, mobile)
 
 
 def _listening(rows: pd.DataFrame, sensors: list[str], hours: pd.DatetimeIndex, zone: str,

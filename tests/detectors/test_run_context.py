@@ -15,11 +15,15 @@ from santiway_anomaly import coverage as coverage_module
 from santiway_anomaly.analysis.folders import folder_series
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import CoverageReader, load_coverage
+from santiway_anomaly.detectors import context as context_module
 from santiway_anomaly.detectors import density as density_module
 from santiway_anomaly.detectors.base import Window, build
+from santiway_anomaly.detectors.context import DetectionContext
 from santiway_anomaly.detectors.density import DensityDetector
 from santiway_anomaly.detectors.runner import load_detectors, run_detection
 from santiway_anomaly.storage import Store
+from santiway_anomaly.storage.queries.known import fixture_history, learn_fixtures
+from tests.detectors.conftest import PRINTER, STAFF
 from tests.detectors.test_rule_detectors import WINDOW
 
 DETECTORS = ["density", "night", "stationary", "ml"]
@@ -39,7 +43,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return call
 
     for module, name in ((coverage_module, "sensor_hours"), (coverage_module, "heartbeat_folders"),
-                         (density_module, "folder_hours")):
+                         (density_module, "folder_hours"), (context_module, "learn_fixtures")):
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     return counts
 
@@ -120,3 +124,22 @@ def test_the_folder_series_reads_coverage_once_for_all_its_days(world_store: Sto
                                                                            str(r.get("state", "ready")))
             for r in expected.to_dict("records")}
     assert len(got) > 24 and got == want
+
+
+def test_fixture_verdicts_are_learned_once_per_device_and_run(world_store: Store, settings: Settings,
+                                                              reads: Counter[str]) -> None:
+    """Night, stationary and ml ask about their own suspects over the same history: a device asked twice is
+    learned once, and each answer is the one `learn_fixtures` gives for those devices alone."""
+    context = DetectionContext(world_store, settings)
+    before = WINDOW.start
+    listening = context.coverage(*fixture_history(settings, before)).covered
+    first = context.fixtures(before, [PRINTER, STAFF[0]], listening)
+    assert reads["learn_fixtures"] == 1
+    again = context.fixtures(before, [STAFF[0], PRINTER], listening)  # nothing new: no read
+    assert reads["learn_fixtures"] == 1 and again == first
+    more = context.fixtures(before, [PRINTER, STAFF[1]], listening)  # only STAFF[1] is read
+    assert reads["learn_fixtures"] == 2
+    assert set(first) == {PRINTER}
+    assert first == learn_fixtures(world_store, settings, before, [PRINTER, STAFF[0]], listening=listening)
+    assert more == learn_fixtures(world_store, settings, before, [PRINTER, STAFF[1]], listening=listening)
+    assert context.fixtures(before, [], listening) == {}

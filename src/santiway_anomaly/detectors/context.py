@@ -12,17 +12,23 @@ runs: the data may have changed.
   density detector's own answer, never a second density run.
 - The sensors' levels (calibration.py): each sensor's RSSI offset, learned once per run over the history
   before the window (DETECT_HISTORY_DAYS), for every detector that compares a reading with a fixed dBm cut.
+- Fixture verdicts (storage/queries/known.py `learn_fixtures`): night, stationary and ml each ask about their
+  own suspects over the same history; a device's verdict depends on its own hours only, so each device is
+  learned once per run and the answer shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+
+import pandas as pd
 
 from santiway_anomaly.calibration import Calibration, load_calibration
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import Coverage, CoverageReader, Span
 from santiway_anomaly.detectors.util import floor_hour
+from santiway_anomaly.storage.queries.known import learn_fixtures
 from santiway_anomaly.storage.store import Store
 
 SpikeHours = set[tuple[str, int]]  # (folder, UTC hour start in epoch seconds)
@@ -37,6 +43,8 @@ class DetectionContext:
         self._coverage = CoverageReader(store, settings)
         self._spikes: dict[Span, SpikeHours] = {}
         self._calibration: dict[Span, Calibration] = {}
+        # (before, id of `listening`) -> (that listening frame, devices asked, their fixture verdicts)
+        self._fixtures: dict[tuple[datetime, int], tuple[pd.DataFrame, set[str], dict[str, dict[str, float]]]] = {}
 
     def serves(self, store: Store) -> bool:
         """True when this context reads `store` (a detector given another store makes its own context)."""
@@ -65,3 +73,18 @@ class DetectionContext:
 
     def remember_spike_hours(self, start: datetime, end: datetime, spikes: SpikeHours) -> None:
         self._spikes[(start, end)] = spikes
+
+    def fixtures(self, before: datetime, device_ids: Sequence[str],
+                 listening: pd.DataFrame) -> dict[str, dict[str, float]]:
+        """`learn_fixtures(store, settings, before, device_ids, listening=listening)`, each device learned once
+        per run: the devices asked before (by any detector, same `before` and `listening`) are answered from
+        the run's earlier reads."""
+        key = (before, id(listening))
+        if key not in self._fixtures:
+            self._fixtures[key] = (listening, set(), {})  # the frame is kept: its id stays its own
+        _, asked, found = self._fixtures[key]
+        new = sorted(set(device_ids) - asked)
+        if new:
+            found.update(learn_fixtures(self.store, self.settings, before, new, listening=listening))
+            asked.update(new)
+        return {d: dict(found[d]) for d in dict.fromkeys(device_ids) if d in found}

@@ -129,7 +129,8 @@ class DensityDetector(FindingDetector):
         frame["robust_devices"] = frame["robust_devices"].fillna(0.0).astype(float)
         frame["local_hour"] = 0
         frame["local_day"] = 0
-        zones = frame["folder"].map(lambda f: str(self.settings.zone_for(str(f))))
+        # One time-zone look-up per folder, not per folder-hour.
+        zones = frame["folder"].map({f: str(self.settings.zone_for(str(f))) for f in frame["folder"].unique()})
         for zone in zones.unique():  # usually one zone: vectorised over every folder in it
             rows = (zones == zone).to_numpy()
             local = pd.DatetimeIndex(frame.loc[rows, "hour"]).tz_convert(zone)

@@ -38,7 +38,7 @@ from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.ml import personal
 from santiway_anomaly.storage.queries.alarm import prior_alarms
-from santiway_anomaly.storage.queries.known import fixture_history, is_exempt, learn_fixtures, load_allowlist
+from santiway_anomaly.storage.queries.known import fixture_history, is_exempt, load_allowlist
 from santiway_anomaly.storage.queries.ml_behavior import DAILY_COLUMNS, device_days, device_info
 from santiway_anomaly.storage.store import Store
 
@@ -216,7 +216,7 @@ class MLBehaviorDetector(FindingDetector):
             return []
         ids = sorted(set(hot["device_id"]))
         listening = self.context_.coverage(*fixture_history(self.settings, window.start)).covered
-        fixtures = learn_fixtures(store, self.settings, window.start, device_ids=ids, listening=listening)
+        fixtures = self.context_.fixtures(window.start, ids, listening)
         info: dict[Any, Any] = device_info(store, ids, *self._range).to_dict("index")
         zone = ZoneInfo(self.settings.timezone)
         out = []

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Self
@@ -58,7 +58,7 @@ from santiway_anomaly.coverage import Span
 from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import as_date, floor_hour, piecewise_level, records, utc
-from santiway_anomaly.storage.queries.known import is_exempt, learn_fixtures, load_allowlist
+from santiway_anomaly.storage.queries.known import is_exempt, load_allowlist
 from santiway_anomaly.storage.queries.night import (
     confirmed_devices,
     device_history,
@@ -84,9 +84,14 @@ class FolderNights:
     nights: list[date]  # covered nights (labels), ascending
     heard_ends: list[datetime]  # end times (UTC) of the covered nights on which something was heard, ascending
 
+    def __post_init__(self) -> None:
+        # The hours as epoch seconds: `since` runs once or twice per night session (thousands on a large
+        # site), and a search in a plain array costs a fraction of a DatetimeIndex search.
+        self._hours_s = np.asarray(self.hours.as_unit("s").asi8, dtype=np.float64)
+
     def since(self, first: datetime) -> tuple[int, int, int]:
         """Heard covered nights ending after `first`, heard night hours and heard day hours from `first` on."""
-        i = int(self.hours.searchsorted(pd.Timestamp(first)))
+        i = int(np.searchsorted(self._hours_s, utc(first).timestamp(), side="left"))
         n = len(self.heard_ends) - bisect.bisect_right(self.heard_ends, first)
         if i >= len(self.hours):
             return n, 0, 0
@@ -209,9 +214,10 @@ class NightDetector(FindingDetector):
         hist_rows: dict[str, dict[str, Any]] = {
             str(r["device_id"]): r for r in hist.to_dict("records")}  # type: ignore[misc]
         judged: dict[str, dict[str, Any] | None] = {}
-        for row in records(sessions):
+        rows = list(records(sessions))  # read once: every pass below walks the same rows
+        for row in rows:
             judged[row.device_id] = self._own_history(row, hist_rows.get(str(row.device_id)))
-        new_folders = sorted({str(r.folder) for r in records(sessions) if judged[r.device_id] is None})
+        new_folders = sorted({str(r.folder) for r in rows if judged[r.device_id] is None})
         population = folder_night_devices(store, params, new_folders, self.history_start_, self.history_end_)
         population = population.assign(device_id=population["device_id"].astype(str),
                                        folder=population["folder"].astype(str), night=population["night"].map(as_date))
@@ -226,7 +232,7 @@ class NightDetector(FindingDetector):
         grace = timedelta(minutes=s.night_grace_minutes)
         calibrated = self._calibrated_maxima(store, sessions, params, window)
         out: list[Finding] = []
-        for row in records(sessions):
+        for row in rows:
             device, folder = str(row.device_id), str(row.folder)
             label = as_date(row.night)
             night_start, night_end = self._night_bounds(label, zone)
@@ -278,7 +284,7 @@ class NightDetector(FindingDetector):
                 pattern="night_device", reasons=reasons, against=against, evidence=evidence, device_id=device,
                 folder=folder, vendor=str(row.vendor), network_type=str(row.network_type), lat=float(row.lat),
                 lon=float(row.lon)))
-        self._with_the_night_shift(out, sessions, nights_here, hist_rows)
+        self._with_the_night_shift(out, rows, nights_here, hist_rows)
         self._fixtures(store, out)
         return out
 
@@ -301,7 +307,7 @@ class NightDetector(FindingDetector):
                 out[key] = (value, str(sensor))
         return out
 
-    def _with_the_night_shift(self, found: list[Finding], sessions: pd.DataFrame,
+    def _with_the_night_shift(self, found: list[Finding], sessions: Sequence[Any],
                               nights_here: Mapping[tuple[str, str], int], hist_rows: Mapping[str, Any]) -> None:
         """A new device that came and left together with a person of its folder's known night population
         (both ends of its night within NIGHT_SHIFT_TOLERANCE_MINUTES of theirs) is on their shift: a new
@@ -314,7 +320,7 @@ class NightDetector(FindingDetector):
             return
         tolerance = timedelta(minutes=s.night_shift_tolerance_minutes)
         people: dict[tuple[str, date], list[tuple[datetime, datetime, str, int]]] = defaultdict(list)
-        for row in records(sessions):
+        for row in sessions:
             device, folder = str(row.device_id), str(row.folder)
             known = int(nights_here.get((folder, device), 0))
             h = hist_rows.get(device)
@@ -346,7 +352,7 @@ class NightDetector(FindingDetector):
         asked = sorted({f.subject for f in open_})
         if not asked:
             return
-        fixtures = learn_fixtures(store, self.settings, self.history_end_, asked, listening=self.listening_)
+        fixtures = self.context_.fixtures(self.history_end_, asked, self.listening_)
         for f in open_:
             if f.subject in fixtures:
                 fx = fixtures[f.subject]

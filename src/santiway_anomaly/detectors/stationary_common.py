@@ -17,7 +17,7 @@ from santiway_anomaly.detectors.context import DetectionContext
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, utc
 from santiway_anomaly.storage.queries import stationary as sql
-from santiway_anomaly.storage.queries.known import fixture_history, is_exempt, learn_fixtures
+from santiway_anomaly.storage.queries.known import fixture_history, is_exempt
 from santiway_anomaly.storage.store import Store
 
 ANOMALY_TYPE = "stationary_surveillance"
@@ -125,8 +125,7 @@ def common_against(ctx: Context, devices: list[str], pattern: str) -> dict[str, 
         if is_exempt(ctx.allow, d, ANOMALY_TYPE):
             out.setdefault(d, []).append(Against("on the known-devices list", 0.0))
     if pattern != "following" and devices:
-        fixtures = learn_fixtures(ctx.store, ctx.settings, floor_hour(ctx.window.start), devices,
-                                  listening=ctx.listening())
+        fixtures = ctx.shared.fixtures(floor_hour(ctx.window.start), devices, ctx.listening())
         for d, f in fixtures.items():
             out.setdefault(d, []).append(Against(
                 f"known fixture (learned): seen {int(f['hours_seen'])} of {int(f['span_hours'])} hours", 0.0))

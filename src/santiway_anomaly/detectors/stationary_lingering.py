@@ -248,9 +248,17 @@ def _usual_dwell(ctx: Context, folders: list[str], covered: dict[str, set[Any]],
         df = pd.DataFrame({"folder": pd.Series(dtype=str), "is_randomized": pd.Series(dtype=int),
                            "hour": pd.Series(dtype="datetime64[ns, UTC]"), "longest_s": pd.Series(dtype=float)})
     hours = pd.RangeIndex(24)
+    # Each folder's rows from one grouping pass (not a scan of every row per folder); a folder where no
+    # stranger dwelt has 0 on every covered day, so its usual dwell is 0 at every hour (NaN without a covered
+    # day, as the quantile over no days), without building its grids.
+    parts = {str(k): g for k, g in df.groupby("folder", sort=False)} if len(df) else {}
     for folder in folders:
         days = sorted(covered.get(folder, set()))
-        part = df[df["folder"] == folder]
+        part = parts.get(folder)
+        if part is None:
+            none = pd.Series(0.0 if days else np.nan, index=hours, name=s.linger_usual_quantile)
+            out[(folder, False)], out[(folder, True)] = none, none.copy()
+            continue
         local = pd.DatetimeIndex(pd.to_datetime(part["hour"], utc=True)).tz_convert(s.zone_for(folder))
         for rnd in (False, True):
             sel = (part["is_randomized"].to_numpy() > 0) == rnd

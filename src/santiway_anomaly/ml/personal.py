@@ -124,7 +124,11 @@ def daily_matrix(columns: dict[str, Array], bits: Array) -> Array:
 def hour_bits(mask: Array) -> Array:
     """uint32 masks (bit h = active in local hour h) -> bool (..., 24)."""
     m = np.asarray(mask, dtype=np.uint32)
-    return ((m[..., None] >> np.arange(24, dtype=np.uint32)) & 1).astype(bool)
+    # The mask's bytes, least significant first, unpacked bit by bit (little-endian bit order): one
+    # vectorised pass instead of 24 shifts of the whole array (1 s at 1.2 M device-days).
+    as_bytes = np.ascontiguousarray(m, dtype="<u4").reshape(-1).view(np.uint8).reshape(*m.shape, 4)
+    out: Array = np.unpackbits(as_bytes, axis=-1, bitorder="little")[..., :24].astype(bool)
+    return out
 
 
 def hour_masks(bits: Array) -> Array:

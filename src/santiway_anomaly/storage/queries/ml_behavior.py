@@ -21,6 +21,10 @@ from santiway_anomaly.storage.store import Store
 # Folders and sensors of the day are counted as set bits of a 64-bit hash mask (one UInt64 of state
 # per device-day instead of two hash sets of strings: the query's memory at 100,000 devices fell
 # from ~1.1 GB); two names share a bit with probability 1/64, so a count can be one low, rarely.
+# `groupBitOrArray` ORs the array's bits straight into the state (an `arrayReduce` per row cost 2 s of 7 at
+# 100,000 devices and 15 days). Not `optimize_aggregation_in_order`: it is faster still, but it changes the
+# order of the rows, so the detector's calibration sample (every k-th device in order of appearance) and with
+# it the alarm line would change.
 _DAILY_SQL = """
 SELECT
     device_id,
@@ -30,11 +34,10 @@ SELECT
     toFloat64(sum(bitCount(minute_mask))) AS active_minutes,
     sum(rssi_sum) / sum(event_count) AS rssi_mean,
     sum(event_count * toHour(hour, {tz:String})) / sum(event_count) AS mid_hour,
-    groupBitOr(arrayReduce('groupBitOr',
-        arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), folders))) AS folder_mask,
+    groupBitOrArray(arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), folders)) AS folder_mask,
     toFloat64(bitCount(folder_mask)) AS n_folders,
-    toFloat64(bitCount(groupBitOr(arrayReduce('groupBitOr',
-        arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), sensor_list))))) AS n_sensors,
+    toFloat64(bitCount(groupBitOrArray(arrayMap(x -> bitShiftLeft(toUInt64(1), cityHash64(x) % 64), sensor_list))))
+        AS n_sensors,
     argMax(cityHash64(folders[1]), event_count) AS folder_hash
 FROM anomaly_ml.hourly_features
 WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
