@@ -5,7 +5,8 @@ Raw value: the dwell in hours (the longest run of 5-minute slots at one spot wit
 than STATIONARY_MAX_GAP_MINUTES). Level: LINGER_HOURS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3.
 Evidence against (each multiplies the level by its factor, see docs/detectors.md):
 unsteady signal, far from the sensor, randomized MAC, a dwell that is usual for the folder and hour on a
-typical covered day, co-dwellers (a session), keeping the site's hours with its regulars (a shift), seen
+typical covered day, co-dwellers it came and left with (a session), keeping the site's hours with its
+daily regulars (a shift), seen
 before in the history (not new to the place), a density spike around the dwell, too little covered
 history (veto), a learned fixture or the operators' list (veto).
 """

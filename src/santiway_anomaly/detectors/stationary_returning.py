@@ -7,7 +7,8 @@ REGULAR_MIN_DAYS days of the RETURN_HISTORY_DAYS before the look-back: regular v
 weekly rhythm) and staff back from an absence of up to about three weeks are known, not strangers.
 Evidence against: the folder still learning (veto: too few covered days before the look-back to tell a
 returner from a regular), randomized MAC, seen before the look-back on some day (an occasional visitor),
-hours a day at the place like staff, a group returning on the same days, far from the sensor, an unsteady
+hours a day at the place like staff, a group returning on the same days, far from the sensor (over the
+look-back, and day by day: only the days heard near count), an unsteady
 signal (moving about, not watching a spot), a learned fixture or the operators' list (veto).
 """
 
