@@ -26,6 +26,8 @@ STAFF = [mac(0x61, i) for i in range(3)]  # every day 8-17: the site's daily reg
 CLASS_REGULARS = [mac(0x62, i) for i in range(5)]  # the Monday class, 10-13, every Monday: weekly regulars
 NEW_STUDENTS = [mac(0x63, i) for i in range(4)]  # first time in the class, on the scored Monday
 WATCHER = mac(0x64, 1)  # planted: new, 09:35-12:50 on the scored Monday, near and still
+PART_TIMERS = [mac(0x65, i) for i in range(3)]  # one day a week, on different weekdays: daily people
+NEW_COLLEAGUE = mac(0x64, 4)  # new, at a desk on the scored day, coming and leaving with the part-timers
 RETURNER = mac(0x64, 2)  # planted: new, near the spot on 3 days of the look-back
 EDGE_VISITOR = mac(0x64, 3)  # new, near on 2 of those days, heard only at the edge of range on the third
 
@@ -41,6 +43,14 @@ def build_world() -> World:
             w.track(dev, start + timedelta(minutes=i), start + timedelta(hours=3, minutes=-i), rssi=-60, rssi_sd=1.5,
                     every_s=240, **ROOM)  # type: ignore[arg-type]
     scored = T0 + SCORED_DAY * DAY
+    # Part-timers: a Tuesday of the first week, a Wednesday of the second (one day in each Monday-week),
+    # and the scored Monday, 07:00-15:00.
+    for dev in PART_TIMERS:
+        for d in (1, 9, SCORED_DAY):
+            w.track(dev, T0 + d * DAY + timedelta(hours=7), T0 + d * DAY + timedelta(hours=15), rssi=-70, rssi_sd=5,
+                    every_s=240, **ROOM)  # type: ignore[arg-type]
+    w.track(NEW_COLLEAGUE, scored + timedelta(hours=7, minutes=10), scored + timedelta(hours=14, minutes=50),
+            rssi=-55, rssi_sd=1.5, every_s=240, **ROOM)  # type: ignore[arg-type]
     for i, dev in enumerate(NEW_STUDENTS):
         w.track(dev, scored + timedelta(hours=10, minutes=2 * i), scored + timedelta(hours=13, minutes=-i),
                 rssi=-58, rssi_sd=1.5, every_s=240, **ROOM)  # type: ignore[arg-type]
@@ -99,7 +109,7 @@ def test_a_watcher_beside_a_class_is_neither_one_of_it_nor_on_a_shift(scored: pd
     assert f.adjusted_level >= 1.0
     alarms = {a.device_id for a in StationaryDetector(settings).alarms(scored, WINDOW)}
     assert WATCHER in alarms and RETURNER in alarms
-    assert not alarms & (set(NEW_STUDENTS) | {EDGE_VISITOR})
+    assert not alarms & (set(NEW_STUDENTS) | {EDGE_VISITOR, NEW_COLLEAGUE})
 
 
 def test_new_students_who_came_and_left_with_the_class_are_a_group(scored: pd.DataFrame,
@@ -140,3 +150,16 @@ def test_near_days_keep_the_level_of_the_near_days(groups_store: Store, settings
     edge = [a for a in f.against if "near the spot on only" in a.reason]
     assert edge and edge[0].factor == pytest.approx(1.0 / 1.5)
     assert f.adjusted_level == pytest.approx(1.0)
+
+
+def test_part_timers_keep_the_site_hours_whatever_weeks_their_days_fall_in(scored: pd.DataFrame,
+                                                                            settings: Settings) -> None:
+    """Part-timers seen once in each week of the history, on different weekdays, are daily people: a new
+    colleague who came and left with them keeps the site's hours (a weekly class's regulars, always on a
+    Monday, do not make a shift: see the watcher above)."""
+    f = _finding(scored, NEW_COLLEAGUE)
+    assert f.pattern == "lingering" and f.level >= 2.0
+    assert f.evidence["shift_regulars"] == len(PART_TIMERS)
+    shift = [a for a in f.against if "site's hours" in a.reason]
+    assert shift and shift[0].factor == settings.linger_shift_factor
+    assert f.adjusted_level < 1.0

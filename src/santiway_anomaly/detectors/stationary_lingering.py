@@ -210,10 +210,10 @@ def _shift(ctx: Context, live: list[Finding], known_end: datetime) -> None:
 
 
 def _daily(ctx: Context, regulars: list[str], known_end: datetime) -> set[str]:
-    """The regulars among `regulars` that come more than once a week: seen in the DETECT_HISTORY_DAYS on
-    more days than the (Monday-based) weeks they were seen in. Staff, part-timers and a new hire of last
-    week are daily people; the regulars of a weekly class or meeting (one day a week) are not, and their
-    hours are not the site's."""
+    """The regulars among `regulars` that come on more than one day of the week: seen in the
+    DETECT_HISTORY_DAYS on at least two different days of the week. Staff, part-timers (whatever weeks
+    their days fall in) and last week's new hire are the site's daily people; the regulars of a weekly
+    class or meeting come on one day of the week only, and their hours are the class's, not the site's."""
     if not regulars:
         return set()
     s = ctx.settings
@@ -221,7 +221,7 @@ def _daily(ctx: Context, regulars: list[str], known_end: datetime) -> set[str]:
                                             "ids": sorted(set(regulars))})
     if df.empty:
         return set()
-    return {str(d) for d, n, w in zip(df["device_id"], df["days"], df["weeks"], strict=True) if int(n) > int(w)}
+    return {str(d) for d, n in zip(df["device_id"], df["weekdays"], strict=True) if int(n) >= 2}
 
 
 def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:

@@ -56,11 +56,11 @@ WHERE hour >= toStartOfHour({start:DateTime('UTC')}) AND hour < {end:DateTime('U
 GROUP BY device_id, f
 """
 
-# Days and weeks (Monday-based) seen in [known_start, known_end) of the given regulars (anomaly_ml.device_days:
-# one row per device per UTC day): how often a regular comes, to tell the site's daily people (more days
-# than weeks: twice a week or more) from its weekly visitors (one day a week).
+# Days and days of the week seen in [known_start, known_end) of the given regulars (anomaly_ml.device_days:
+# one row per device per UTC day): to tell the site's daily people (on several days of the week) from the
+# regulars of a weekly class or meeting (always on the same day of the week).
 DAYS_SEEN = """
-SELECT device_id, uniqExact(day) AS days, uniqExact(toMonday(day)) AS weeks
+SELECT device_id, uniqExact(day) AS days, uniqExact(toDayOfWeek(day)) AS weekdays
 FROM anomaly_ml.device_days
 WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
   AND day >= toDate({known_start:DateTime('UTC')})
