@@ -366,7 +366,8 @@ class Settings(BaseSettings):
     # queue, not a lone watcher (Pigtail/CYT: a crowd is evidence against).
     stationary_crowd_min: int = Field(default=3, ge=1)
     # "Came and left together": both ends of the dwell within this many minutes (ours: a class or a meeting
-    # starts and ends on the hour; people drift in and out within a quarter of an hour or so).
+    # starts and ends on the hour; people drift in and out within a quarter of an hour or so). A member came
+    # *with* the group: its own ends each within half of this of the group's median ends (docs/detectors.md).
     stationary_session_tolerance_minutes: float = Field(default=30, gt=0, le=180)
     stationary_crowd_factor: float = Field(default=0.4, ge=0, lt=1)
     # Share of the dwell inside hours when the folder held a density spike: explained by the crowd, when the

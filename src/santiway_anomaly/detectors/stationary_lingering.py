@@ -5,7 +5,8 @@ Raw value: the dwell in hours (the longest run of 5-minute slots at one spot wit
 than STATIONARY_MAX_GAP_MINUTES). Level: LINGER_HOURS_ALARM / _WARNING / _CRITICAL -> 1 / 2 / 3.
 Evidence against (each multiplies the level by its factor, see docs/detectors.md):
 unsteady signal, far from the sensor, randomized MAC, a dwell that is usual for the folder and hour on a
-typical covered day, co-dwellers (a session), keeping the site's hours with its regulars (a shift), seen
+typical covered day, co-dwellers it came and left with (a session), keeping the site's hours with its
+daily regulars (a shift), seen
 before in the history (not new to the place), a density spike around the dwell, too little covered
 history (veto), a learned fixture or the operators' list (veto).
 """
@@ -99,22 +100,36 @@ def _co_dwellers(ctx: Context, found: list[Finding]) -> None:
     """Other strangers in the same folder who came and left with this one (both ends within
     STATIONARY_SESSION_TOLERANCE_MINUTES): a session, a meeting, a class. Grouped by folder: a crowd
     spreads over the place. Merely overlapping is not enough: staff phones that take a new random MAC
-    every day look like strangers dwelling all day, and would make every watcher a session member."""
+    every day look like strangers dwelling all day, and would make every watcher a session member.
+
+    A member of the group came and left *with* it, not before or after the bulk of it: its arrival and its
+    departure each lie within half that tolerance of the group's median arrival and departure (a group that
+    drifts in over half an hour has its median in the middle). A watcher who sat down twenty minutes before
+    a class came in is near enough in time to be counted by the tolerance, but it did not come with the
+    class: `group_offset_minutes` records how far it was from the group's median ends."""
     s = ctx.settings
     by_folder: dict[str, list[Finding]] = {}
     for f in found:
         by_folder.setdefault(f.folder, []).append(f)
+    tol = s.stationary_session_tolerance_minutes * 60
     for members in by_folder.values():
         runs = np.array([_run(f) for f in members], dtype=np.int64).reshape(-1, 2)
         s0, e0 = runs[:, 0], runs[:, 1]
-        tol = s.stationary_session_tolerance_minutes * 60
         mates = (np.abs(s0[:, None] - s0[None, :]) <= tol) & (np.abs(e0[:, None] - e0[None, :]) <= tol)
         np.fill_diagonal(mates, False)
-        for f, n in zip(members, mates.sum(axis=1), strict=True):
+        for i, (f, n) in enumerate(zip(members, mates.sum(axis=1), strict=True)):
             f.evidence["co_dwellers"] = int(n)
-            if n >= s.stationary_crowd_min:
+            if n < s.stationary_crowd_min:
+                continue
+            offset = max(abs(float(s0[i]) - float(np.median(s0[mates[i]]))),
+                         abs(float(e0[i]) - float(np.median(e0[mates[i]]))))
+            f.evidence["group_offset_minutes"] = round(offset / 60, 1)
+            if offset <= tol / 2:
                 f.against.append(Against(f"{int(n)} other strangers came and left with it (a session or a "
                                          f"meeting, >= {s.stationary_crowd_min})", s.stationary_crowd_factor))
+            else:
+                f.reasons.append(f"kept apart from the {int(n)} strangers around it: arrived or left "
+                                 f"{offset / 60:.0f} min from their median (> {tol / 120:g} min)")
 
 
 def _signal(ctx: Context, live: list[Finding]) -> None:
@@ -154,11 +169,12 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
 
 def _shift(ctx: Context, live: list[Finding], known_end: datetime) -> None:
     """A stranger whose presence in the folder that day began and ended with that of at least
-    LINGER_SHIFT_MIN_REGULARS of the site's regulars (both ends within LINGER_SHIFT_TOLERANCE_MINUTES)
+    LINGER_SHIFT_MIN_REGULARS of the site's daily regulars (both ends within LINGER_SHIFT_TOLERANCE_MINUTES)
     keeps the site's working hours: a new colleague on the first day (not yet a regular), a temp, new
     equipment beside the always-on ones. Surveillance is a stranger keeping hours of its own; one who came
     and went with the staff is evidence against it. Only the run's window is read: no peeking at whether
-    it comes back tomorrow."""
+    it comes back tomorrow. The site's hours are kept by its daily people (`_daily`): a weekly class's
+    regulars keep the class's hours, and a watcher who sat near a class is not on a shift."""
     s = ctx.settings
     if not live:
         return
@@ -170,23 +186,47 @@ def _shift(ctx: Context, live: list[Finding], known_end: datetime) -> None:
     own = {(str(r.device_id), str(r.folder)): (int(r.first_s), int(r.last_s)) for r in records(df)}
     candidates = {f.device_id for f in live}
     regulars = df[~df["device_id"].astype(str).isin(candidates)]
-    by_folder = {str(k): (g["first_s"].to_numpy(dtype=np.int64), g["last_s"].to_numpy(dtype=np.int64))
+    by_folder = {str(k): (g["first_s"].to_numpy(dtype=np.int64), g["last_s"].to_numpy(dtype=np.int64),
+                          g["device_id"].astype(str).to_numpy())
                  for k, g in regulars.groupby("folder")}
     tol = s.linger_shift_tolerance_minutes * 60
+    with_them: dict[str, list[str]] = {}
     for f in live:
         mine = own.get((f.device_id, f.folder))
         ends = by_folder.get(f.folder)
         if mine is None or ends is None:
             continue
-        n = int(((np.abs(ends[0] - mine[0]) <= tol) & (np.abs(ends[1] - mine[1]) <= tol)).sum())
+        sel = (np.abs(ends[0] - mine[0]) <= tol) & (np.abs(ends[1] - mine[1]) <= tol)
+        with_them[f.device_id] = ends[2][sel].tolist()
+    daily = _daily(ctx, [d for ids in with_them.values() for d in ids], known_end)
+    for f in live:
+        if f.device_id not in with_them:
+            continue
+        n = sum(1 for d in with_them[f.device_id] if d in daily)
         f.evidence["shift_regulars"] = n
         if n >= s.linger_shift_min_regulars:
+            mine = own[(f.device_id, f.folder)]
             zone = s.zone_for(f.folder)
             first, last = (datetime.fromtimestamp(t, UTC).astimezone(zone) for t in mine)
             f.against.append(Against(
                 f"keeps the site's hours: here {first:%H:%M}-{last:%H:%M}, arriving and leaving within "
-                f"{s.linger_shift_tolerance_minutes:g} min of {n} regulars of the site (a shift: a new colleague, "
-                f">= {s.linger_shift_min_regulars})", s.linger_shift_factor))
+                f"{s.linger_shift_tolerance_minutes:g} min of {n} daily regulars of the site (a shift: a new "
+                f"colleague, >= {s.linger_shift_min_regulars})", s.linger_shift_factor))
+
+
+def _daily(ctx: Context, regulars: list[str], known_end: datetime) -> set[str]:
+    """The regulars among `regulars` that come on more than one day of the week: seen in the
+    DETECT_HISTORY_DAYS on at least two different days of the week. Staff, part-timers (whatever weeks
+    their days fall in) and last week's new hire are the site's daily people; the regulars of a weekly
+    class or meeting come on one day of the week only, and their hours are the class's, not the site's."""
+    if not regulars:
+        return set()
+    s = ctx.settings
+    df = ctx.store.query_df(sql.DAYS_SEEN, {**ctx.known_params(known_end, s.detect_history_days),
+                                            "ids": sorted(set(regulars))})
+    if df.empty:
+        return set()
+    return {str(d) for d, n in zip(df["device_id"], df["weekdays"], strict=True) if int(n) >= 2}
 
 
 def _learning_and_usual(ctx: Context, live: list[Finding]) -> None:

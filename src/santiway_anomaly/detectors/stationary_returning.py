@@ -7,7 +7,8 @@ REGULAR_MIN_DAYS days of the RETURN_HISTORY_DAYS before the look-back: regular v
 weekly rhythm) and staff back from an absence of up to about three weeks are known, not strangers.
 Evidence against: the folder still learning (veto: too few covered days before the look-back to tell a
 returner from a regular), randomized MAC, seen before the look-back on some day (an occasional visitor),
-hours a day at the place like staff, a group returning on the same days, far from the sensor, an unsteady
+hours a day at the place like staff, a group returning on the same days, far from the sensor (over the
+look-back, and day by day: only the days heard near count), an unsteady
 signal (moving about, not watching a spot), a learned fixture or the operators' list (veto).
 """
 
@@ -69,6 +70,7 @@ def returning_findings(ctx: Context) -> list[Finding]:
     seen_before(ctx, [f for f in found if f.adjusted_level >= 1.0], hist_start, lookback_start)
     _hours_a_day(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     _near(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
+    _near_days(ctx, [f for f in found if f.adjusted_level >= 1.0], lookback_start, end)
     live = [f for f in found if f.adjusted_level >= 1.0]
     for device, extra in common_against(ctx, [f.device_id for f in live], "returning").items():
         next(f for f in live if f.device_id == device).against.extend(extra)
@@ -154,3 +156,32 @@ def _near(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> 
         else:
             f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm{near_as} < {s.return_near_rssi_dbm} dBm "
                                      "(passing by, not watching)", s.linger_far_factor))
+
+
+def _near_days(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> None:
+    """Near is judged day by day: a day counts as a day *at the spot* only if the device was heard near
+    that day (mean RSSI at the sensor hearing it best that day >= RETURN_NEAR_RSSI_DBM). A visitor who
+    sat near on two days and passed at the edge of range on a third was back twice, not three times,
+    however near the mean over the week looks. The level is that of the near days: the factor is
+    level(near days) / level(days at the spot) (0 below the alarm level: fewer near days than
+    RETURN_DAYS_ALARM is no return). Days without 3 readings at any sensor are not judged (kept)."""
+    s = ctx.settings
+    if not live:
+        return
+    df = ctx.store.query_df(sql.DAY_BEST_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end})
+    best = {(str(d), as_date(day).isoformat()): float(m)
+            for d, day, m in zip(df["device_id"], df["day"], df["best"], strict=True)} if len(df) else {}
+    levels = (float(s.return_days_alarm), float(s.return_days_warning), float(s.return_days_critical))
+    for f in live:
+        days = list(f.evidence["days"])
+        far = [d for d in days if best.get((f.device_id, d), 0.0) < s.return_near_rssi_dbm]
+        f.evidence["days_near"] = len(days) - len(far)
+        if not far:
+            continue
+        near = len(days) - len(far)
+        factor = 0.0 if near < s.return_days_alarm else min(3.0, piecewise_level(float(near), levels)) / f.level
+        if factor >= 1.0:  # both at the cap: the near days alone make the same level
+            continue
+        f.against.append(Against(
+            f"near the spot on only {near} of its {len(days)} days: on {', '.join(far)} heard only below "
+            f"{s.return_near_rssi_dbm} dBm (passing at the edge of range, not back at the spot)", factor))

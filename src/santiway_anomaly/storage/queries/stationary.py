@@ -56,6 +56,18 @@ WHERE hour >= toStartOfHour({start:DateTime('UTC')}) AND hour < {end:DateTime('U
 GROUP BY device_id, f
 """
 
+# Days and days of the week seen in [known_start, known_end) of the given regulars (anomaly_ml.device_days:
+# one row per device per UTC day): to tell the site's daily people (on several days of the week) from the
+# regulars of a weekly class or meeting (always on the same day of the week).
+DAYS_SEEN = """
+SELECT device_id, uniqExact(day) AS days, uniqExact(toDayOfWeek(day)) AS weekdays
+FROM anomaly_ml.device_days
+WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
+  AND day >= toDate({known_start:DateTime('UTC')})
+  AND day <= toDate({known_end:DateTime('UTC')} - INTERVAL 1 SECOND)
+GROUP BY device_id
+"""
+
 # Per device per slot: mean position and signal, then per device per spot: the slots, sorted.
 # The longest run of slots without a gap > max_gap is the dwell, measured from its first to its last
 # sighting (not padded to whole slots: a 2-hour stay must not read as 2 h 05 min).
@@ -198,6 +210,23 @@ FROM
     GROUP BY device_id, sensor_id, h
 )
 GROUP BY device_id, sensor
+"""
+
+# Per returning candidate per UTC day (the days of RETURNING's day_list): the mean RSSI at the sensor that
+# heard it best that day (sensors with >= 3 readings that day). "Near the spot" is judged day by day: a day
+# heard only at the edge of range is a pass-by, not a day at the spot, whatever the mean over the week.
+DAY_BEST_RSSI = """
+SELECT device_id, day, max(m) AS best
+FROM
+(
+    SELECT device_id, toDate(ts) AS day, sensor_id, avg(toFloat64(rssi)) AS m, count() AS c
+    FROM santi.way_data
+    WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
+      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+    GROUP BY device_id, day, sensor_id
+    HAVING c >= 3
+)
+GROUP BY device_id, day
 """
 
 # The folder's usual dwell: runs of consecutive hours (a device's hours in one folder, split where an
