@@ -258,6 +258,12 @@ class Settings(BaseSettings):
     # Evidence factor in the first covered hour after a gap: a restarting sensor hears everyone around at once
     # (ours: halves the evidence, so a crowd of 2x the alarm ratio still shows, e.g. a live feed's first hour).
     density_restart_factor: float = Field(default=0.5, ge=0, lt=1)
+    # A crowd is people who are there (issue 11/16): an hour that would alarm, whose busiest 5-minute slot
+    # holds fewer than DENSITY_MIN_EXCESS people at the upper end of the occupancy estimate's interval
+    # (`people_high`, occupancy.py), is a flood of MACs with nobody near: its level is multiplied by this.
+    # 0 vetoes it (ours: on the lab captures 2022-10..2023-06 the alarms of hours nobody was in were such
+    # floods); 1 switches the rule off (and its read of the estimate).
+    density_no_people_factor: float = Field(default=0.0, ge=0, le=1)
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
     # Levels and evidence against: docs/detectors.md "night"; checked together at load_settings().
     night_start_hour: int = Field(default=0, ge=0, le=23)

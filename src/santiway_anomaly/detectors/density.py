@@ -25,7 +25,14 @@ Evidence against, and its effect on the level:
 - the hour is the first after a coverage gap (a restarting sensor hears everyone at once):
   x DENSITY_RESTART_FACTOR (0.5: a clear crowd still shows);
 - the excess over the baseline is under DENSITY_MIN_EXCESS devices (a big ratio of a tiny number): x0;
-- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR.
+- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR;
+- nobody is there: an hour that would alarm (a candidate) whose busiest 5-minute slot holds fewer than
+  DENSITY_MIN_EXCESS people at the upper end of the occupancy estimate's interval (`people_high`,
+  occupancy.py: near probe fingerprints in the room x mid-range MACs) is a flood of MACs, not a crowd:
+  x DENSITY_NO_PEOPLE_FACTOR (0 = veto; 1 = rule off). The estimate is read for the candidates only, in
+  one query over just their folder-hours, and `people` / `people_high` go into their details beside the
+  raw `unique_devices`. Without probe fields each randomized MAC is its own fingerprint and weighs 1, so
+  a real crowd of rotating-MAC phones near the sensor is counted (over-counted, not vetoed).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.context import DetectionContext, SpikeHours
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
+from santiway_anomaly.occupancy import busiest_slot_people
 from santiway_anomaly.storage.queries.alarm import prior_alarms
 from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours
 from santiway_anomaly.storage.store import Store
@@ -208,7 +216,37 @@ class DensityDetector(FindingDetector):
         for rec in df.to_dict("records"):
             finding, extra = self._finding(rec)
             rows.append({**extra, "finding": finding, "score": finding.score(self.alarm_line(finding))})
+        self._judge_people(store, rows)
         return pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+    def _judge_people(self, store: Store, rows: list[dict[str, Any]]) -> None:
+        """A crowd is people who are there: the hours that would alarm (candidates) get the occupancy
+        estimate of their busiest 5-minute slot, read once for just those folder-hours; a candidate whose
+        `people_high` is under DENSITY_MIN_EXCESS is a flood of MACs with nobody near, and its level is
+        multiplied by DENSITY_NO_PEOPLE_FACTOR. Updates each row's finding and score in place."""
+        s = self.settings
+        for row in rows:
+            row["people"] = row["people_high"] = None
+        if s.density_no_people_factor >= 1:
+            return
+        candidates = [row for row in rows if row["score"] >= ALARM_SCORE]
+        if not candidates:
+            return
+        keys = [(row["finding"].folder, row["finding"].window_start) for row in candidates]
+        busiest = busiest_slot_people(store, s, keys)
+        found = {(str(f), pd.Timestamp(h)): (float(p), float(ph)) for f, h, p, ph in
+                 busiest[["folder", "hour", "people", "people_high"]].itertuples(index=False)}
+        for row, (folder, hour) in zip(candidates, keys, strict=True):
+            people, high = found.get((folder, pd.Timestamp(hour)), (0.0, 0.0))
+            finding: Finding = row["finding"]
+            finding.evidence.update(people=round(people, 2), people_high=round(high, 2))
+            row["people"], row["people_high"] = people, high
+            if high < s.density_min_excess:
+                finding.against.append(Against(
+                    f"nobody there: at most {high:.1f} people in the busiest 5 minutes (occupancy estimate, "
+                    f"< DENSITY_MIN_EXCESS {s.density_min_excess}) for {finding.evidence['unique_devices']} MACs",
+                    s.density_no_people_factor))
+                row["score"] = finding.score(self.alarm_line(finding))
 
     def findings(self, store: Store, window: Window) -> list[Finding]:
         scored = self.hourly(store, window)
