@@ -212,6 +212,14 @@ class Settings(BaseSettings):
     density_quantile: float = Field(default=0.95, gt=0, lt=1)  # SEED.md details "p95_baseline"
     density_min_same_hour_days: int = Field(default=5, ge=1, le=90)  # ours: fewer days -> all-hours fallback
     density_min_history_hours: int = Field(default=24, ge=1)  # ours: one full day before any baseline exists
+    # The folder's weekly rhythm (issue 11: "far more than its own same-hour baseline"): on its quiet weekdays
+    # (an office's weekend: every covered day of that weekday under this share of the folder's median day
+    # level), an hour is judged against the same hour of its quiet days, not against the busy days' p95, so
+    # a crowd on a Saturday shows. Ours: the weekend crowds the all-days p95 missed on seeds 7401/7402.
+    density_quiet_day_share: float = Field(default=0.5, gt=0, lt=1)
+    # ... with at least this many quiet days at that hour (fewer: the all-days same-hour baseline). Ours: 14
+    # days of history hold 4 weekend days; 3 keep the median of 3 as the least a baseline is.
+    density_min_quiet_days: int = Field(default=3, ge=2, le=90)
     # Fire only above BOTH a ratio and an absolute excess over p95 (ours; ratio levels alarm/warning/critical).
     # p95 is already the folder's one-busy-hour-in-twenty, so 1.5x p95 with +10 devices is far above normal.
     density_ratio_alarm: float = Field(default=1.5, gt=1)

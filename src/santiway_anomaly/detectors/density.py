@@ -80,6 +80,49 @@ def loo_quantiles(values: np.ndarray, q: float) -> np.ndarray:
     return np.asarray(ranked[np.where(k < rank, k, k + 1)], dtype=float)
 
 
+EPOCH_WEEKDAY = 3  # 1970-01-01, local day 0, was a Thursday (Monday = 0)
+
+
+def _order_statistics(frame: pd.DataFrame, q: float, min_n: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` sorted by folder, local_hour and robust_devices: per (folder, local_hour) group its
+    `quantile` p and size n (every group), and per row the quantile of the *other* rows of its group
+    (NaN where the group has fewer than max(2, min_n) rows). Vectorised through the sorted order."""
+    values = frame["robust_devices"].to_numpy(dtype=float)
+    group = frame.groupby(["folder", "local_hour"], sort=False).ngroup().to_numpy()
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    sizes = np.diff(np.r_[starts, len(frame)])
+    n = sizes[group]
+    first = starts[group]
+    rank = np.arange(len(frame)) - first
+    enough = n >= max(2, min_n)
+    k_all = np.floor((n - 1) * q).astype(np.int64)
+    k_loo = np.floor(np.maximum(n - 2, 0) * q).astype(np.int64)
+    # Without its own value the order statistic k of the others is at k, or k + 1 at or past its rank.
+    loo = np.where(enough, values[np.minimum(first + k_loo + (k_loo >= rank), len(values) - 1)], np.nan)
+    table = pd.DataFrame({"folder": frame["folder"].to_numpy()[starts],
+                          "local_hour": frame["local_hour"].to_numpy()[starts],
+                          "p": values[starts + k_all[starts]], "n": sizes})
+    return table.reset_index(drop=True), loo
+
+
+def _quiet_weekdays(samples: pd.DataFrame, share: float, min_hours: float) -> dict[str, set[int]]:
+    """folder -> its quiet weekdays (Monday = 0): the weekly rhythm learned from its own covered history.
+    A day's level is its mean count over its covered hours (days with at least `min_hours` of them); a
+    weekday is quiet when it has such days and every one of them is under `share` x the folder's median
+    day level (an office's weekend; a weekday seen once quiet and once busy is not quiet)."""
+    days = samples.groupby(["folder", "local_day"])["robust_devices"].agg(["mean", "size"]).reset_index()
+    days = days[days["size"] >= min_hours]
+    if days.empty:
+        return {}
+    days["weekday"] = (days["local_day"].to_numpy(dtype=np.int64) + EPOCH_WEEKDAY) % 7
+    days["quiet"] = days["mean"] < share * days.groupby("folder")["mean"].transform("median")
+    per = days.groupby(["folder", "weekday"])["quiet"].all().reset_index()
+    out: dict[str, set[int]] = {}
+    for folder, wd in per[per["quiet"]][["folder", "weekday"]].itertuples(index=False):
+        out.setdefault(str(folder), set()).add(int(wd))
+    return out
+
+
 @register("density")
 class DensityDetector(FindingDetector):
     """Per folder per hour distinct-device spikes against the folder's own covered-history baseline."""
@@ -146,29 +189,26 @@ class DensityDetector(FindingDetector):
         return frame
 
     def _baseline(self, samples: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
-        """folder -> {"same_hour": {local_hour: (quantile, n)}, "all_hours": (quantile, n) | None,
-        "covered_days": n}, and folder -> budget alarm line as a ratio."""
+        """folder -> {"same_hour": {local_hour: (quantile, n)}, "quiet_hour": {local_hour: (quantile, n)},
+        "quiet_weekdays": {weekday}, "all_hours": (quantile, n) | None, "covered_days": n}, and folder ->
+        budget alarm line as a ratio."""
         s = self.settings
         q = s.density_quantile
         if samples.empty:
             return {}, {}
-        # Sorted by folder, hour of day and value: every group's order statistics by position, at once.
+        quiet = _quiet_weekdays(samples, s.density_quiet_day_share, 24 * s.coverage_day_share)
         frame = samples.sort_values(["folder", "local_hour", "robust_devices"], kind="stable").reset_index(drop=True)
-        values = frame["robust_devices"].to_numpy(dtype=float)
-        group = frame.groupby(["folder", "local_hour"], sort=False).ngroup().to_numpy()
-        starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
-        sizes = np.diff(np.r_[starts, len(frame)])
-        n = sizes[group]
-        first = starts[group]
-        rank = np.arange(len(frame)) - first
-        enough = n >= max(2, s.density_min_same_hour_days)
-        k_all = np.floor((n - 1) * q).astype(np.int64)
-        k_loo = np.floor(np.maximum(n - 2, 0) * q).astype(np.int64)
-        # Without its own value the order statistic k of the others is at k, or k + 1 at or past its rank.
-        loo = np.where(enough, values[np.minimum(first + k_loo + (k_loo >= rank), len(values) - 1)], np.nan)
+        same, loo = _order_statistics(frame, q, s.density_min_same_hour_days)
         frame["loo"] = loo
-        same = frame.loc[starts, ["folder", "local_hour"]].assign(
-            p=values[starts + k_all[starts]], n=sizes)
+        weekday = (frame["local_day"].to_numpy(dtype=np.int64) + EPOCH_WEEKDAY) % 7
+        on_quiet = np.array([wd in quiet.get(str(f), ()) for f, wd in zip(frame["folder"], weekday, strict=True)],
+                            dtype=bool)
+        quiet_same = same.iloc[:0]
+        if on_quiet.any():  # the quiet days' own groups: each replayed against the other quiet days
+            sub = frame[on_quiet]
+            quiet_same, quiet_loo = _order_statistics(sub, q, s.density_min_quiet_days)
+            frame.loc[on_quiet, "loo"] = np.where(np.isnan(quiet_loo), sub["loo"].to_numpy(), quiet_loo)
+            quiet_same = quiet_same[quiet_same["n"] >= s.density_min_quiet_days]
         same = same[same["n"] >= s.density_min_same_hour_days]
         baseline: dict[str, dict[str, Any]] = {}
         lines: dict[str, float] = {}
@@ -176,10 +216,12 @@ class DensityDetector(FindingDetector):
             v = rows["robust_devices"].to_numpy(dtype=float)
             n_days = int(rows["local_day"].nunique())
             all_hours = (quantile(v, q), len(v)) if len(v) >= s.density_min_history_hours else None
-            baseline[str(folder)] = {"same_hour": {}, "all_hours": all_hours, "covered_days": n_days}
+            baseline[str(folder)] = {"same_hour": {}, "quiet_hour": {}, "quiet_weekdays": quiet.get(str(folder), set()),
+                                     "all_hours": all_hours, "covered_days": n_days}
             lines[str(folder)] = self._budget_line(v, rows["loo"].to_numpy(), rows["local_day"].to_numpy(), n_days)
-        for folder, hour, p, size in same.itertuples(index=False):
-            baseline[str(folder)]["same_hour"][int(hour)] = (float(p), int(size))
+        for key, table in (("same_hour", same), ("quiet_hour", quiet_same)):
+            for folder, hour, p, size in table[["folder", "local_hour", "p", "n"]].itertuples(index=False):
+                baseline[str(folder)][key][int(hour)] = (float(p), int(size))
         return baseline, lines
 
     def _budget_line(self, values: np.ndarray, loo: np.ndarray, days: np.ndarray, n_days: int) -> float:
@@ -265,7 +307,10 @@ class DensityDetector(FindingDetector):
         covered_days = int(base["covered_days"]) if base else 0
         p95: float | None = None
         kind, n = "none", 0
-        if base is not None and local_hour in base["same_hour"]:
+        local = hour.tz_convert(s.zone_for(folder))
+        if base is not None and local.weekday() in base["quiet_weekdays"] and local_hour in base["quiet_hour"]:
+            (p95, n), kind = base["quiet_hour"][local_hour], "same_hour_quiet_days"
+        elif base is not None and local_hour in base["same_hour"]:
             (p95, n), kind = base["same_hour"][local_hour], "same_hour"
         elif base is not None and base["all_hours"] is not None:
             (p95, n), kind = base["all_hours"], "all_hours"
