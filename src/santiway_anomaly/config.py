@@ -269,8 +269,9 @@ class Settings(BaseSettings):
     # A crowd is people who are there (issue 11/16): an hour that would alarm, whose busiest 5-minute slot
     # holds fewer than DENSITY_MIN_EXCESS people at the upper end of the occupancy estimate's interval
     # (`people_high`, occupancy.py), is a flood of MACs with nobody near: its level is multiplied by this.
-    # 0 vetoes it (ours: on the lab captures 2022-10..2023-06 the alarms of hours nobody was in were such
-    # floods); 1 switches the rule off (and its read of the estimate).
+    # 0 vetoes it (ours: on the lab captures, 11 of main's 12 density alarms of 2023-07..12 fell in hours with
+    # at most one person in the room, every one with people_high under 10; the busiest real session has 21 people).
+    # 1 switches the rule off (and its read of the estimate).
     density_no_people_factor: float = Field(default=0.0, ge=0, le=1)
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
     # Levels and evidence against: docs/detectors.md "night"; checked together at load_settings().
