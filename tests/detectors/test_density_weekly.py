@@ -20,6 +20,9 @@ MONDAY = 21
 STAFF = [mac(0x40, i) for i in range(30)]
 WEEKEND_STAFF = [mac(0x41, i) for i in range(3)]
 CROWD = [mac(0x42, i) for i in range(40)]
+SUNDAY = 20
+MARKET_STAFF = [mac(0x43, i) for i in range(30)]
+MARKET_GOERS = [mac(0x44, i) for i in range(80)]
 
 
 def _world() -> World:
@@ -34,6 +37,17 @@ def _world() -> World:
     for dev in CROWD:  # 43 people on a Saturday: a weekday's 33, give or take
         w.track(dev, day + timedelta(hours=11), day + timedelta(hours=11, minutes=55), folder="office", rssi=-56,
                 rssi_sd=3, every_s=120)
+    # A market hall, recorded from day 7: busy on weekdays, and a Sunday market at 15:00 (days 13 and 20).
+    for dev in MARKET_STAFF:
+        for d in range(7, MONDAY + 1):
+            if d % 7 < 5:
+                w.daily(dev, range(d, d + 1), 9, 18, folder="market", sensor="S2", rssi=-58, rssi_sd=2, every_s=240)
+    for dev in WEEKEND_STAFF:
+        w.daily(dev, range(7, MONDAY + 1), 8, 20, folder="market", sensor="S2", rssi=-58, rssi_sd=2, every_s=240)
+    for d in (13, SUNDAY):
+        for i, dev in enumerate(MARKET_GOERS[:40] if d == 13 else MARKET_GOERS[40:]):
+            start = T0 + d * DAY + timedelta(hours=15)
+            w.track(dev, start, start + timedelta(minutes=55), folder="market", sensor="S2", rssi=-56, rssi_sd=3, every_s=120)
     return w
 
 
@@ -72,3 +86,13 @@ def test_an_ordinary_monday_after_quiet_weekends_raises_nothing(office_store: St
     det = DensityDetector(settings).fit(office_store, _window(MONDAY))
     assert 0 not in det.baseline_["office"]["quiet_weekdays"]
     assert det.detect(office_store, _window(MONDAY)) == []
+
+
+def test_a_weekly_event_on_a_quiet_day_is_normal_once_seen(office_store: Store, settings: Settings) -> None:
+    """The market's second Sunday: its only earlier Sunday had the market too. Against its quiet days'
+    median (two ordinary Saturdays and that Sunday) it would be a spike; against that same weekday it is not."""
+    det = DensityDetector(settings).fit(office_store, _window(SUNDAY))
+    assert 6 in det.baseline_["market"]["quiet_weekdays"]
+    quiet_median = det.baseline_["market"]["quiet_hour"][15][0]
+    assert quiet_median <= 5 and det.baseline_["market"]["weekday_hour"][(6, 15)] >= 40
+    assert [a for a in det.detect(office_store, _window(SUNDAY)) if a.folder == "market"] == []

@@ -11,8 +11,9 @@ the window; a covered hour without sightings is 0 devices, an uncovered hour is 
 With fewer than DENSITY_MIN_SAME_HOUR_DAYS samples at that hour, the quantile over all its covered
 hours is used (evidence x DENSITY_ALL_HOURS_FACTOR). On the folder's quiet weekdays (its weekly rhythm,
 learned from its covered days: `_quiet_weekdays`), the quantile is over the same hour of its quiet
-days only, when it has DENSITY_MIN_QUIET_DAYS of them: a Saturday crowd in an office is judged against
-the office's Saturdays, not against its weekdays. A quantile is robust to a few crowds in its
+days only, when it has DENSITY_MIN_QUIET_DAYS of them, and never below the mean of that same weekday's
+days at that hour (a weekly Sunday market is normal once seen): a Saturday crowd in an office is judged
+against the office's weekends, not against its weekdays. A quantile is robust to a few crowds in its
 history, so flagged hours are not dropped from it (only an operator's verdict would be).
 
 Score direction and unit: raw = count / baseline (the ratio); level 1 / 2 / 3 at DENSITY_RATIO_ALARM /
@@ -193,8 +194,8 @@ class DensityDetector(FindingDetector):
 
     def _baseline(self, samples: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
         """folder -> {"same_hour": {local_hour: (quantile, n)}, "quiet_hour": {local_hour: (quantile, n)},
-        "quiet_weekdays": {weekday}, "all_hours": (quantile, n) | None, "covered_days": n}, and folder ->
-        budget alarm line as a ratio."""
+        "quiet_weekdays": {weekday}, "weekday_hour": {(weekday, local_hour): mean on its quiet weekdays},
+        "all_hours": (quantile, n) | None, "covered_days": n}, and folder -> budget alarm line as a ratio."""
         s = self.settings
         q = s.density_quantile
         if samples.empty:
@@ -207,11 +208,19 @@ class DensityDetector(FindingDetector):
         on_quiet = np.array([wd in quiet.get(str(f), ()) for f, wd in zip(frame["folder"], weekday, strict=True)],
                             dtype=bool)
         quiet_same = same.iloc[:0]
+        weekday_hour = pd.DataFrame(columns=["folder", "weekday", "local_hour", "mean"])
         if on_quiet.any():  # the quiet days' own groups: each replayed against the other quiet days
-            sub = frame[on_quiet]
+            sub = frame[on_quiet].assign(weekday=weekday[on_quiet])
             quiet_same, quiet_loo = _order_statistics(sub, q, s.density_min_quiet_days)
-            frame.loc[on_quiet, "loo"] = np.where(np.isnan(quiet_loo), sub["loo"].to_numpy(), quiet_loo)
+            # ... and never below the mean of the same weekday's other days at that hour (a weekly event)
+            keys = sub.groupby(["folder", "weekday", "local_hour"], sort=False)["robust_devices"]
+            total, count = keys.transform("sum").to_numpy(), keys.transform("size").to_numpy()
+            v = sub["robust_devices"].to_numpy(dtype=float)
+            same_weekday = np.where(count > 1, (total - v) / np.maximum(count - 1, 1), 0.0)
+            frame.loc[on_quiet, "loo"] = np.where(np.isnan(quiet_loo), sub["loo"].to_numpy(),
+                                                  np.maximum(quiet_loo, same_weekday))
             quiet_same = quiet_same[quiet_same["n"] >= s.density_min_quiet_days]
+            weekday_hour = keys.mean().reset_index().rename(columns={"robust_devices": "mean"})
         same = same[same["n"] >= s.density_min_same_hour_days]
         baseline: dict[str, dict[str, Any]] = {}
         lines: dict[str, float] = {}
@@ -220,11 +229,13 @@ class DensityDetector(FindingDetector):
             n_days = int(rows["local_day"].nunique())
             all_hours = (quantile(v, q), len(v)) if len(v) >= s.density_min_history_hours else None
             baseline[str(folder)] = {"same_hour": {}, "quiet_hour": {}, "quiet_weekdays": quiet.get(str(folder), set()),
-                                     "all_hours": all_hours, "covered_days": n_days}
+                                     "weekday_hour": {}, "all_hours": all_hours, "covered_days": n_days}
             lines[str(folder)] = self._budget_line(v, rows["loo"].to_numpy(), rows["local_day"].to_numpy(), n_days)
         for key, table in (("same_hour", same), ("quiet_hour", quiet_same)):
             for folder, hour, p, size in table[["folder", "local_hour", "p", "n"]].itertuples(index=False):
                 baseline[str(folder)][key][int(hour)] = (float(p), int(size))
+        for folder, wd, hour, mean in weekday_hour[["folder", "weekday", "local_hour", "mean"]].itertuples(index=False):
+            baseline[str(folder)]["weekday_hour"][(int(wd), int(hour))] = float(mean)
         return baseline, lines
 
     def _budget_line(self, values: np.ndarray, loo: np.ndarray, days: np.ndarray, n_days: int) -> float:
@@ -313,6 +324,7 @@ class DensityDetector(FindingDetector):
         local = hour.tz_convert(s.zone_for(folder))
         if base is not None and local.weekday() in base["quiet_weekdays"] and local_hour in base["quiet_hour"]:
             (p95, n), kind = base["quiet_hour"][local_hour], "same_hour_quiet_days"
+            p95 = max(p95, base["weekday_hour"].get((local.weekday(), local_hour), 0.0))
         elif base is not None and local_hour in base["same_hour"]:
             (p95, n), kind = base["same_hour"][local_hour], "same_hour"
         elif base is not None and base["all_hours"] is not None:
