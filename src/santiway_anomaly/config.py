@@ -220,6 +220,10 @@ class Settings(BaseSettings):
     # ... with at least this many quiet days at that hour (fewer: the all-days same-hour baseline). Ours: 14
     # days of history hold 4 weekend days; 3 keep the median of 3 as the least a baseline is.
     density_min_quiet_days: int = Field(default=3, ge=2, le=90)
+    # A quiet day is flat: its hour's baseline pools the quiet days' samples of this many hours either side
+    # (ours: 4 weekend days x 3 hours give a p95 that 4 samples cannot; a lone Sunday bump of +10 devices in
+    # outages-7301 passed the 2nd largest of 4 Sundays/Saturdays at 10:00, not the pooled p95). 0: no pooling.
+    density_quiet_spread_hours: int = Field(default=1, ge=0, le=6)
     # Fire only above BOTH a ratio and an absolute excess over p95 (ours; ratio levels alarm/warning/critical).
     # p95 is already the folder's one-busy-hour-in-twenty, so 1.5x p95 with +10 devices is far above normal.
     density_ratio_alarm: float = Field(default=1.5, gt=1)

@@ -109,6 +109,22 @@ def _order_statistics(frame: pd.DataFrame, q: float, min_n: int) -> tuple[pd.Dat
     return table.reset_index(drop=True), loo
 
 
+def _spread_order_statistics(sub: pd.DataFrame, q: float, min_days: int,
+                             spread: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`_order_statistics` of the quiet days with each hour's sample pooled with the `spread` hours either
+    side of it (a quiet day is flat: 4 weekend days x 3 hours give a tail that 4 samples cannot). Per row
+    of `sub` (in its order), the quantile of the pooled samples without the row's own."""
+    parts = [sub.assign(local_hour=(sub["local_hour"] + k) % 24, shift=k, orig=np.arange(len(sub)))
+             for k in range(-spread, spread + 1)]
+    pooled = pd.concat(parts, ignore_index=True).sort_values(["folder", "local_hour", "robust_devices"],
+                                                             kind="stable").reset_index(drop=True)
+    table, loo = _order_statistics(pooled, q, min_days * (2 * spread + 1))
+    own = (pooled["shift"] == 0).to_numpy()
+    out = np.full(len(sub), np.nan)
+    out[pooled["orig"].to_numpy()[own]] = loo[own]
+    return table, out
+
+
 def _quiet_weekdays(samples: pd.DataFrame, share: float, min_hours: float) -> dict[str, set[int]]:
     """folder -> its quiet weekdays (Monday = 0): the weekly rhythm learned from its own covered history.
     A day's level is its mean count over its covered hours (days with at least `min_hours` of them); a
@@ -211,7 +227,8 @@ class DensityDetector(FindingDetector):
         weekday_hour = pd.DataFrame(columns=["folder", "weekday", "local_hour", "mean"])
         if on_quiet.any():  # the quiet days' own groups: each replayed against the other quiet days
             sub = frame[on_quiet].assign(weekday=weekday[on_quiet])
-            quiet_same, quiet_loo = _order_statistics(sub, q, s.density_min_quiet_days)
+            quiet_same, quiet_loo = _spread_order_statistics(sub, q, s.density_min_quiet_days,
+                                                             s.density_quiet_spread_hours)
             # ... and never below the mean of the same weekday's other days at that hour (a weekly event)
             keys = sub.groupby(["folder", "weekday", "local_hour"], sort=False)["robust_devices"]
             total, count = keys.transform("sum").to_numpy(), keys.transform("size").to_numpy()
@@ -219,7 +236,8 @@ class DensityDetector(FindingDetector):
             same_weekday = np.where(count > 1, (total - v) / np.maximum(count - 1, 1), 0.0)
             frame.loc[on_quiet, "loo"] = np.where(np.isnan(quiet_loo), sub["loo"].to_numpy(),
                                                   np.maximum(quiet_loo, same_weekday))
-            quiet_same = quiet_same[quiet_same["n"] >= s.density_min_quiet_days]
+            pooled_min = s.density_min_quiet_days * (2 * s.density_quiet_spread_hours + 1)
+            quiet_same = quiet_same[quiet_same["n"] >= pooled_min]
             weekday_hour = keys.mean().reset_index().rename(columns={"robust_devices": "mean"})
         same = same[same["n"] >= s.density_min_same_hour_days]
         baseline: dict[str, dict[str, Any]] = {}
