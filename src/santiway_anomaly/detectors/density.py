@@ -10,10 +10,11 @@ folder's count at the same local hour of day over its covered days in the DETECT
 the window; a covered hour without sightings is 0 devices, an uncovered hour is no sample at all.
 With fewer than DENSITY_MIN_SAME_HOUR_DAYS samples at that hour, the quantile over all its covered
 hours is used (evidence x DENSITY_ALL_HOURS_FACTOR). On the folder's quiet weekdays (its weekly rhythm,
-learned from its covered days: `_quiet_weekdays`), the quantile is over the same hour of its quiet
-days only, when it has DENSITY_MIN_QUIET_DAYS of them, and never below the mean of that same weekday's
-days at that hour (a weekly Sunday market is normal once seen): a Saturday crowd in an office is judged
-against the office's weekends, not against its weekdays. A quantile is robust to a few crowds in its
+learned from its covered days: `_quiet_weekdays`), the quantile is over the same hour (and the
+DENSITY_QUIET_SPREAD_HOURS either side) of its quiet days only, when it has DENSITY_MIN_QUIET_DAYS of
+them, and never below the mean of that same weekday's days at that hour (a weekly Sunday market is
+normal once seen): a Saturday crowd in an office is judged against the office's weekends, not against
+its weekdays. A quantile is robust to a few crowds in its
 history, so flagged hours are not dropped from it (only an operator's verdict would be).
 
 Score direction and unit: raw = count / baseline (the ratio); level 1 / 2 / 3 at DENSITY_RATIO_ALARM /
