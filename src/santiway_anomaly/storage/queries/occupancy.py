@@ -91,13 +91,11 @@ WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filte
 GROUP BY folder, slot
 """
 
-# `folder|epoch seconds of the UTC hour start`, the key of a folder-hour in the `hours` filter.
-_HOUR_KEY = "concat(toString(folder), '|', toString(toUInt32(toStartOfHour(toDateTime(ts, 'UTC')))))"
-
-
-def hour_key(folder: str, hour: datetime) -> str:
-    """The `hours` filter's key of a folder and a UTC hour start (aware or naive UTC)."""
-    return f"{folder}|{int(hour.replace(tzinfo=hour.tzinfo or UTC).timestamp())}"
+# A folder-hour as (folder, epoch seconds of the UTC hour start), matched against the asked pairs as a
+# tuple set (no per-row string building: the filter runs over every sighting of the time range).
+_HOUR_PAIR = "(folder, toUInt32(toStartOfHour(toDateTime(ts, 'UTC'))))"
+_PAIRS = ("(SELECT tupleElement(p, 1), tupleElement(p, 2) FROM "
+          "(SELECT arrayJoin(arrayZip({hour_folders:Array(String)}, {hour_starts:Array(UInt32)})) AS p))")
 
 SLOT_COLUMNS = ["folder", "slot", "near", "near_room", "mid", "near_room_strict", "mid_strict", "near_room_loose",
                 "mid_loose", "hour_top"]
@@ -121,8 +119,10 @@ def near_mid_slots(store: Store, start: datetime, end: datetime, near_rssi: int,
     hour_filter = ""
     if hours is not None:
         back = [timedelta(hours=k) for k in range(math.ceil(carry_seconds / 3600) + 1)]
-        params["hours"] = sorted({hour_key(f, h - b) for f, h in hours for b in back})
-        hour_filter = f"AND {_HOUR_KEY} IN (SELECT arrayJoin({{hours:Array(String)}}))"
+        pairs = sorted({(f, int((h - b).replace(tzinfo=h.tzinfo or UTC).timestamp())) for f, h in hours for b in back})
+        params["hour_folders"] = [f for f, _ in pairs]
+        params["hour_starts"] = [t for _, t in pairs]
+        hour_filter = f"AND {_HOUR_PAIR} IN {_PAIRS}"
 
     def sql(text: str) -> str:
         return text.replace("{folder_filter}", folder_filter).replace("{hour_filter}", hour_filter)
