@@ -25,7 +25,8 @@ from santiway_anomaly.simulate.families import FAMILIES  # noqa: E402
 
 # One seed per family, fixed so that every branch is judged on the same worlds.
 SEEDS = {"outages": 311, "sessions": 523, "weekly_events": 719, "infrastructure": 907, "sticky_random": 1103,
-         "patrols": 1301, "guarded": 1511, "small_site": 1709, "large_site": 1901}
+         "patrols": 1301, "guarded": 1511, "small_site": 1709, "large_site": 1901,
+         "weak_sensors": 2111}
 LAB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lab-probes-2022-2023"
 
 

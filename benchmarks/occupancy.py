@@ -4,8 +4,10 @@ The lab captures (`shared/data/lab-probes-2022-2023`: one ESP32 sniffer, probe f
 occupancy every hour) are ingested into a store. Per UTC hour of `occupancy.csv` in which the sniffer
 heard anything (an hour without sightings is missing data, not an empty room: it is left out and
 counted) these counts are compared with `occupancy_mean`, Spearman and Pearson, over all hours and
-over occupied ones (occupancy_mean >= 1), in two periods split by date: TUNE (2022 and 2023 before
-July: where the cuts were chosen) and CHECK (2023 from July on: held back):
+over occupied ones (occupancy_mean >= 1), in periods split by date: TUNE (2022 and 2023 before July:
+where the cuts were chosen), 2023-07..09 and 2023-10..12 (both looked at in earlier sessions, so no
+longer held back: 07..09 was used to diagnose the all-hours figure, 10..12 was run once at the end),
+and the two together (the "check" period of the earlier figures):
   unique_macs   distinct MACs in the hour (naive)
   robust_old    stable MACs + the 5-minute peak of randomized MACs (the density count before issue 16)
   robust_fp     stable MACs + the 5-minute peak of randomized probe fingerprints (the density count now)
@@ -13,6 +15,13 @@ July: where the cuts were chosen) and CHECK (2023 from July on: held back):
   mid_only      distinct MACs at the mid cut, mean over heard slots (the estimate's upper count)
   people        the occupancy estimate, sqrt(near x mid) per slot (santiway_anomaly.occupancy)
 Saturation: the median estimate per band of true occupancy, and Spearman within 10-30 people.
+Presence: over all hours the truth is mostly 0, so Spearman there says mainly whether the hours with
+someone in the room (occupancy_mean > 0) read above 0 and the empty ones read exactly 0: per period,
+those counts, the hours with someone for less than 3 minutes (occupancy_mean < 0.05), the ones whose
+nearest phone never reached the near cut, and the Spearman of an oracle that reads the truth in every
+hour with someone and a fingerprint at the near cut, and 0 elsewhere (what any count resting on near
+readings could reach). `--hours-csv` writes the per-hour table behind them (truth, estimate, interval,
+near and mid counts, the busiest slot's people_high, the nearest fingerprint's RSSI and stay).
 
 Simulated worlds (`--worlds`): world families generated with probe fields and people truth
 (simulate/families/probes.py: models sharing IE sets, directed SSIDs, MACs per probe burst, sequence
@@ -22,6 +31,7 @@ over all folder-hours and over occupied ones (>= 1 person); the worst world name
 on these worlds.
 
     DATA_DIR=/tmp/x python benchmarks/occupancy.py [--lab DIR] [--worlds sessions:101,small_site:102] [--scale 0.5]
+        [--hours-csv PATH]
 
 Writes benchmarks/results/occupancy.json.
 """
@@ -45,13 +55,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results  # noqa: E402
 from santiway_anomaly.config import Settings, load_settings  # noqa: E402
 from santiway_anomaly.ingest.pipeline import ingest_file  # noqa: E402
-from santiway_anomaly.occupancy import occupancy_hours  # noqa: E402
+from santiway_anomaly.occupancy import occupancy_hours, occupancy_slots  # noqa: E402
 from santiway_anomaly.storage import Store  # noqa: E402
 from santiway_anomaly.storage.queries.folders import folder_hours  # noqa: E402
-from santiway_anomaly.storage.queries.occupancy import near_mid_slots  # noqa: E402
+from santiway_anomaly.storage.queries.occupancy import near_mid_slots, nearest_fingerprints  # noqa: E402
 
 DEFAULT_LAB = Path("/work/shared/data/lab-probes-2022-2023")
-CHECK_FROM = pd.Timestamp("2023-07-01", tz="UTC")  # the split by date: tune before, check from here on
+# The split by date: the cuts were tuned before July 2023; the rest was looked at in earlier sessions.
+PERIODS = [("tune (2022-10 .. 2023-06)", None, "2023-07-01"),
+           ("2023-07 .. 2023-09 (diagnosis)", "2023-07-01", "2023-10-01"),
+           ("2023-10 .. 2023-12 (run once at the end)", "2023-10-01", None),
+           ("2023-07 .. 2023-12 (the earlier check period)", "2023-07-01", None)]
+BRIEF = 0.05  # occupancy_mean below this: one person for less than 3 of the hour's 60 minutes
 COUNTS = ["unique_macs", "robust_old", "robust_fp", "near_only", "mid_only", "people"]
 BANDS = [(0, 0), (0, 1), (1, 5), (5, 10), (10, 15), (15, 20), (20, 30)]
 
@@ -65,13 +80,18 @@ def _none_if_nan(x: float) -> float | None:
     return None if x != x else x
 
 
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def correlations(frame: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     occupied = frame[frame["occupancy_mean"] >= 1]
     for name, part in (("all_hours", frame), ("occupied_hours", occupied)):
         out[name] = {"hours": len(part), **{
-            c: {"spearman": _spearman(part[c], part["occupancy_mean"]),
-                "pearson": round(float(part[c].corr(part["occupancy_mean"])), 3)} for c in COUNTS}}
+            c: {"spearman": _none_if_nan(_spearman(part[c], part["occupancy_mean"])),
+                "pearson": _none_if_nan(round(float(part[c].corr(part["occupancy_mean"])), 3)) if len(part) > 2
+                else None} for c in COUNTS}}
     return out
 
 
@@ -88,7 +108,10 @@ def bands(frame: pd.DataFrame) -> list[dict[str, Any]]:
                      "true_median": round(float(part["occupancy_mean"].median()), 1),
                      **{c: round(float(part[c].median()), 2) for c in COUNTS},
                      "people_low": round(float(part["people_low"].median()), 2),
-                     "people_high": round(float(part["people_high"].median()), 2)})
+                     "people_high": round(float(part["people_high"].median()), 2),
+                     "busiest_slot_people_high": round(float(part["slot_high_max"].median()), 2),
+                     "busiest_slot_people_high_p90": round(float(part["slot_high_max"].quantile(0.9)), 2),
+                     "nearest_rssi": _none_if_nan(float(part["top_rssi"].median()))})
     return rows
 
 
@@ -99,6 +122,20 @@ def saturation(frame: pd.DataFrame, table: list[dict[str, Any]]) -> dict[str, An
     return {"hours_10_30": len(crowd), "band_medians_10_30": medians,
             "medians_rise": all(b >= a for a, b in zip(medians, medians[1:], strict=False)),
             "spearman_10_30": {c: _spearman(crowd[c], crowd["occupancy_mean"]) for c in ("unique_macs", "people")}}
+
+
+def presence(frame: pd.DataFrame, near_rssi: int) -> dict[str, Any]:
+    """Someone in the room (occupancy_mean > 0) or nobody: how the estimate tells them apart, and what
+    an oracle resting on near readings could reach (the module docstring)."""
+    someone, empty = frame[frame["occupancy_mean"] > 0], frame[frame["occupancy_mean"] == 0]
+    near = frame["top_rssi"] >= near_rssi
+    oracle = frame["occupancy_mean"].where(near & (frame["occupancy_mean"] > 0), 0.0)
+    return {"someone_hours": len(someone), "someone_read_above_0": int((someone["people"] > 0).sum()),
+            "someone_under_3_minutes": int((someone["occupancy_mean"] < BRIEF).sum()),
+            "someone_without_near_fingerprint": int((someone["top_rssi"] < near_rssi).sum()),
+            "empty_hours": len(empty), "empty_read_above_0": int((empty["people"] > 0).sum()),
+            "empty_with_near_fingerprint": int((empty["top_rssi"] >= near_rssi).sum()),
+            "oracle_near_spearman_all_hours": _none_if_nan(_spearman(oracle, frame["occupancy_mean"]))}
 
 
 def timed_estimate(store: Store, settings: Settings, since: datetime,
@@ -132,6 +169,13 @@ def measure(store: Store, lab: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                            60 * settings.occupancy_dwell_minutes, 60 * settings.occupancy_carry_minutes)
     slots["hour"] = pd.to_datetime(slots["slot"], utc=True).dt.floor("h")
     alone = slots.groupby("hour")[["near", "mid"]].mean().rename(columns={"near": "near_only", "mid": "mid_only"})
+    busiest = occupancy_slots(store, settings, since, until)
+    busiest["hour"] = busiest["slot"].dt.floor("h")
+    alone = alone.join(busiest.groupby("hour")["people_high"].max().rename("slot_high_max"))
+    nearest = nearest_fingerprints(store, since, until, settings.occupancy_near_rssi,
+                                   60 * settings.occupancy_dwell_minutes)
+    nearest["hour"] = pd.to_datetime(nearest["hour"], utc=True)
+    alone = alone.join(nearest.drop(columns="folder").set_index("hour"))
     raw["hour"] = pd.to_datetime(raw["hour"], utc=True)
     raw["robust_old"] = raw["stable_devices"].astype(float) + raw["randomized_peak"].astype(float)
     heard = raw[["hour", "unique_devices", "robust_old", "robust_devices"]].merge(
@@ -216,6 +260,7 @@ def main() -> None:
     parser.add_argument("--lab", type=Path, default=DEFAULT_LAB)
     parser.add_argument("--worlds", default=DEFAULT_WORLDS, help="family:seed,... ('' for none)")
     parser.add_argument("--scale", type=float, default=0.5)
+    parser.add_argument("--hours-csv", type=Path, help="write the per-hour lab table here")
     parser.add_argument("--one-world", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_world:
@@ -235,21 +280,28 @@ def main() -> None:
           f"left out; {figures['heard_hours_without_truth_left_out']} heard hours without truth left out; "
           f"estimate for {figures['hours_estimated']} hours in {figures['estimate_seconds']} s (median of 3; "
           f"{figures['estimate_over_raw_count']}x the raw hourly count, {figures['raw_count_seconds']} s)")
-    for label, part in (("tune (2022-10 .. 2023-06)", frame[frame["hour"] < CHECK_FROM]),
-                        ("check (2023-07 .. 2023-12, held back)", frame[frame["hour"] >= CHECK_FROM])):
+    if args.hours_csv:
+        frame.to_csv(args.hours_csv, index=False)
+    for label, start, end in PERIODS:
+        part = frame[(frame["hour"] >= pd.Timestamp(start or "1970-01-01", tz="UTC"))
+                     & (frame["hour"] < pd.Timestamp(end or "2100-01-01", tz="UTC"))]
         table = bands(part)
         figures[label] = {"correlation": correlations(part), "by_true_occupancy": table,
-                          "saturation": saturation(part, table)}
+                          "saturation": saturation(part, table),
+                          "presence": presence(part, figures["settings"]["occupancy_near_rssi"])}
         print(f"== {label}")  # noqa: T201
         for scope in ("all_hours", "occupied_hours"):
             c = figures[label]["correlation"][scope]
             print(f"  {scope} ({c['hours']} h) Spearman/Pearson: " + "  ".join(  # noqa: T201
-                f"{k} {c[k]['spearman']:.2f}/{c[k]['pearson']:.2f}" for k in COUNTS))
+                f"{k} {_fmt(c[k]['spearman'])}/{_fmt(c[k]['pearson'])}" for k in COUNTS))
         for row in table:
             print(f"  occupancy {row['occupancy']:>8} {row['hours']:5d} h (median {row['true_median']:4.1f}): "  # noqa: T201
                   f"people {row['people']:6.2f} [{row['people_low']:.2f}, {row['people_high']:.2f}]  "
-                  f"unique_macs {row['unique_macs']:6.1f}  robust_fp {row['robust_fp']:6.1f}")
+                  f"unique_macs {row['unique_macs']:6.1f}  robust_fp {row['robust_fp']:6.1f}  busiest slot's "
+                  f"people_high {row['busiest_slot_people_high']:.2f} (p90 {row['busiest_slot_people_high_p90']:.2f})  "
+                  f"nearest {row['nearest_rssi']} dBm")
         print(f"  10-30 people: {figures[label]['saturation']}")  # noqa: T201
+        print(f"  presence: {figures[label]['presence']}")  # noqa: T201
     if args.worlds:
         print("== simulated worlds with people truth (Spearman all / occupied folder-hours)")  # noqa: T201
         figures["simulated_worlds"] = worlds(args.worlds, args.scale)

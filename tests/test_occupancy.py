@@ -222,3 +222,23 @@ def test_busiest_slot_people_reads_just_the_asked_hours(empty_store: Store, sett
     in_hour = full[full["slot"].dt.floor("h") == pd.Timestamp(asked)]
     assert got["people"].iloc[0] == in_hour["people"].max() == 2.0
     assert got["people_high"].iloc[0] == in_hour["people_high"].max()
+
+
+def test_the_nearest_fingerprint_of_each_hour_is_reported_with_its_stay(empty_store: Store, settings: Settings) -> None:
+    """The diagnosis behind the all-hours figure (benchmarks/occupancy.py): per hour, how close the nearest
+    phone came and how long it stayed. A visitor at -58 dBm for 20 minutes under two MACs, a passer-by
+    closer still for one burst, and a far printer all hour."""
+    from santiway_anomaly.storage.queries.occupancy import nearest_fingerprints
+
+    rows = _far_fixture(1)
+    rows += [_sighting(HOUR + timedelta(minutes=m), f"DA:00:00:00:03:{m:02X}", -58, PHONE_IES) for m in (10, 30)]
+    rows.append(_sighting(HOUR + timedelta(minutes=40), "DA:00:00:00:04:01", -58, "0,1,7"))
+    _ingest(empty_store, rows)
+    near = nearest_fingerprints(empty_store, HOUR, HOUR + timedelta(hours=1), settings.occupancy_near_rssi,
+                                60 * settings.occupancy_dwell_minutes)
+    assert len(near) == 1
+    row = near.iloc[0]
+    assert row["top_rssi"] == -58 and row["top_stay_seconds"] == 20 * 60  # the visitor wins the tie by staying
+    assert row["top_slots"] == 2 and row["top_macs"] == 2
+    assert row["near_fingerprints"] == 2 and row["near_dwelling"] == 1
+    assert nearest_fingerprints(empty_store, HOUR + timedelta(hours=1), HOUR + timedelta(hours=2), -65, 300).empty

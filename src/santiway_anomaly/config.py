@@ -208,6 +208,39 @@ class Settings(BaseSettings):
     coverage_day_share: float = Field(default=0.75, gt=0, le=1)
     # Subjects with fewer covered days of history than this are learning: no baseline-relative alarm.
     learning_min_days: int = Field(default=5, ge=1, le=60)
+    # Per-sensor RSSI calibration (calibration.py, issue 16 point 1; docs/detectors.md "Sensor levels"):
+    # real sniffers read one room 10-20 dB apart (model, antenna, mounting height, a wall), so each sensor's
+    # level is learned from its own history and its readings are corrected by its offset before any fixed
+    # dBm cut. The level: CALIB_QUANTILE of the mean reading of the devices that dwell at the sensor (heard
+    # there in >= CALIB_MIN_HOURS distinct hours of the DETECT_HISTORY_DAYS before the window, each device
+    # at the sensor hearing it best): how strong the nearest twentieth of its regular occupants reads.
+    # Learning is off by default: on the lab captures (one real sniffer) the statistic read the sniffer as
+    # 20-30 dB weak in the months the room stood empty (its nearest dwellers were the neighbours behind the
+    # wall) and raised 22 alarms where 12 were raised without it, 2023; a level statistic cannot tell an empty
+    # room from a weak sniffer. On: the weak_sensors worlds regain their recall. Pinned offsets
+    # (CALIB_SENSOR_OFFSETS) apply either way: an operator who knows a sniffer reads weak says so.
+    calib_learn: bool = False
+    calib_quantile: float = Field(default=0.95, gt=0.5, lt=1)
+    # ours: a person at a desk or a device on a shelf stays for hours; a rotating random MAC, a visitor or a
+    # passer-by does not, and its reading says nothing about the sensor's level.
+    calib_min_hours: int = Field(default=4, ge=1)
+    # Fewer dwellers than this: the sensor is learning (offset 0; a quantile of a handful is its maximum).
+    calib_min_devices: int = Field(default=20, ge=5)
+    # The level of the sensors the fixed cuts were set for (NEAR_RSSI_DBM, NIGHT_FAR_RSSI_DBM, the occupancy
+    # cuts): a phone at a desk 1-3 m from the sniffer reads -45..-55 dBm on a Pigtail/CYT-class sniffer. The
+    # simulated worlds' sensors (no gain) read -52 dBm median, sd 1.9 dB, over 92 sensors of 9 families.
+    calib_reference_dbm: float = Field(default=-52.0, ge=-100, le=-20)
+    # An offset smaller than this is the statistic's own spread between sensors of one model (3 sd of the
+    # 92 reference sensors; they range -5.5..+5.6 dB): 0, the sensor reads like the reference.
+    calib_tolerance_db: float = Field(default=6.0, ge=0, le=20)
+    # Clamp (ours): real sniffers differ by up to 20 dB. Never above 0: a level above the reference is as
+    # often an access point on the sensor's shelf as a stronger sniffer, and it would tighten the cuts.
+    calib_min_offset_db: float = Field(default=-20.0, ge=-40, le=0)
+    calib_max_offset_db: float = Field(default=0.0, ge=0, le=20)
+    # Operators' pinned offsets, e.g. "position_1=0,hall-3-s2=-12": used as given instead of the learned
+    # ones (not clamped). For a sensor nobody dwells near for weeks (a room empty over the holidays, a
+    # corridor), whose nearest dwellers are the neighbours behind its wall: the statistic reads it as weak.
+    calib_sensor_offsets: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     # Density (DESIGN.md: p95 of the same folder, trailing days, same hour of day where history allows).
     density_quantile: float = Field(default=0.95, gt=0, lt=1)  # SEED.md details "p95_baseline"
     density_min_same_hour_days: int = Field(default=5, ge=1, le=90)  # ours: fewer days -> all-hours fallback
@@ -524,6 +557,22 @@ class Settings(BaseSettings):
                 if not sep or not folder.strip() or not tz.strip():
                     raise ValueError(f"expected folder=Area/City pairs separated by commas, got {item!r}")
                 result[folder.strip()] = tz.strip()
+            return result
+        return value
+
+    @field_validator("calib_sensor_offsets", mode="before")
+    @classmethod
+    def _sensor_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            result: dict[str, float] = {}
+            for item in (part.strip() for part in value.split(",") if part.strip()):
+                sensor, sep, db = item.partition("=")
+                try:
+                    result[sensor.strip()] = float(db)
+                except ValueError:
+                    sep = ""
+                if not sep or not sensor.strip() or not -40 <= result.get(sensor.strip(), 0.0) <= 40:
+                    raise ValueError(f"expected sensor=dB pairs (dB in -40..40) separated by commas, got {item!r}")
             return result
         return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import datetime
@@ -12,6 +13,7 @@ import pytest
 
 from santiway_anomaly.ingest.validate import validate
 from santiway_anomaly.simulate.families import ANOMALY_DAYS, FAMILIES, generate
+from santiway_anomaly.simulate.families import spec as family_spec
 
 SCALE = 0.2
 
@@ -86,10 +88,6 @@ def test_unknown_family_is_refused(tmp_path: Path) -> None:
 def test_devices_that_changed_leave_every_other_sighting_as_it_was(tmp_path: Path) -> None:
     """The ml_behavior truth: regular stable staff devices changed in the anomaly days only, one kind
     each; every other MAC's sightings are those of the same world without changes."""
-    import dataclasses
-
-    from santiway_anomaly.simulate.families import spec as family_spec
-
     generate("sessions", 7, tmp_path / "with", 1.0)
     truth = [t for t in _truth(tmp_path / "with") if t["anomaly_type"] == "ml_behavior"]
     assert len(truth) == FAMILIES["sessions"].changed
@@ -113,3 +111,23 @@ def test_devices_that_changed_leave_every_other_sighting_as_it_was(tmp_path: Pat
                 .equals(b[b.device_id.isin(changed)].reset_index(drop=True)))
     assert (a[~a.device_id.isin(changed)].reset_index(drop=True)
             .equals(b[~b.device_id.isin(changed)].reset_index(drop=True)))
+
+
+def test_weak_sensors_read_the_same_world_weaker(tmp_path: Path) -> None:
+    """A sensor gain shifts each sensor's readings by its own offset and changes nothing else: the same
+    seed without the gain gives the same devices and presences, heard stronger."""
+    original = FAMILIES["weak_sensors"]
+    lo, hi = original.sensor_gain_db
+    generate("weak_sensors", 3, tmp_path / "weak", SCALE)
+    try:
+        family_spec.FAMILIES["weak_sensors"] = dataclasses.replace(original, sensor_gain_db=(0.0, 0.0))
+        generate("weak_sensors", 3, tmp_path / "plain", SCALE)
+    finally:
+        family_spec.FAMILIES["weak_sensors"] = original
+    weak = pq.read_table(tmp_path / "weak" / "sightings.parquet").to_pandas()
+    plain = pq.read_table(tmp_path / "plain" / "sightings.parquet").to_pandas()
+    shift = plain.groupby("sensor_id")["rssi"].median() - weak.groupby("sensor_id")["rssi"].median()
+    # every sensor hears weaker, by about its offset (the floor drops the weakest readings, so the median
+    # of what is left moves a little less than the gain)
+    assert shift.min() >= -hi - 4 and shift.max() <= -lo + 1, shift
+    assert len(weak) < len(plain)  # readings pushed under the scanner's floor are lost

@@ -10,15 +10,19 @@ runs: the data may have changed.
   store once (`CoverageReader`).
 - The density detector's spike hours of the window: the stationary detector's crowd evidence is the
   density detector's own answer, never a second density run.
+- The sensors' levels (calibration.py): each sensor's RSSI offset, learned once per run over the history
+  before the window (DETECT_HISTORY_DAYS), for every detector that compares a reading with a fixed dBm cut.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from santiway_anomaly.calibration import Calibration, load_calibration
 from santiway_anomaly.config import Settings
 from santiway_anomaly.coverage import Coverage, CoverageReader, Span
+from santiway_anomaly.detectors.util import floor_hour
 from santiway_anomaly.storage.store import Store
 
 SpikeHours = set[tuple[str, int]]  # (folder, UTC hour start in epoch seconds)
@@ -32,6 +36,7 @@ class DetectionContext:
         self.settings = settings
         self._coverage = CoverageReader(store, settings)
         self._spikes: dict[Span, SpikeHours] = {}
+        self._calibration: dict[Span, Calibration] = {}
 
     def serves(self, store: Store) -> bool:
         """True when this context reads `store` (a detector given another store makes its own context)."""
@@ -44,6 +49,15 @@ class DetectionContext:
     def coverage(self, start: datetime, end: datetime) -> Coverage:
         """The coverage of [start, end) (hour-aligned), read once per run."""
         return self._coverage.coverage(start, end)
+
+    def calibration(self, window_start: datetime) -> Calibration:
+        """The sensors' levels learned over the DETECT_HISTORY_DAYS before a window starting at `window_start`
+        (the detectors' own history), read once per run."""
+        end = floor_hour(window_start)
+        span = (end - timedelta(days=self.settings.detect_history_days), end)
+        if span not in self._calibration:
+            self._calibration[span] = load_calibration(self.store, self.settings, *span)
+        return self._calibration[span]
 
     def spike_hours(self, start: datetime, end: datetime) -> SpikeHours | None:
         """The density detector's spike hours of the window [start, end), when it ran over it in this run."""

@@ -65,6 +65,7 @@ from santiway_anomaly.storage.queries.night import (
     folder_clause,
     folder_night_devices,
     night_params,
+    night_sensor_maxima,
     night_sessions,
     randomized_night_peaks,
 )
@@ -176,6 +177,7 @@ class NightDetector(FindingDetector):
         # Only operator-confirmed night alarms leave the baselines (DESIGN.md "Baselines that do not
         # feed on their own alarms"): robust statistics absorb the rest.
         self.confirmed_ = confirmed_devices(store, self.anomaly_type, self.history_start_, self.history_end_)
+        self.calibration_ = self.context_.calibration(window.start)  # the sensors' levels (calibration.py)
         self.folders_: dict[str, FolderNights] = {}
         self.prior_ = []  # one finding per subject per night by construction: nothing to suppress
         return self
@@ -194,12 +196,12 @@ class NightDetector(FindingDetector):
         found: list[Finding] = []
         for tz, params, where, fparams, sessions in groups:
             if not sessions.empty:
-                found.extend(self._device_findings(store, sessions, tz, params))
+                found.extend(self._device_findings(store, sessions, tz, params, window))
             found.extend(self._population_findings(store, window, tz, {**params, **fparams}, where))
         return found
 
     def _device_findings(self, store: Store, sessions: pd.DataFrame, tz: str,
-                         params: dict[str, Any]) -> list[Finding]:
+                         params: dict[str, Any], window: Window) -> list[Finding]:
         s = self.settings
         zone = ZoneInfo(tz)
         ids = sorted(sessions["device_id"].astype(str).unique().tolist())
@@ -222,6 +224,7 @@ class NightDetector(FindingDetector):
         for (folder, _device), n in nights_here.items():
             known_here[folder] += n >= s.night_known_min_nights
         grace = timedelta(minutes=s.night_grace_minutes)
+        calibrated = self._calibrated_maxima(store, sessions, params, window)
         out: list[Finding] = []
         for row in records(sessions):
             device, folder = str(row.device_id), str(row.folder)
@@ -256,8 +259,13 @@ class NightDetector(FindingDetector):
             elif last < night_start + grace and row.evening > 0:
                 against.append(Against("late leave: the session began in the evening and ends soon after the "
                                        "night starts", VETO))
-            if row.rssi_max < s.night_far_rssi_dbm:
-                against.append(Against(f"far: never closer than {int(row.rssi_max)} dBm tonight, beyond the "
+            strongest, via = float(row.rssi_max), ""
+            if (device, label) in calibrated:  # on the reference scale (calibration.py)
+                strongest, sensor = calibrated[(device, label)]
+                evidence.update(rssi_max_calibrated=round(strongest, 1), rssi_max_sensor=sensor)
+                via = f" calibrated ({self.calibration_.describe(sensor)})" if self.calibration_.offset(sensor) else ""
+            if strongest < s.night_far_rssi_dbm:
+                against.append(Against(f"far: never closer than {strongest:.0f} dBm{via} tonight, beyond the "
                                        f"folder (NIGHT_FAR_RSSI_DBM {s.night_far_rssi_dbm})", VETO))
             if row.n_night < s.night_min_sightings:
                 against.append(Against(f"only {int(row.n_night)} sightings (NIGHT_MIN_SIGHTINGS "
@@ -272,6 +280,25 @@ class NightDetector(FindingDetector):
                 lon=float(row.lon)))
         self._with_the_night_shift(out, sessions, nights_here, hist_rows)
         self._fixtures(store, out)
+        return out
+
+    def _calibrated_maxima(self, store: Store, sessions: pd.DataFrame, params: dict[str, Any],
+                           window: Window) -> dict[tuple[str, date], tuple[float, str]]:
+        """(device, night) -> (strongest night reading on the reference scale, the sensor that gave it), for
+        the devices whose far veto the sensors' offsets could change (calibration.py); none when no sensor
+        has an offset. A reading is corrected by its own sensor's offset before the strongest is taken."""
+        offsets = self.calibration_.offsets
+        if not offsets:
+            return {}
+        cut = self.settings.night_far_rssi_dbm + max(0.0, max(offsets.values()))
+        ids = sorted({str(d) for d, m in zip(sessions["device_id"], sessions["rssi_max"], strict=True) if m < cut})
+        df = night_sensor_maxima(store, params, ids, window.start, window.end)
+        out: dict[tuple[str, date], tuple[float, str]] = {}
+        for device, night, sensor, rssi in zip(df["device_id"], df["night"], df["sensor"], df["rssi_max"],
+                                               strict=True):
+            key, value = (str(device), as_date(night)), self.calibration_.correct(float(rssi), str(sensor))
+            if key not in out or value > out[key][0]:
+                out[key] = (value, str(sensor))
         return out
 
     def _with_the_night_shift(self, found: list[Finding], sessions: pd.DataFrame,

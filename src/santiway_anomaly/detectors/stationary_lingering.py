@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from santiway_anomaly.calibration import best_sensor
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds, seen_before
 from santiway_anomaly.detectors.util import deg_lat, floor_hour, piecewise_level, records
@@ -125,15 +126,19 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
     df = ctx.store.query_df(sql.SENSOR_RSSI, {"ids": [f.device_id for f in live], "start": ctx.window.start,
                                               "end": ctx.window.end})
     best: dict[str, Any] = {}
+    calibration = ctx.shared.calibration(ctx.window.start)  # the sensors' levels (calibration.py)
     if not df.empty:
-        df = df[df["n"] >= 3].sort_values(["device_id", "m"], ascending=[True, False]).drop_duplicates("device_id")
-        best = {str(r.device_id): r for r in records(df)}
+        best = {str(r.device_id): r for r in records(best_sensor(df, calibration))}
     for f in live:
         r = best.get(f.device_id)
+        near_as = ""
         if r is not None:
             sd = float(r.sd) if not math.isnan(float(r.sd)) else float(f.evidence["rssi_std"])
             f.evidence.update(sensor_id=str(r.sensor), rssi_mean=round(float(r.m), 1), rssi_std=round(sd, 2))
-        mean, sd = float(f.evidence["rssi_mean"]), float(f.evidence["rssi_std"])
+            if r.offset:
+                f.evidence.update(rssi_mean_calibrated=round(float(r.m_cal), 1), sensor_offset_db=round(r.offset, 1))
+                near_as = f" calibrated ({calibration.describe(str(r.sensor))})"
+        mean, sd = float(f.evidence.get("rssi_mean_calibrated", f.evidence["rssi_mean"])), float(f.evidence["rssi_std"])
         if sd > s.linger_max_rssi_std:
             f.against.append(Against(f"unsteady signal: hourly RSSI std {sd:.1f} dB > {s.linger_max_rssi_std:g} dB "
                                      "(the device moves about)", s.linger_unsteady_factor))
@@ -141,9 +146,9 @@ def _signal(ctx: Context, live: list[Finding]) -> None:
             f.reasons.append(f"steady signal: hourly RSSI std {sd:.1f} dB")
         # Pigtail/CYT: dwelling means dwelling near; a far, steady signal is a neighbour or a crowd's edge.
         if mean >= s.near_rssi_dbm:
-            f.reasons.append(f"near: mean RSSI {mean:.0f} dBm >= {s.near_rssi_dbm} dBm")
+            f.reasons.append(f"near: mean RSSI {mean:.0f} dBm{near_as} >= {s.near_rssi_dbm} dBm")
         else:
-            f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm < {s.near_rssi_dbm} dBm",
+            f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm{near_as} < {s.near_rssi_dbm} dBm",
                                      s.linger_far_factor))
 
 

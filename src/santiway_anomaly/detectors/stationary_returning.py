@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from santiway_anomaly.calibration import best_sensor
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.stationary_common import Context, common_against, day_bounds, seen_before
 from santiway_anomaly.detectors.util import as_date, deg_lat, floor_hour, piecewise_level, records, utc
@@ -124,15 +125,22 @@ def _near(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> 
     if not live:
         return
     df = ctx.store.query_df(sql.SENSOR_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end})
-    best: dict[str, tuple[float, float]] = {}
+    best: dict[str, tuple[float, float, float, str]] = {}
+    calibration = ctx.shared.calibration(ctx.window.start)  # the sensors' levels (calibration.py)
     if not df.empty:
-        df = df[df["n"] >= 3].sort_values(["device_id", "m"], ascending=[True, False]).drop_duplicates("device_id")
-        best = {str(d): (float(m), float(sd)) for d, m, sd in zip(df["device_id"], df["m"], df["sd"], strict=True)}
+        df = best_sensor(df, calibration)
+        best = {str(d): (float(m), float(sd), float(o), str(x)) for d, m, sd, o, x in
+                zip(df["device_id"], df["m"], df["sd"], df["offset"], df["sensor"], strict=True)}
     for f in live:
         if f.device_id not in best:
             continue
-        mean, sd = best[f.device_id]
+        mean, sd, offset, sensor = best[f.device_id]
         f.evidence["rssi_mean"] = round(mean, 1)
+        near_as = ""
+        if offset:
+            mean -= offset  # on the reference scale
+            f.evidence.update(sensor_id=sensor, rssi_mean_calibrated=round(mean, 1), sensor_offset_db=round(offset, 1))
+            near_as = f" calibrated ({calibration.describe(sensor)})"
         if not math.isnan(sd):  # NaN: no hour with 3 readings at that sensor, steadiness unknown
             f.evidence["rssi_std"] = round(sd, 2)
             if sd > s.linger_max_rssi_std:
@@ -142,7 +150,7 @@ def _near(ctx: Context, live: list[Finding], start: datetime, end: datetime) -> 
             else:
                 f.reasons.append(f"steady signal: hourly RSSI std {sd:.1f} dB")
         if mean >= s.return_near_rssi_dbm:
-            f.reasons.append(f"near: mean RSSI {mean:.0f} dBm >= {s.return_near_rssi_dbm} dBm")
+            f.reasons.append(f"near: mean RSSI {mean:.0f} dBm{near_as} >= {s.return_near_rssi_dbm} dBm")
         else:
-            f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm < {s.return_near_rssi_dbm} dBm (passing by, "
-                                     "not watching)", s.linger_far_factor))
+            f.against.append(Against(f"not near: mean RSSI {mean:.0f} dBm{near_as} < {s.return_near_rssi_dbm} dBm "
+                                     "(passing by, not watching)", s.linger_far_factor))

@@ -292,6 +292,8 @@ def run_all(tasks: Sequence[tuple[str, int]], scale: float, detectors: Sequence[
     bad = [d for d in detectors if d not in DETECTOR_TYPES]
     if bad:
         raise ValueError(f"unknown detectors {bad}; choose from {', '.join(DETECTOR_TYPES)}")
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)  # a new --workdir is made, not refused
     root = Path(tempfile.mkdtemp(prefix="worlds-", dir=workdir))
     started = time.perf_counter()
     worlds: list[dict[str, Any]] = []

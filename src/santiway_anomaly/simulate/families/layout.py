@@ -34,6 +34,7 @@ class Sensor:
     folder: int  # -1 for a moving sensor
     x: float
     y: float
+    gain_db: float = 0.0  # added to every reading of this sensor (its hardware and mounting)
 
 
 @dataclass
@@ -95,6 +96,11 @@ def make_layout(spec: FamilySpec, seed: int, scale: float, rng: np.random.Genera
         folder_sensors.append(ids)
     for m in range(spec.mobile_sensors):
         sensors.append(Sensor(f"mobile-{m + 1}", -1, float(xy[0, 0]), float(xy[0, 1])))
+    if spec.sensor_gain_db != (0.0, 0.0):
+        # A stream of its own, so that the families without a gain keep their worlds draw for draw.
+        gains = np.random.default_rng(seed * 7907 + 3).uniform(*spec.sensor_gain_db, len(sensors))
+        for sensor, gain in zip(sensors, gains, strict=True):
+            sensor.gain_db = float(gain)
     return Layout(spec, seed, scale, zone, start, names, xy, sensors, folder_sensors)
 
 

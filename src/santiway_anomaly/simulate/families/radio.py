@@ -42,7 +42,8 @@ def sightings(layout: Layout, p: dict[str, Any], devices: tuple[Any, Any, Any, A
     # another room of the folder: 6-18 dB weaker, fixed per (device, sensor) like shadowing
     h = rf.splitmix64(p["dev"].astype(np.uint64)[pi] * U64(131) + sensor.astype(np.uint64))
     atten = np.where(primary, 0.0, 6.0 + 12.0 * (h % U64(1000)).astype(np.float64) / 1000.0)
-    mean = p["rssi"][pi] - atten
+    gain = np.array([s.gain_db for s in layout.sensors])[sensor]
+    mean = p["rssi"][pi] - atten + gain
     rate = p["rate"][pi] * np.clip((mean - FLOOR_DBM) / 12.0, 0.0, 1.0)
     minutes = (p["end"][pi] - p["start"][pi]) / 60.0
     n = rng.poisson(np.maximum(rate * minutes, 0.0))

@@ -31,6 +31,9 @@ class FamilySpec:
     sticky_share: float = 0.10
     fixtures_per_folder: tuple[int, int] = (2, 5)
     far_infra_per_folder: tuple[int, int] = (0, 1)  # always-on devices heard at -85..-95 dBm
+    # dB added to every reading of a sensor, drawn per sensor: another sniffer model, or one mounted high
+    # or behind a wall, reads the same room weaker (real sniffers differ by 10-20 dB).
+    sensor_gain_db: tuple[float, float] = (0.0, 0.0)
     outages: bool = False
     sessions: bool = False
     weekly_event: bool = False
@@ -67,6 +70,10 @@ FAMILIES: dict[str, FamilySpec] = {
         FamilySpec("guarded", "folders with night guards and night staff (a busy night population) where new "
                    "intruder devices at night must still be found", "Asia/Kolkata", folders=4, devices=1000,
                    night_staff_folders=3, night_intruders=3),
+        FamilySpec("weak_sensors", "sensors that read everything 8-18 dB weaker (another sniffer model, "
+                   "mounted high or behind a wall), each by its own offset: fixed dBm cuts do not hold, each "
+                   "sensor's own signal levels must be learned", "Africa/Nairobi", folders=4, devices=1000,
+                   sensor_gain_db=(-18.0, -8.0)),
         FamilySpec("small_site", "one or two folders, 150-300 devices", "Australia/Sydney", folders=2,
                    devices=240, sensors_per_folder=(1, 2), crowds=1, lingering=1, changed=6),
         FamilySpec("large_site", "20+ folders, 5,000+ devices, a patrol, some night staff", "Europe/Prague",

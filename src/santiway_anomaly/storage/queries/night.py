@@ -80,6 +80,23 @@ def night_sessions(store: Store, params: dict[str, Any], where: str, start: date
     return df
 
 
+def night_sensor_maxima(store: Store, params: dict[str, Any], ids: Sequence[str], start: datetime,
+                        end: datetime) -> pd.DataFrame:
+    """Per device of `ids`, night and sensor: the strongest night reading in [start, end) (the far veto
+    compares it, corrected by the sensor's offset, with NIGHT_FAR_RSSI_DBM; calibration.py)."""
+    if not ids:
+        return _empty({"device_id": "object", "night": "object", "sensor": "object", "rssi_max": "int64"})
+    df = store.query_df(
+        f"""
+        SELECT device_id, {_f(_LABEL, 'ts')} AS night, toString(sensor_id) AS sensor, max(rssi) AS rssi_max
+        FROM santi.way_data
+        WHERE device_id IN (SELECT arrayJoin({{ids:Array(String)}}))
+          AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}} AND {_f(_IS_NIGHT, 'ts')}
+        GROUP BY device_id, night, sensor_id
+        """, {**params, "ids": list(ids), "start": start, "end": end})
+    return df if not df.empty else night_sensor_maxima(store, params, [], start, end)
+
+
 def device_history(store: Store, params: dict[str, Any], ids: Sequence[str], start: datetime,
                    end: datetime) -> pd.DataFrame:
     """Per device of `ids`, its hours in [start, end): first hour heard, distinct local days, night and

@@ -97,6 +97,32 @@ _HOUR_PAIR = "(folder, toUInt32(toStartOfHour(toDateTime(ts, 'UTC'))))"
 _PAIRS = ("(SELECT tupleElement(p, 1), tupleElement(p, 2) FROM "
           "(SELECT arrayJoin(arrayZip({hour_folders:Array(String)}, {hour_starts:Array(UInt32)})) AS p))")
 
+# Per folder and hour, the fingerprint with the strongest reading (ties: the longer stay): how close the
+# nearest phone came and how long it stayed, over all its readings in the hour. What tells a brief visit
+# to the room from the corridor, if anything does (benchmarks/occupancy.py, docs/occupancy.md).
+_NEAREST = """
+SELECT folder, hour, max(rssi_fp) AS top_rssi,
+       argMax(stay_s, (rssi_fp, stay_s)) AS top_stay_seconds,
+       argMax(slots, (rssi_fp, stay_s)) AS top_slots,
+       argMax(macs, (rssi_fp, stay_s)) AS top_macs,
+       countIf(rssi_fp >= {near:Int16}) AS near_fingerprints,
+       countIf(rssi_fp >= {near:Int16} AND stay_s >= {dwell:Float64}) AS near_dwelling
+FROM
+(
+    SELECT toString(folder) AS folder, toStartOfHour(toDateTime(ts, 'UTC')) AS hour,
+           if(is_randomized = 1 AND ies != '', concat(ies, '|', ssid), device_id) AS fp,
+           max(rssi) AS rssi_fp, dateDiff('millisecond', min(ts), max(ts)) / 1000.0 AS stay_s,
+           uniqExact(toStartOfFiveMinutes(toDateTime(ts, 'UTC'))) AS slots, uniqExact(device_id) AS macs
+    FROM santi.way_data
+    WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter}
+    GROUP BY folder, hour, fp
+)
+GROUP BY folder, hour
+"""
+
+NEAREST_COLUMNS = ["folder", "hour", "top_rssi", "top_stay_seconds", "top_slots", "top_macs", "near_fingerprints",
+                   "near_dwelling"]
+
 SLOT_COLUMNS = ["folder", "slot", "near", "near_room", "mid", "near_room_strict", "mid_strict", "near_room_loose",
                 "mid_loose", "hour_top"]
 
@@ -133,3 +159,18 @@ def near_mid_slots(store: Store, start: datetime, end: datetime, near_rssi: int,
         return pd.DataFrame(columns=SLOT_COLUMNS)
     df = near.merge(mid, on=["folder", "slot"], how="inner")
     return df[SLOT_COLUMNS].sort_values(["folder", "slot"], kind="stable").reset_index(drop=True)
+
+
+def nearest_fingerprints(store: Store, start: datetime, end: datetime, near_rssi: int, dwell_seconds: float,
+                         folders: list[str] | None = None) -> pd.DataFrame:
+    """One row per folder and UTC hour in [start, end) with sightings: NEAREST_COLUMNS. `top_*` describe the
+    fingerprint with the hour's strongest reading (dBm; its stay from first to last reading, seconds; its
+    5-minute slots; its MACs); `near_fingerprints` counts the fingerprints reaching `near_rssi`, and
+    `near_dwelling` those of them that stayed at least `dwell_seconds`. A diagnosis of the estimate: it
+    does not feed it."""
+    params = {"start": start, "end": end, "near": near_rssi, "dwell": float(dwell_seconds), "folders": folders or []}
+    folder_filter = "AND " + in_ids("folder", "folders") if folders is not None else ""
+    df = store.query_df(_NEAREST.replace("{folder_filter}", folder_filter), params)
+    if df.empty:
+        return pd.DataFrame(columns=NEAREST_COLUMNS)
+    return df[NEAREST_COLUMNS].sort_values(["folder", "hour"], kind="stable").reset_index(drop=True)
