@@ -10,13 +10,14 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
 from santiway_anomaly.config import Settings
 from santiway_anomaly.ingest.pipeline import ingest_table
-from santiway_anomaly.occupancy import occupancy_hours, occupancy_slots
+from santiway_anomaly.occupancy import busiest_slot_people, occupancy_hours, occupancy_slots
 from santiway_anomaly.storage import Store
 from santiway_anomaly.storage.queries.folders import folder_hours
 from tests.conftest import own_env
@@ -206,6 +207,21 @@ def test_a_person_lingering_after_a_session_counts_and_students_waiting_before_i
 
 def replace_carry(settings: Settings, minutes: float) -> Settings:
     return Settings(**{**settings.model_dump(), "occupancy_carry_minutes": minutes})
+
+
+def test_busiest_slot_people_reads_just_the_asked_hours(empty_store: Store, settings: Settings) -> None:
+    """The density detector's read: only the asked folder-hours come back, with the same estimate as a
+    read of the whole range (the carry from the hour before included)."""
+    _ingest(empty_store, _rows())
+    later = [{**r, "ts": (datetime.fromisoformat(str(r["ts"])) + timedelta(hours=2)).isoformat()} for r in _rows()]
+    _ingest(empty_store, later)
+    asked = HOUR + timedelta(hours=2)
+    got = busiest_slot_people(empty_store, settings, [("lab", asked)])
+    assert list(zip(got["folder"], got["hour"], strict=True)) == [("lab", pd.Timestamp(asked))]
+    full = occupancy_slots(empty_store, settings, HOUR, HOUR + timedelta(hours=3))
+    in_hour = full[full["slot"].dt.floor("h") == pd.Timestamp(asked)]
+    assert got["people"].iloc[0] == in_hour["people"].max() == 2.0
+    assert got["people_high"].iloc[0] == in_hour["people_high"].max()
 
 
 def test_the_nearest_fingerprint_of_each_hour_is_reported_with_its_stay(empty_store: Store, settings: Settings) -> None:

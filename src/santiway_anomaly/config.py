@@ -245,6 +245,18 @@ class Settings(BaseSettings):
     density_quantile: float = Field(default=0.95, gt=0, lt=1)  # SEED.md details "p95_baseline"
     density_min_same_hour_days: int = Field(default=5, ge=1, le=90)  # ours: fewer days -> all-hours fallback
     density_min_history_hours: int = Field(default=24, ge=1)  # ours: one full day before any baseline exists
+    # The folder's weekly rhythm (issue 11: "far more than its own same-hour baseline"): on its quiet weekdays
+    # (an office's weekend: every covered day of that weekday under this share of the folder's median day
+    # level), an hour is judged against the same hour of its quiet days, not against the busy days' p95, so
+    # a crowd on a Saturday shows. Ours: the weekend crowds the all-days p95 missed on seeds 7401/7402.
+    density_quiet_day_share: float = Field(default=0.5, gt=0, lt=1)
+    # ... with at least this many quiet days at that hour (fewer: the all-days same-hour baseline). Ours: 14
+    # days of history hold 4 weekend days; 3 keep the median of 3 as the least a baseline is.
+    density_min_quiet_days: int = Field(default=3, ge=2, le=90)
+    # A quiet day is flat: its hour's baseline pools the quiet days' samples of this many hours either side
+    # (ours: 4 weekend days x 3 hours give a p95 that 4 samples cannot; a lone Sunday bump of +10 devices in
+    # outages-7301 passed the 2nd largest of 4 Sundays/Saturdays at 10:00, not the pooled p95). 0: no pooling.
+    density_quiet_spread_hours: int = Field(default=1, ge=0, le=6)
     # Fire only above BOTH a ratio and an absolute excess over p95 (ours; ratio levels alarm/warning/critical).
     # p95 is already the folder's one-busy-hour-in-twenty, so 1.5x p95 with +10 devices is far above normal.
     density_ratio_alarm: float = Field(default=1.5, gt=1)
@@ -291,6 +303,13 @@ class Settings(BaseSettings):
     # Evidence factor in the first covered hour after a gap: a restarting sensor hears everyone around at once
     # (ours: halves the evidence, so a crowd of 2x the alarm ratio still shows, e.g. a live feed's first hour).
     density_restart_factor: float = Field(default=0.5, ge=0, lt=1)
+    # A crowd is people who are there (issue 11/16): an hour that would alarm, whose busiest 5-minute slot
+    # holds fewer than DENSITY_MIN_EXCESS people at the upper end of the occupancy estimate's interval
+    # (`people_high`, occupancy.py), is a flood of MACs with nobody near: its level is multiplied by this.
+    # 0 vetoes it (ours: on the lab captures, 11 of main's 12 density alarms of 2023-07..12 fell in hours with
+    # at most one person in the room, every one with people_high under 10; the busiest real session has 21 people).
+    # 1 switches the rule off (and its read of the estimate).
+    density_no_people_factor: float = Field(default=0.0, ge=0, le=1)
     # Night (SEED.md "активность ночью (0-6 часов)"), local time per folder (DESIGN.md "Local time").
     # Levels and evidence against: docs/detectors.md "night"; checked together at load_settings().
     night_start_hour: int = Field(default=0, ge=0, le=23)

@@ -20,7 +20,7 @@ estimate with all three cuts moved OCCUPANCY_RSSI_MARGIN dB closer and farther.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -43,12 +43,19 @@ def _geometric_mean(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def occupancy_slots(store: Store, settings: Settings, since: datetime, until: datetime,
-                    folders: list[str] | None = None) -> pd.DataFrame:
+                    folders: list[str] | None = None,
+                    hours: list[tuple[str, datetime]] | None = None) -> pd.DataFrame:
     """Per folder per 5-minute slot with sightings: people (float, sqrt(near x mid) over the near
-    fingerprints in the room) and its interval."""
+    fingerprints in the room) and its interval. With `hours` ((folder, UTC hour start) pairs), only the
+    slots of those folder-hours."""
     df = near_mid_slots(store, since, until, settings.occupancy_near_rssi, settings.occupancy_mid_rssi,
                         settings.occupancy_room_rssi, settings.occupancy_rssi_margin,
-                        60 * settings.occupancy_dwell_minutes, 60 * settings.occupancy_carry_minutes, folders)
+                        60 * settings.occupancy_dwell_minutes, 60 * settings.occupancy_carry_minutes, folders, hours)
+    if hours is not None:  # the carry's earlier hours came back too
+        wanted = {(f, pd.Timestamp(h).tz_convert("UTC") if pd.Timestamp(h).tzinfo else pd.Timestamp(h, tz="UTC"))
+                  for f, h in hours}
+        slot_hour = pd.to_datetime(df["slot"], utc=True).dt.floor("h")
+        df = df[[(str(f), h) in wanted for f, h in zip(df["folder"], slot_hour, strict=True)]]
     people = _geometric_mean(df["near_room"], df["mid"])
     low = _geometric_mean(df["near_room_strict"], df["mid_strict"])
     high = _geometric_mean(df["near_room_loose"], df["mid_loose"])
@@ -56,6 +63,19 @@ def occupancy_slots(store: Store, settings: Settings, since: datetime, until: da
                         "people": people.round(DECIMALS), "people_low": np.minimum(low, people).round(DECIMALS),
                         "people_high": np.maximum(high, people).round(DECIMALS)})
     return out[SLOT_COLUMNS]
+
+
+def busiest_slot_people(store: Store, settings: Settings, hours: list[tuple[str, datetime]]) -> pd.DataFrame:
+    """For each (folder, UTC hour start) of `hours` with sightings: `people` and `people_high` of its
+    busiest 5-minute slot (the largest over the hour's slots), columns folder, hour, people, people_high.
+    One read over just those folder-hours (the density detector's candidate alarms)."""
+    if not hours:
+        return pd.DataFrame(columns=["folder", "hour", "people", "people_high"])
+    since = min(h for _, h in hours)
+    until = max(h for _, h in hours) + timedelta(hours=1)
+    slots = occupancy_slots(store, settings, since, until, sorted({f for f, _ in hours}), hours)
+    slots["hour"] = slots["slot"].dt.floor("h")
+    return slots.groupby(["folder", "hour"], as_index=False)[["people", "people_high"]].max()
 
 
 def occupancy_hours(store: Store, settings: Settings, since: datetime, until: datetime,

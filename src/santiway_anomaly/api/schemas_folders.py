@@ -18,7 +18,8 @@ class FolderHourPublic(BaseModel):
     people_low: float | None = Field(default=None, description="Lower end of the estimate's interval")
     people_high: float | None = Field(default=None, description="Upper end of the estimate's interval")
     p95_baseline: float | None = Field(description="p95 of the robust count in the folder's history (null: none yet)")
-    baseline: str = Field(description="same_hour (same local hour on trailing days), all_hours, or none")
+    baseline: str = Field(description="same_hour (same local hour on trailing days), same_hour_quiet_days (same local "
+                          "hour on the folder's quiet weekdays, on such a day), all_hours, or none")
     baseline_samples: int
     score: float = Field(description="The density detector's calibrated score for the hour, [0, 1]")
     state: str = Field(default="ready", description="learning (too few covered days of history: no alarm) or ready")

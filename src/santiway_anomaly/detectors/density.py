@@ -9,7 +9,12 @@ statistic just below it, so a single crowd cannot lift it) of the
 folder's count at the same local hour of day over its covered days in the DETECT_HISTORY_DAYS before
 the window; a covered hour without sightings is 0 devices, an uncovered hour is no sample at all.
 With fewer than DENSITY_MIN_SAME_HOUR_DAYS samples at that hour, the quantile over all its covered
-hours is used (evidence x DENSITY_ALL_HOURS_FACTOR). A quantile is robust to a few crowds in its
+hours is used (evidence x DENSITY_ALL_HOURS_FACTOR). On the folder's quiet weekdays (its weekly rhythm,
+learned from its covered days: `_quiet_weekdays`), the quantile is over the same hour (and the
+DENSITY_QUIET_SPREAD_HOURS either side) of its quiet days only, when it has DENSITY_MIN_QUIET_DAYS of
+them, and never below the mean of that same weekday's days at that hour (a weekly Sunday market is
+normal once seen): a Saturday crowd in an office is judged against the office's weekends, not against
+its weekdays. A quantile is robust to a few crowds in its
 history, so flagged hours are not dropped from it (only an operator's verdict would be).
 
 Score direction and unit: raw = count / baseline (the ratio); level 1 / 2 / 3 at DENSITY_RATIO_ALARM /
@@ -25,7 +30,14 @@ Evidence against, and its effect on the level:
 - the hour is the first after a coverage gap (a restarting sensor hears everyone at once):
   x DENSITY_RESTART_FACTOR (0.5: a clear crowd still shows);
 - the excess over the baseline is under DENSITY_MIN_EXCESS devices (a big ratio of a tiny number): x0;
-- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR.
+- the baseline is over all hours, not this hour of day: x DENSITY_ALL_HOURS_FACTOR;
+- nobody is there: an hour that would alarm (a candidate) whose busiest 5-minute slot holds fewer than
+  DENSITY_MIN_EXCESS people at the upper end of the occupancy estimate's interval (`people_high`,
+  occupancy.py: near probe fingerprints in the room x mid-range MACs) is a flood of MACs, not a crowd:
+  x DENSITY_NO_PEOPLE_FACTOR (0 = veto; 1 = rule off). The estimate is read for the candidates only, in
+  one query over just their folder-hours, and `people` / `people_high` go into their details beside the
+  raw `unique_devices`. Without probe fields each randomized MAC is its own fingerprint and weighs 1, so
+  a real crowd of rotating-MAC phones near the sensor is counted (over-counted, not vetoed).
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ from santiway_anomaly.detectors.base import FindingDetector, Window, register
 from santiway_anomaly.detectors.context import DetectionContext, SpikeHours
 from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
+from santiway_anomaly.occupancy import busiest_slot_people
 from santiway_anomaly.storage.queries.alarm import prior_alarms
 from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours
 from santiway_anomaly.storage.store import Store
@@ -70,6 +83,65 @@ def loo_quantiles(values: np.ndarray, q: float) -> np.ndarray:
     rank[order] = np.arange(n)
     k = math.floor((n - 2) * q)
     return np.asarray(ranked[np.where(k < rank, k, k + 1)], dtype=float)
+
+
+EPOCH_WEEKDAY = 3  # 1970-01-01, local day 0, was a Thursday (Monday = 0)
+
+
+def _order_statistics(frame: pd.DataFrame, q: float, min_n: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` sorted by folder, local_hour and robust_devices: per (folder, local_hour) group its
+    `quantile` p and size n (every group), and per row the quantile of the *other* rows of its group
+    (NaN where the group has fewer than max(2, min_n) rows). Vectorised through the sorted order."""
+    values = frame["robust_devices"].to_numpy(dtype=float)
+    group = frame.groupby(["folder", "local_hour"], sort=False).ngroup().to_numpy()
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    sizes = np.diff(np.r_[starts, len(frame)])
+    n = sizes[group]
+    first = starts[group]
+    rank = np.arange(len(frame)) - first
+    enough = n >= max(2, min_n)
+    k_all = np.floor((n - 1) * q).astype(np.int64)
+    k_loo = np.floor(np.maximum(n - 2, 0) * q).astype(np.int64)
+    # Without its own value the order statistic k of the others is at k, or k + 1 at or past its rank.
+    loo = np.where(enough, values[np.minimum(first + k_loo + (k_loo >= rank), len(values) - 1)], np.nan)
+    table = pd.DataFrame({"folder": frame["folder"].to_numpy()[starts],
+                          "local_hour": frame["local_hour"].to_numpy()[starts],
+                          "p": values[starts + k_all[starts]], "n": sizes})
+    return table.reset_index(drop=True), loo
+
+
+def _spread_order_statistics(sub: pd.DataFrame, q: float, min_days: int,
+                             spread: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`_order_statistics` of the quiet days with each hour's sample pooled with the `spread` hours either
+    side of it (a quiet day is flat: 4 weekend days x 3 hours give a tail that 4 samples cannot). Per row
+    of `sub` (in its order), the quantile of the pooled samples without the row's own."""
+    parts = [sub.assign(local_hour=(sub["local_hour"] + k) % 24, shift=k, orig=np.arange(len(sub)))
+             for k in range(-spread, spread + 1)]
+    pooled = pd.concat(parts, ignore_index=True).sort_values(["folder", "local_hour", "robust_devices"],
+                                                             kind="stable").reset_index(drop=True)
+    table, loo = _order_statistics(pooled, q, min_days * (2 * spread + 1))
+    own = (pooled["shift"] == 0).to_numpy()
+    out = np.full(len(sub), np.nan)
+    out[pooled["orig"].to_numpy()[own]] = loo[own]
+    return table, out
+
+
+def _quiet_weekdays(samples: pd.DataFrame, share: float, min_hours: float) -> dict[str, set[int]]:
+    """folder -> its quiet weekdays (Monday = 0): the weekly rhythm learned from its own covered history.
+    A day's level is its mean count over its covered hours (days with at least `min_hours` of them); a
+    weekday is quiet when it has such days and every one of them is under `share` x the folder's median
+    day level (an office's weekend; a weekday seen once quiet and once busy is not quiet)."""
+    days = samples.groupby(["folder", "local_day"])["robust_devices"].agg(["mean", "size"]).reset_index()
+    days = days[days["size"] >= min_hours]
+    if days.empty:
+        return {}
+    days["weekday"] = (days["local_day"].to_numpy(dtype=np.int64) + EPOCH_WEEKDAY) % 7
+    days["quiet"] = days["mean"] < share * days.groupby("folder")["mean"].transform("median")
+    per = days.groupby(["folder", "weekday"])["quiet"].all().reset_index()
+    out: dict[str, set[int]] = {}
+    for folder, wd in per[per["quiet"]][["folder", "weekday"]].itertuples(index=False):
+        out.setdefault(str(folder), set()).add(int(wd))
+    return out
 
 
 @register("density")
@@ -139,29 +211,36 @@ class DensityDetector(FindingDetector):
         return frame
 
     def _baseline(self, samples: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
-        """folder -> {"same_hour": {local_hour: (quantile, n)}, "all_hours": (quantile, n) | None,
-        "covered_days": n}, and folder -> budget alarm line as a ratio."""
+        """folder -> {"same_hour": {local_hour: (quantile, n)}, "quiet_hour": {local_hour: (quantile, n)},
+        "quiet_weekdays": {weekday}, "weekday_hour": {(weekday, local_hour): mean on its quiet weekdays},
+        "all_hours": (quantile, n) | None, "covered_days": n}, and folder -> budget alarm line as a ratio."""
         s = self.settings
         q = s.density_quantile
         if samples.empty:
             return {}, {}
-        # Sorted by folder, hour of day and value: every group's order statistics by position, at once.
+        quiet = _quiet_weekdays(samples, s.density_quiet_day_share, 24 * s.coverage_day_share)
         frame = samples.sort_values(["folder", "local_hour", "robust_devices"], kind="stable").reset_index(drop=True)
-        values = frame["robust_devices"].to_numpy(dtype=float)
-        group = frame.groupby(["folder", "local_hour"], sort=False).ngroup().to_numpy()
-        starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
-        sizes = np.diff(np.r_[starts, len(frame)])
-        n = sizes[group]
-        first = starts[group]
-        rank = np.arange(len(frame)) - first
-        enough = n >= max(2, s.density_min_same_hour_days)
-        k_all = np.floor((n - 1) * q).astype(np.int64)
-        k_loo = np.floor(np.maximum(n - 2, 0) * q).astype(np.int64)
-        # Without its own value the order statistic k of the others is at k, or k + 1 at or past its rank.
-        loo = np.where(enough, values[np.minimum(first + k_loo + (k_loo >= rank), len(values) - 1)], np.nan)
+        same, loo = _order_statistics(frame, q, s.density_min_same_hour_days)
         frame["loo"] = loo
-        same = frame.loc[starts, ["folder", "local_hour"]].assign(
-            p=values[starts + k_all[starts]], n=sizes)
+        weekday = (frame["local_day"].to_numpy(dtype=np.int64) + EPOCH_WEEKDAY) % 7
+        on_quiet = np.array([wd in quiet.get(str(f), ()) for f, wd in zip(frame["folder"], weekday, strict=True)],
+                            dtype=bool)
+        quiet_same = same.iloc[:0]
+        weekday_hour = pd.DataFrame(columns=["folder", "weekday", "local_hour", "mean"])
+        if on_quiet.any():  # the quiet days' own groups: each replayed against the other quiet days
+            sub = frame[on_quiet].assign(weekday=weekday[on_quiet])
+            quiet_same, quiet_loo = _spread_order_statistics(sub, q, s.density_min_quiet_days,
+                                                             s.density_quiet_spread_hours)
+            # ... and never below the mean of the same weekday's other days at that hour (a weekly event)
+            keys = sub.groupby(["folder", "weekday", "local_hour"], sort=False)["robust_devices"]
+            total, count = keys.transform("sum").to_numpy(), keys.transform("size").to_numpy()
+            v = sub["robust_devices"].to_numpy(dtype=float)
+            same_weekday = np.where(count > 1, (total - v) / np.maximum(count - 1, 1), 0.0)
+            frame.loc[on_quiet, "loo"] = np.where(np.isnan(quiet_loo), sub["loo"].to_numpy(),
+                                                  np.maximum(quiet_loo, same_weekday))
+            pooled_min = s.density_min_quiet_days * (2 * s.density_quiet_spread_hours + 1)
+            quiet_same = quiet_same[quiet_same["n"] >= pooled_min]
+            weekday_hour = keys.mean().reset_index().rename(columns={"robust_devices": "mean"})
         same = same[same["n"] >= s.density_min_same_hour_days]
         baseline: dict[str, dict[str, Any]] = {}
         lines: dict[str, float] = {}
@@ -169,10 +248,14 @@ class DensityDetector(FindingDetector):
             v = rows["robust_devices"].to_numpy(dtype=float)
             n_days = int(rows["local_day"].nunique())
             all_hours = (quantile(v, q), len(v)) if len(v) >= s.density_min_history_hours else None
-            baseline[str(folder)] = {"same_hour": {}, "all_hours": all_hours, "covered_days": n_days}
+            baseline[str(folder)] = {"same_hour": {}, "quiet_hour": {}, "quiet_weekdays": quiet.get(str(folder), set()),
+                                     "weekday_hour": {}, "all_hours": all_hours, "covered_days": n_days}
             lines[str(folder)] = self._budget_line(v, rows["loo"].to_numpy(), rows["local_day"].to_numpy(), n_days)
-        for folder, hour, p, size in same.itertuples(index=False):
-            baseline[str(folder)]["same_hour"][int(hour)] = (float(p), int(size))
+        for key, table in (("same_hour", same), ("quiet_hour", quiet_same)):
+            for folder, hour, p, size in table[["folder", "local_hour", "p", "n"]].itertuples(index=False):
+                baseline[str(folder)][key][int(hour)] = (float(p), int(size))
+        for folder, wd, hour, mean in weekday_hour[["folder", "weekday", "local_hour", "mean"]].itertuples(index=False):
+            baseline[str(folder)]["weekday_hour"][(int(wd), int(hour))] = float(mean)
         return baseline, lines
 
     def _budget_line(self, values: np.ndarray, loo: np.ndarray, days: np.ndarray, n_days: int) -> float:
@@ -209,7 +292,37 @@ class DensityDetector(FindingDetector):
         for rec in df.to_dict("records"):
             finding, extra = self._finding(rec)
             rows.append({**extra, "finding": finding, "score": finding.score(self.alarm_line(finding))})
+        self._judge_people(store, rows)
         return pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+    def _judge_people(self, store: Store, rows: list[dict[str, Any]]) -> None:
+        """A crowd is people who are there: the hours that would alarm (candidates) get the occupancy
+        estimate of their busiest 5-minute slot, read once for just those folder-hours; a candidate whose
+        `people_high` is under DENSITY_MIN_EXCESS is a flood of MACs with nobody near, and its level is
+        multiplied by DENSITY_NO_PEOPLE_FACTOR. Updates each row's finding and score in place."""
+        s = self.settings
+        for row in rows:
+            row["people"] = row["people_high"] = None
+        if s.density_no_people_factor >= 1:
+            return
+        candidates = [row for row in rows if row["score"] >= ALARM_SCORE]
+        if not candidates:
+            return
+        keys = [(row["finding"].folder, row["finding"].window_start) for row in candidates]
+        busiest = busiest_slot_people(store, s, keys)
+        found = {(str(f), pd.Timestamp(h)): (float(p), float(ph)) for f, h, p, ph in
+                 busiest[["folder", "hour", "people", "people_high"]].itertuples(index=False)}
+        for row, (folder, hour) in zip(candidates, keys, strict=True):
+            people, high = found.get((folder, pd.Timestamp(hour)), (0.0, 0.0))
+            finding: Finding = row["finding"]
+            finding.evidence.update(people=round(people, 2), people_high=round(high, 2))
+            row["people"], row["people_high"] = people, high
+            if high < s.density_min_excess:
+                finding.against.append(Against(
+                    f"nobody there: at most {high:.1f} people in the busiest 5 minutes (occupancy estimate, "
+                    f"< DENSITY_MIN_EXCESS {s.density_min_excess}) for {finding.evidence['unique_devices']} MACs",
+                    s.density_no_people_factor))
+                row["score"] = finding.score(self.alarm_line(finding))
 
     def findings(self, store: Store, window: Window) -> list[Finding]:
         scored = self.hourly(store, window)
@@ -228,7 +341,11 @@ class DensityDetector(FindingDetector):
         covered_days = int(base["covered_days"]) if base else 0
         p95: float | None = None
         kind, n = "none", 0
-        if base is not None and local_hour in base["same_hour"]:
+        local = hour.tz_convert(s.zone_for(folder))
+        if base is not None and local.weekday() in base["quiet_weekdays"] and local_hour in base["quiet_hour"]:
+            (p95, n), kind = base["quiet_hour"][local_hour], "same_hour_quiet_days"
+            p95 = max(p95, base["weekday_hour"].get((local.weekday(), local_hour), 0.0))
+        elif base is not None and local_hour in base["same_hour"]:
             (p95, n), kind = base["same_hour"][local_hour], "same_hour"
         elif base is not None and base["all_hours"] is not None:
             (p95, n), kind = base["all_hours"], "all_hours"

@@ -19,12 +19,15 @@ scan starts `carry` seconds early so that this also holds at the range's start).
 those. Each count is also taken with all cuts moved by the margin (`_strict`: closer, `_loose`:
 farther), for the interval. Every slot in which the folder heard anything has a row: it was listening
 then. Two queries: the fingerprints' windows (stay, hour, carry) and the distinct MACs per slot; the
-MAC states kept out of the windows make the pair faster than one query carrying them.
+MAC states kept out of the windows make the pair faster than one query carrying them. With `hours`
+(folder and UTC hour start pairs) both read only those folder-hours (and, for the carry, the hours
+just before them): the density detector asks for the few hours that would alarm, not for the day.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -65,7 +68,7 @@ FROM
                    max(rssi) AS rssi_fp, max(is_randomized = 1 AND ies = '') AS untracked,
                    minIfOrNull(ts, rssi >= {mid:Int16}) AS first_mid, maxIfOrNull(ts, rssi >= {mid:Int16}) AS last_mid
             FROM santi.way_data
-            WHERE ts >= {scan_start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter}
+            WHERE ts >= {scan_start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter} {hour_filter}
             GROUP BY folder, slot, fp
         )
     )
@@ -84,9 +87,15 @@ SELECT toString(folder) AS folder, toStartOfFiveMinutes(toDateTime(ts, 'UTC')) A
        uniqExactIf(device_id, rssi >= {mid:Int16} + {margin:Int16}) AS mid_strict,
        uniqExactIf(device_id, rssi >= {mid:Int16} - {margin:Int16}) AS mid_loose
 FROM santi.way_data
-WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter}
+WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} {folder_filter} {hour_filter}
 GROUP BY folder, slot
 """
+
+# A folder-hour as (folder, epoch seconds of the UTC hour start), matched against the asked pairs as a
+# tuple set (no per-row string building: the filter runs over every sighting of the time range).
+_HOUR_PAIR = "(folder, toUInt32(toStartOfHour(toDateTime(ts, 'UTC'))))"
+_PAIRS = ("(SELECT tupleElement(p, 1), tupleElement(p, 2) FROM "
+          "(SELECT arrayJoin(arrayZip({hour_folders:Array(String)}, {hour_starts:Array(UInt32)})) AS p))")
 
 # Per folder and hour, the fingerprint with the strongest reading (ties: the longer stay): how close the
 # nearest phone came and how long it stayed, over all its readings in the hour. What tells a brief visit
@@ -120,18 +129,32 @@ SLOT_COLUMNS = ["folder", "slot", "near", "near_room", "mid", "near_room_strict"
 
 def near_mid_slots(store: Store, start: datetime, end: datetime, near_rssi: int, mid_rssi: int, room_rssi: int,
                    margin: int, dwell_seconds: float, carry_seconds: float,
-                   folders: list[str] | None = None) -> pd.DataFrame:
+                   folders: list[str] | None = None,
+                   hours: list[tuple[str, datetime]] | None = None) -> pd.DataFrame:
     """One row per folder and 5-minute slot in [start, end) with sightings: SLOT_COLUMNS. `near` counts the
     near fingerprints (dwell-weighted, a float) wherever they were; `near_room*` only those in the room
     (the hour reached the room cut, or the fingerprint is carried over from a room hour); `mid*` are MAC
     counts; `hour_top` is the strongest reading the folder heard in the slot's hour, dBm. The scan starts
-    `carry_seconds` before `start`, so that a carry over the range's start is seen."""
+    `carry_seconds` before `start`, so that a carry over the range's start is seen. With `hours`, only
+    those (folder, UTC hour start) pairs are read, with the hours before each that the carry reaches; rows
+    of those earlier hours may come back too."""
     params = {"start": start, "scan_start": start - timedelta(seconds=carry_seconds), "end": end, "near": near_rssi,
               "mid": mid_rssi, "room": room_rssi, "margin": margin, "dwell": float(dwell_seconds),
               "carry": int(carry_seconds), "folders": folders or []}
     folder_filter = "AND " + in_ids("folder", "folders") if folders is not None else ""
-    near = store.query_df(_NEAR.replace("{folder_filter}", folder_filter), params)
-    mid = store.query_df(_MID.replace("{folder_filter}", folder_filter), params)
+    hour_filter = ""
+    if hours is not None:
+        back = [timedelta(hours=k) for k in range(math.ceil(carry_seconds / 3600) + 1)]
+        pairs = sorted({(f, int((h - b).replace(tzinfo=h.tzinfo or UTC).timestamp())) for f, h in hours for b in back})
+        params["hour_folders"] = [f for f, _ in pairs]
+        params["hour_starts"] = [t for _, t in pairs]
+        hour_filter = f"AND {_HOUR_PAIR} IN {_PAIRS}"
+
+    def sql(text: str) -> str:
+        return text.replace("{folder_filter}", folder_filter).replace("{hour_filter}", hour_filter)
+
+    near = store.query_df(sql(_NEAR), params)
+    mid = store.query_df(sql(_MID), params)
     if near.empty or mid.empty:
         return pd.DataFrame(columns=SLOT_COLUMNS)
     df = near.merge(mid, on=["folder", "slot"], how="inner")
