@@ -30,6 +30,10 @@ PART_TIMERS = [mac(0x65, i) for i in range(3)]  # one day a week, on different w
 NEW_COLLEAGUE = mac(0x64, 4)  # new, at a desk on the scored day, coming and leaving with the part-timers
 RETURNER = mac(0x64, 2)  # planted: new, near the spot on 3 days of the look-back
 EDGE_VISITOR = mac(0x64, 3)  # new, near on 2 of those days, heard only at the edge of range on the third
+# new, near the spot on 3 local days in Sydney (UTC+11 in March) that are 2 UTC days: 17:25 on day 12,
+# 10:30 on day 13 (23:30 UTC on day 12), 14:00 on day 14
+LOCAL_RETURNER = mac(0x64, 5)
+LOCAL_VISITS_UTC = (12 * 24 + 6.42, 12 * 24 + 23.5, 14 * 24 + 3.0)  # hours after T0
 
 
 def build_world() -> World:
@@ -61,6 +65,9 @@ def build_world() -> World:
         w.track(RETURNER, day, day + timedelta(minutes=40), rssi=-60, rssi_sd=2, every_s=240, **ROOM)  # type: ignore[arg-type]
         w.track(EDGE_VISITOR, day, day + timedelta(minutes=40), rssi=-80 if far else -60, rssi_sd=2, every_s=240,
                 **ROOM)  # type: ignore[arg-type]
+    for h in LOCAL_VISITS_UTC:
+        w.track(LOCAL_RETURNER, T0 + timedelta(hours=h), T0 + timedelta(hours=h, minutes=25), rssi=-60, rssi_sd=2,
+                every_s=240, **ROOM)  # type: ignore[arg-type]
     return w
 
 
@@ -163,3 +170,14 @@ def test_part_timers_keep_the_site_hours_whatever_weeks_their_days_fall_in(score
     shift = [a for a in f.against if "site's hours" in a.reason]
     assert shift and shift[0].factor == settings.linger_shift_factor
     assert f.adjusted_level < 1.0
+
+
+def test_returning_days_are_local_days(groups_store: Store, settings: Settings) -> None:
+    """Days at the spot are the deployment's local days (TIMEZONE): in Sydney, visits at 17:25 and at 10:30
+    the next morning are two days, which one UTC day would merge (small_site-7602 missed a returner so)."""
+    sydney = settings.model_copy(update={"timezone": "Australia/Sydney"})
+    local = StationaryDetector(sydney).fit(groups_store, WINDOW).score(groups_store, WINDOW)
+    f = _finding(local, LOCAL_RETURNER)
+    assert f.pattern == "returning" and f.raw == 3 and f.adjusted_level >= 1.0, (f.pattern, f.raw, f.against)
+    in_utc = StationaryDetector(settings).fit(groups_store, WINDOW).score(groups_store, WINDOW)
+    assert LOCAL_RETURNER not in set(in_utc["subject"]) or _finding(in_utc, LOCAL_RETURNER).pattern != "returning"

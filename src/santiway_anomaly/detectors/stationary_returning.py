@@ -34,7 +34,7 @@ def returning_findings(ctx: Context) -> list[Finding]:
         **ctx.known_params(lookback_start, s.return_history_days),
         "start": lookback_start, "end": end, "dlat": deg_lat(s.stationary_radius_m),
         "min_minutes": s.return_min_minutes, "min_days": s.return_days_alarm,
-        "window_start": floor_hour(ctx.window.start),
+        "window_start": floor_hour(ctx.window.start), "tz": s.timezone,
     })
     if df.empty:
         return []
@@ -168,7 +168,8 @@ def _near_days(ctx: Context, live: list[Finding], start: datetime, end: datetime
     s = ctx.settings
     if not live:
         return
-    df = ctx.store.query_df(sql.DAY_BEST_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end})
+    df = ctx.store.query_df(sql.DAY_BEST_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end,
+                                                "tz": s.timezone})
     best = {(str(d), as_date(day).isoformat()): float(m)
             for d, day, m in zip(df["device_id"], df["day"], df["best"], strict=True)} if len(df) else {}
     levels = (float(s.return_days_alarm), float(s.return_days_warning), float(s.return_days_critical))

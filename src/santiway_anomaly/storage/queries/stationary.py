@@ -112,7 +112,8 @@ FROM
 WHERE longest_s >= {min_run_s:UInt32}
 """
 
-# Per device per hour position from the hourly aggregates, per spot per day active minutes.
+# Per device per hour position from the hourly aggregates, per spot per local day (TIMEZONE) active minutes:
+# at UTC+10 a visit at 16:25 and one at 09:30 the next local day are two days, which UTC days would merge.
 _SPOT_DAYS = """
     SELECT device_id, g, cy, cx, day, sum(m) AS minutes, avg(la) AS spot_lat, avg(lo) AS spot_lon,
            max(hour) AS last_hour, anyHeavy(f) AS spot_folder, max(r) AS rnd
@@ -120,7 +121,7 @@ _SPOT_DAYS = """
     (
         -- minutes present in the hour: first to last sighting (cheap; uniqExactMerge of the active
         -- minutes would cost several times more over a week of every device)
-        SELECT device_id, hour, toDate(hour) AS day, sum(lat_sum) / sum(event_count) AS la,
+        SELECT device_id, hour, toDate(hour, {tz:String}) AS day, sum(lat_sum) / sum(event_count) AS la,
                sum(lon_sum) / sum(event_count) AS lo,
                dateDiff('second', min(first_seen), max(last_seen)) / 60 + 1 AS m,
                toString(anyHeavy(folders[1])) AS f, max(is_randomized) AS r
@@ -212,14 +213,14 @@ FROM
 GROUP BY device_id, sensor
 """
 
-# Per returning candidate per UTC day (the days of RETURNING's day_list): the mean RSSI at the sensor that
+# Per returning candidate per local day (the days of RETURNING's day_list): the mean RSSI at the sensor that
 # heard it best that day (sensors with >= 3 readings that day). "Near the spot" is judged day by day: a day
 # heard only at the edge of range is a pass-by, not a day at the spot, whatever the mean over the week.
 DAY_BEST_RSSI = """
 SELECT device_id, day, max(m) AS best
 FROM
 (
-    SELECT device_id, toDate(ts) AS day, sensor_id, avg(toFloat64(rssi)) AS m, count() AS c
+    SELECT device_id, toDate(ts, {tz:String}) AS day, sensor_id, avg(toFloat64(rssi)) AS m, count() AS c
     FROM santi.way_data
     WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
       AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
