@@ -78,11 +78,7 @@ def learning(settings: Settings) -> Settings:
 @pytest.fixture(scope="module")
 def calib_store(shared_store):  # type: ignore[no-untyped-def]
     store: Store = shared_store.get()
-    for (db, name) in store.query_rows(
-            "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
-            "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-        store.command(f"TRUNCATE TABLE {db}.{name}")
-    build_world().insert(store)
+    build_world().insert_alone(store)
     return store
 
 

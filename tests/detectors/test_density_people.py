@@ -41,11 +41,7 @@ def _world() -> World:
 @pytest.fixture(scope="module")
 def hall_store(shared_store):  # type: ignore[no-untyped-def]
     store: Store = shared_store.get()
-    for (db, name) in store.query_rows(
-            "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
-            "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-        store.command(f"TRUNCATE TABLE {db}.{name}")
-    _world().insert(store)
+    _world().insert_alone(store)
     return store
 
 

@@ -114,11 +114,7 @@ def test_evaluate_and_anomalies_commands(store_closed: Settings, tmp_path: Path,
     mp.setenv("DATA_DIR", str(settings.data_dir))  # type: ignore[attr-defined]
     mp.setenv("LOG_LEVEL", "WARNING")  # type: ignore[attr-defined]
     with Store.open(settings) as store:
-        for (db, name) in store.query_rows(
-                "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
-                "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-            store.command(f"TRUNCATE TABLE {db}.{name}")
-        build_world().insert(store)
+        build_world().insert_alone(store)
     runner = CliRunner()
     until = "2026-03-17T00:00:00"
     result = runner.invoke(app, ["detect", "--hours", "24", "--until", until, "--detectors",

@@ -77,11 +77,7 @@ WINDOW = Window(T0 + SCORED_DAY * DAY, T0 + (SCORED_DAY + 1) * DAY)
 @pytest.fixture(scope="module")
 def groups_store(shared_store):  # type: ignore[no-untyped-def]
     store: Store = shared_store.get()
-    for (db, name) in store.query_rows(
-            "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
-            "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-        store.command(f"TRUNCATE TABLE {db}.{name}")
-    build_world().insert(store)
+    build_world().insert_alone(store)
     return store
 
 

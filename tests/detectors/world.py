@@ -17,6 +17,14 @@ BASE_LAT, BASE_LON = 55.7500, 37.6100
 M_LAT = 1 / 111_320  # degrees latitude per metre
 
 
+def truncate_data(store: Store) -> None:
+    """Empty every MergeTree table of the product's databases (the applied migrations stay recorded)."""
+    for db, name in store.query_rows(
+            "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
+            "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
+        store.command(f"TRUNCATE TABLE {db}.{name}")
+
+
 def mac(prefix: int, n: int, randomized: bool = False) -> str:
     first = 0x02 if randomized else 0x00  # the locally administered bit marks a randomized MAC
     b = [first, prefix & 0xFF, (n >> 24) & 0xFF, (n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF]
@@ -62,6 +70,11 @@ class World:
 
     def table(self) -> pa.Table:
         return pa.table({n: self.cols[n] for n in STORED_SCHEMA.names}, schema=STORED_SCHEMA)
+
+    def insert_alone(self, store: Store) -> int:
+        """Empty every data table of the store, then insert this world: each test module's world alone."""
+        truncate_data(store)
+        return self.insert(store)
 
     def insert(self, store: Store) -> int:
         table = self.table()

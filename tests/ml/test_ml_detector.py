@@ -16,6 +16,7 @@ from santiway_anomaly.detectors.runner import run_detection
 from santiway_anomaly.sightings import STORED_SCHEMA
 from santiway_anomaly.storage import Store
 from tests.conftest import SharedStore
+from tests.detectors.world import truncate_data
 from tests.ml.synth import LAT, LON, T0, office
 
 DAYS = 12
@@ -65,17 +66,10 @@ def _rows(device: str, start_day: int, days: int, rssi: list[int], every_min: in
     return pa.table(cols, schema=STORED_SCHEMA)
 
 
-def _truncate(st: Store) -> None:
-    for db, name in st.query_rows(
-            "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
-            "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-        st.command(f"TRUNCATE TABLE {db}.{name}")
-
-
 @pytest.fixture(scope="module")
 def world(shared_store: SharedStore) -> Iterator[tuple[Store, Settings, list[str]]]:
     st = shared_store.get()
-    _truncate(st)
+    truncate_data(st)
     table, _, changed = office(n_devices=30, days=DAYS, changed=3, change_days=CHANGE_DAYS, seed=5)
     st.insert_arrow("santi.way_data", table)
     # A router heard around the clock whose signal drops by 25 dB and whose rate rises in the last days
@@ -86,7 +80,7 @@ def world(shared_store: SharedStore) -> Iterator[tuple[Store, Settings, list[str
     st.insert_arrow("santi.way_data", _rows(NEWCOMER, DAYS - 3, 3, [-60] * DAYS, every_min=20))
     st.insert_arrow("santi.way_data", _far_card())
     yield st, shared_store.settings, changed
-    _truncate(st)
+    truncate_data(st)
 
 
 def test_scored_days_are_the_local_days_ending_in_the_window() -> None:

@@ -19,6 +19,7 @@ from santiway_anomaly.ml.service import explain_device, score_device
 from santiway_anomaly.ml.training import TrainConfig, train
 from santiway_anomaly.storage import Store
 from tests.conftest import SharedStore
+from tests.detectors.world import truncate_data
 from tests.ml.synth import T0, office
 
 pytestmark = pytest.mark.slow
@@ -28,25 +29,18 @@ UNTIL = T0 + timedelta(days=DAYS - 1)  # train on the days before the change
 SCORED_END = T0 + timedelta(days=DAYS)
 
 
-def _truncate(st: Store) -> None:
-    for db, name in st.query_rows(
-            "SELECT database, name FROM system.tables WHERE database IN ('santi', 'anomaly_ml') "
-            "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-        st.command(f"TRUNCATE TABLE {db}.{name}")
-
-
 @pytest.fixture(scope="module")
 def world(shared_store: SharedStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Settings,
                                                                                                  list[str]]]:
     st = shared_store.get()
-    _truncate(st)
+    truncate_data(st)
     table, _, changed = office(n_devices=24, days=DAYS, changed=2, change_days=1, seed=3)
     st.insert_arrow("santi.way_data", table)
     models = tmp_path_factory.mktemp("models")
     settings = shared_store.settings.model_copy(update={
         "model_path": models / "tcn_model.pt", "feature_history_hours": 48, "train_patience": 4})
     yield st, settings, changed
-    _truncate(st)
+    truncate_data(st)
 
 
 def _cfg(**kw: object) -> TrainConfig:

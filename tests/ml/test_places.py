@@ -14,8 +14,8 @@ from santiway_anomaly.detectors.ml_behavior import MLBehaviorDetector
 from santiway_anomaly.detectors.runner import run_detection
 from santiway_anomaly.storage import Store
 from tests.conftest import SharedStore
+from tests.detectors.world import truncate_data
 from tests.ml.synth import T0, site
-from tests.ml.test_ml_detector import _truncate
 
 DAYS = 12
 END = T0 + timedelta(days=DAYS)
@@ -24,11 +24,11 @@ END = T0 + timedelta(days=DAYS)
 @pytest.fixture(scope="module")
 def three_folders(shared_store: SharedStore) -> Iterator[tuple[Store, Settings, dict[str, str]]]:
     st = shared_store.get()
-    _truncate(st)
+    truncate_data(st)
     table, roles = site(days=DAYS, move_days=3, seed=11)
     st.insert_arrow("santi.way_data", table)
     yield st, shared_store.settings, roles
-    _truncate(st)
+    truncate_data(st)
 
 
 def test_a_device_in_a_never_visited_folder_is_flagged_and_ordinary_devices_are_not(
