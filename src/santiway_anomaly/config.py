@@ -25,6 +25,17 @@ def _split_csv(value: object) -> object:
     return value
 
 
+def _pairs(value: str, expected: str) -> list[tuple[str, str]]:
+    """"a=x, b=y" -> [("a", "x"), ("b", "y")]; an item without a key or a value is refused, naming `expected`."""
+    pairs = []
+    for item in (part.strip() for part in value.split(",") if part.strip()):
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise ValueError(f"expected {expected} separated by commas, got {item!r}")
+        pairs.append((key.strip(), val.strip()))
+    return pairs
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -551,31 +562,23 @@ class Settings(BaseSettings):
     @field_validator("folder_timezones", mode="before")
     @classmethod
     def _folder_tz(cls, value: object) -> object:
-        if isinstance(value, str):
-            result: dict[str, str] = {}
-            for item in (part.strip() for part in value.split(",") if part.strip()):
-                folder, sep, tz = item.partition("=")
-                if not sep or not folder.strip() or not tz.strip():
-                    raise ValueError(f"expected folder=Area/City pairs separated by commas, got {item!r}")
-                result[folder.strip()] = tz.strip()
-            return result
-        return value
+        return dict(_pairs(value, "folder=Area/City pairs")) if isinstance(value, str) else value
 
     @field_validator("calib_sensor_offsets", mode="before")
     @classmethod
     def _sensor_offsets(cls, value: object) -> object:
-        if isinstance(value, str):
-            result: dict[str, float] = {}
-            for item in (part.strip() for part in value.split(",") if part.strip()):
-                sensor, sep, db = item.partition("=")
-                try:
-                    result[sensor.strip()] = float(db)
-                except ValueError:
-                    sep = ""
-                if not sep or not sensor.strip() or not -40 <= result.get(sensor.strip(), 0.0) <= 40:
-                    raise ValueError(f"expected sensor=dB pairs (dB in -40..40) separated by commas, got {item!r}")
-            return result
-        return value
+        if not isinstance(value, str):
+            return value
+        expected = "sensor=dB pairs (dB in -40..40)"
+        result: dict[str, float] = {}
+        for sensor, db in _pairs(value, expected):
+            try:
+                result[sensor] = float(db)
+            except ValueError:
+                result[sensor] = float("nan")
+            if not -40 <= result[sensor] <= 40:  # NaN fails this too
+                raise ValueError(f"expected {expected} separated by commas, got {sensor + '=' + db!r}")
+        return result
 
     @model_validator(mode="after")
     def _map_image_bounds(self) -> Settings:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from santiway_anomaly import calibration as calibration_module
 from santiway_anomaly.calibration import Calibration, SensorLevel, best_sensor, load_calibration, offset_for
@@ -243,3 +244,14 @@ def test_an_operator_pins_a_sensor(calib_store: Store, learning: Settings) -> No
     assert cal.offset("N1") == -3.0 and cal.offset("X9") == -7.0 and cal.sensors["X9"].dwellers == 0
     found = _findings(StationaryDetector(pinned), calib_store)
     assert _factor(found[LINGERER["south"]], "not near") == learning.linger_far_factor
+
+
+@pytest.mark.parametrize("text", ["S1", "S1=", "=-3", "S1=weak", "S1=-55", "S1=nan"])
+def test_pinned_offsets_that_are_not_sensor_db_pairs_are_refused(learning: Settings, text: str) -> None:
+    with pytest.raises(ValidationError, match="sensor=dB pairs"):
+        Settings(**{**learning.model_dump(), "calib_sensor_offsets": text})
+
+
+def test_pinned_offsets_are_read_from_text(learning: Settings) -> None:
+    parsed = Settings(**{**learning.model_dump(), "calib_sensor_offsets": " S1=-14, position_1 = 0 ,"})
+    assert parsed.calib_sensor_offsets == {"S1": -14.0, "position_1": 0.0}
