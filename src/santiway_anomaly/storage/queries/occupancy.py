@@ -34,6 +34,10 @@ import pandas as pd
 from santiway_anomaly.storage.idsets import in_ids
 from santiway_anomaly.storage.store import Store
 
+# A probe fingerprint: a randomized MAC that reports its information elements is known by them (and its
+# directed SSIDs), so the MACs one phone rotates through count once; any other device by its MAC.
+_FINGERPRINT = "if(is_randomized = 1 AND ies != '', concat(ies, '|', ssid), device_id)"
+
 _NEAR = """
 SELECT folder, slot,
        sumIf(weight, rssi_fp >= {near:Int16}) AS near,
@@ -64,7 +68,7 @@ FROM
         FROM
         (
             SELECT toString(folder) AS folder, toStartOfFiveMinutes(toDateTime(ts, 'UTC')) AS slot,
-                   if(is_randomized = 1 AND ies != '', concat(ies, '|', ssid), device_id) AS fp,
+                   """ + _FINGERPRINT + """ AS fp,
                    max(rssi) AS rssi_fp, max(is_randomized = 1 AND ies = '') AS untracked,
                    minIfOrNull(ts, rssi >= {mid:Int16}) AS first_mid, maxIfOrNull(ts, rssi >= {mid:Int16}) AS last_mid
             FROM santi.way_data
@@ -110,7 +114,7 @@ SELECT folder, hour, max(rssi_fp) AS top_rssi,
 FROM
 (
     SELECT toString(folder) AS folder, toStartOfHour(toDateTime(ts, 'UTC')) AS hour,
-           if(is_randomized = 1 AND ies != '', concat(ies, '|', ssid), device_id) AS fp,
+           """ + _FINGERPRINT + """ AS fp,
            max(rssi) AS rssi_fp, dateDiff('millisecond', min(ts), max(ts)) / 1000.0 AS stay_s,
            uniqExact(toStartOfFiveMinutes(toDateTime(ts, 'UTC'))) AS slots, uniqExact(device_id) AS macs
     FROM santi.way_data
