@@ -42,7 +42,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # SANTIWAY_TEST_STORE=http runs the suite's store on the ClickHouse HTTP stand-in
 # (tests/clickhouse_http) instead of embedded chDB: the server path under the same tests. CI
-# (scripts/test.sh) runs the suite embedded, then the tests that open a store once more on the stand-in.
+# (scripts/test.sh) runs the suite embedded and, side by side with it, the tests that open a store once
+# more on the stand-in.
 STORE_MODE = os.environ.get("SANTIWAY_TEST_STORE", "embedded")
 
 
