@@ -223,8 +223,11 @@ class DensityDetector(FindingDetector):
         same, loo = _order_statistics(frame, q, s.density_min_same_hour_days)
         frame["loo"] = loo
         weekday = (frame["local_day"].to_numpy(dtype=np.int64) + EPOCH_WEEKDAY) % 7
-        on_quiet = np.array([wd in quiet.get(str(f), ()) for f, wd in zip(frame["folder"], weekday, strict=True)],
-                            dtype=bool)
+        # (folder, weekday) pairs of the quiet days, matched as one vectorised look-up (not a test per sample)
+        quiet_pairs = pd.MultiIndex.from_tuples([(f, wd) for f, days in quiet.items() for wd in days],
+                                                names=["folder", "weekday"])
+        on_quiet = pd.MultiIndex.from_arrays([frame["folder"].astype(str).to_numpy(dtype=object), weekday]).isin(
+            quiet_pairs) if len(quiet_pairs) else np.zeros(len(frame), dtype=bool)
         quiet_same = same.iloc[:0]
         weekday_hour = pd.DataFrame(columns=["folder", "weekday", "local_hour", "mean"])
         if on_quiet.any():  # the quiet days' own groups: each replayed against the other quiet days
