@@ -58,7 +58,7 @@ from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
 from santiway_anomaly.occupancy import busiest_slot_people
 from santiway_anomaly.storage.queries.alarm import prior_alarms
-from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours
+from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hour_counts, folder_hours
 from santiway_anomaly.storage.store import Store
 
 __all__ = ["DensityDetector", "folder_hours", "spike_hours", "COLUMNS"]
@@ -175,7 +175,7 @@ class DensityDetector(FindingDetector):
         self.start_ = start
         self.context_ = self.run_context(store, window)
         self.coverage_ = self.context_.coverage(*self.coverage_ranges(window)[0])
-        history = folder_hours(store, hist_start, start, self.folders)
+        history = folder_hour_counts(store, hist_start, start, self.folders)  # the robust count is all it needs
         samples = self._samples(history, self.coverage_, start)
         self.baseline_, self.line_ = self._baseline(samples)
         self.prior_ = prior_alarms(store, self.anomaly_type,
