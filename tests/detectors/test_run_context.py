@@ -43,7 +43,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return call
 
     for module, name in ((coverage_module, "sensor_hours"), (coverage_module, "heartbeat_folders"),
-                         (density_module, "folder_hours"), (context_module, "learn_fixtures")):
+                         (density_module, "folder_hours"), (density_module, "folder_hour_counts"),
+                         (context_module, "learn_fixtures")):
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     return counts
 
@@ -63,8 +64,9 @@ def test_a_run_reads_coverage_once_for_every_detector(world_store: Store, settin
     assert reads["sensor_hours"] == 1
     assert reads["heartbeat_folders"] == 1
     # The stationary detector's crowd evidence is the density detector's answer of this run: density's
-    # two reads (history, window), no second density run.
-    assert reads["folder_hours"] == 2
+    # two reads (history: its robust counts only; window), no second density run.
+    assert reads["folder_hour_counts"] == 1
+    assert reads["folder_hours"] == 1
 
 
 def test_sharing_the_run_changes_no_finding(world_store: Store, settings: Settings, reads: Counter[str]) -> None:

@@ -58,7 +58,7 @@ from santiway_anomaly.detectors.findings import Against, Finding
 from santiway_anomaly.detectors.util import floor_hour, piecewise_level
 from santiway_anomaly.occupancy import busiest_slot_people
 from santiway_anomaly.storage.queries.alarm import prior_alarms
-from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hours
+from santiway_anomaly.storage.queries.folders import COLUMNS, folder_hour_counts, folder_hours
 from santiway_anomaly.storage.store import Store
 
 __all__ = ["DensityDetector", "folder_hours", "spike_hours", "COLUMNS"]
@@ -175,7 +175,7 @@ class DensityDetector(FindingDetector):
         self.start_ = start
         self.context_ = self.run_context(store, window)
         self.coverage_ = self.context_.coverage(*self.coverage_ranges(window)[0])
-        history = folder_hours(store, hist_start, start, self.folders)
+        history = folder_hour_counts(store, hist_start, start, self.folders)  # the robust count is all it needs
         samples = self._samples(history, self.coverage_, start)
         self.baseline_, self.line_ = self._baseline(samples)
         self.prior_ = prior_alarms(store, self.anomaly_type,
@@ -223,8 +223,11 @@ class DensityDetector(FindingDetector):
         same, loo = _order_statistics(frame, q, s.density_min_same_hour_days)
         frame["loo"] = loo
         weekday = (frame["local_day"].to_numpy(dtype=np.int64) + EPOCH_WEEKDAY) % 7
-        on_quiet = np.array([wd in quiet.get(str(f), ()) for f, wd in zip(frame["folder"], weekday, strict=True)],
-                            dtype=bool)
+        # (folder, weekday) pairs of the quiet days, matched as one vectorised look-up (not a test per sample)
+        quiet_pairs = pd.MultiIndex.from_tuples([(f, wd) for f, days in quiet.items() for wd in days],
+                                                names=["folder", "weekday"])
+        on_quiet = pd.MultiIndex.from_arrays([frame["folder"].astype(str).to_numpy(dtype=object), weekday]).isin(
+            quiet_pairs) if len(quiet_pairs) else np.zeros(len(frame), dtype=bool)
         quiet_same = same.iloc[:0]
         weekday_hour = pd.DataFrame(columns=["folder", "weekday", "local_hour", "mean"])
         if on_quiet.any():  # the quiet days' own groups: each replayed against the other quiet days

@@ -424,12 +424,15 @@ class NightDetector(FindingDetector):
         if tonight.empty:
             return []
         history = randomized_night_peaks(store, params, where, self.history_start_, self.history_end_)
+        # Each folder's past peaks from one pass over the history (not a pass per folder of tonight).
+        past_of: dict[str, dict[date, float]] = defaultdict(dict)
+        for f, n, p in zip(history["folder"], history["night"], history["peak"], strict=True):
+            past_of[str(f)][as_date(n)] = float(p)
         out: list[Finding] = []
         for row in records(tonight):
             folder = str(row.folder)
             nights = self.folder_nights(folder).nights
-            past = {as_date(n): float(p) for f, n, p in zip(history["folder"], history["night"], history["peak"],
-                                                             strict=True) if str(f) == folder}
+            past = past_of.get(folder, {})
             # Covered nights without a randomized MAC had 0 of them; uncovered nights are not counted.
             values = np.array([past.get(n, 0.0) for n in nights])
             p95 = float(np.quantile(values, 0.95)) if len(values) else 0.0
