@@ -22,6 +22,13 @@ nearest phone never reached the near cut, and the Spearman of an oracle that rea
 hour with someone and a fingerprint at the near cut, and 0 elsewhere (what any count resting on near
 readings could reach). `--hours-csv` writes the per-hour table behind them (truth, estimate, interval,
 near and mid counts, the busiest slot's people_high, the nearest fingerprint's RSSI and stay).
+Causes: per period, each class of hours the estimate reads wrong (empty hours above 0; visits under
+3 minutes, partial hours and hours of 1-5 people read 0, with or without a phone at the near cut; the
+ranking among the hours with someone) with its count and the Spearman over all hours if those hours
+alone, and cumulatively, were read right. Grey zone: the hours with a phone at the near cut but no
+reading at the room cut, how many hold someone, how well each hourly feature tells them from empty
+ones (AUC) and what reading them all a token above 0 would do. Sniffer drift: the median reading of
+the same fixtures (stable MACs) per period.
 
 Simulated worlds (`--worlds`): world families generated with probe fields and people truth
 (simulate/families/probes.py: models sharing IE sets, directed SSIDs, MACs per probe burst, sequence
@@ -58,7 +65,11 @@ from santiway_anomaly.ingest.pipeline import ingest_file  # noqa: E402
 from santiway_anomaly.occupancy import occupancy_hours, occupancy_slots  # noqa: E402
 from santiway_anomaly.storage import Store  # noqa: E402
 from santiway_anomaly.storage.queries.folders import folder_hours  # noqa: E402
-from santiway_anomaly.storage.queries.occupancy import near_mid_slots, nearest_fingerprints  # noqa: E402
+from santiway_anomaly.storage.queries.occupancy import (  # noqa: E402
+    near_mid_slots,
+    nearest_fingerprints,
+    stable_device_levels,
+)
 
 DEFAULT_LAB = Path("/work/shared/data/lab-probes-2022-2023")
 # The split by date: the cuts were tuned before July 2023; the rest was looked at in earlier sessions.
@@ -136,6 +147,79 @@ def presence(frame: pd.DataFrame, near_rssi: int) -> dict[str, Any]:
             "empty_hours": len(empty), "empty_read_above_0": int((empty["people"] > 0).sum()),
             "empty_with_near_fingerprint": int((empty["top_rssi"] >= near_rssi).sum()),
             "oracle_near_spearman_all_hours": _none_if_nan(_spearman(oracle, frame["occupancy_mean"]))}
+
+
+# Why the all-hours figure falls, class by class: hours the estimate reads wrong, each class with the
+# Spearman the period would have if those hours alone were read right (an empty hour at 0, an hour with
+# someone at its true occupancy, which is in the estimate's units), and cumulatively in this order.
+GREY_FEATURES = ["top_rssi", "top_stay_seconds", "near_fingerprints", "near_dwelling", "near_only", "mid_only",
+                 "unique_macs"]
+
+
+def _cause_classes(frame: pd.DataFrame, near_rssi: int) -> list[tuple[str, pd.Series, bool]]:
+    t, p, near = frame["occupancy_mean"], frame["people"], frame["top_rssi"] >= near_rssi
+    return [("empty hours read above 0", (t == 0) & (p > 0), True),
+            ("under 3 minutes, no phone at the near cut", (t > 0) & (t < BRIEF) & ~near, False),
+            ("under 3 minutes, a phone near, read 0", (t > 0) & (t < BRIEF) & near & (p == 0), False),
+            ("partial (3 min .. 1 person), no phone at the near cut", (t >= BRIEF) & (t < 1) & ~near, False),
+            ("partial (3 min .. 1 person), a phone near, read 0", (t >= BRIEF) & (t < 1) & near & (p == 0), False),
+            ("1-5 people, read 0", (t >= 1) & (t < 5) & (p == 0), False),
+            ("someone, read above 0: the ranking among them", (t > 0) & (p > 0), False)]
+
+
+def causes(frame: pd.DataFrame, near_rssi: int) -> list[dict[str, Any]]:
+    """Per class of hours read wrong: how many, and Spearman over all hours if they alone (and, cumulatively,
+    they and the classes before them) were read right."""
+    truth, base = frame["occupancy_mean"], frame["people"].astype(float)
+    cumulative, rows = base.copy(), []
+    for name, mask, to_zero in _cause_classes(frame, near_rssi):
+        right = pd.Series(0.0, index=frame.index) if to_zero else truth.astype(float)
+        alone = base.where(~mask, right)
+        cumulative = cumulative.where(~mask, right)
+        rows.append({"hours": name, "count": int(mask.sum()),
+                     "spearman_alone": _none_if_nan(_spearman(alone, truth)),
+                     "spearman_cumulative": _none_if_nan(_spearman(cumulative, truth))})
+    return rows
+
+
+def _auc(x: pd.Series, positive: pd.Series) -> float | None:
+    """How often an hour with someone scores above an empty one (ties count half): 0.5 is a coin."""
+    a, b = x[positive], x[~positive]
+    if a.empty or b.empty:
+        return None
+    ranks = pd.concat([a, b]).rank()
+    return round(float((ranks.iloc[:len(a)].sum() - len(a) * (len(a) + 1) / 2) / (len(a) * len(b))), 2)
+
+
+def grey_zone(frame: pd.DataFrame, near_rssi: int, room_rssi: int) -> dict[str, Any]:
+    """The hours with a phone at the near cut but no reading at the room cut (the estimate reads them 0, or
+    what the carry gives): how many hold someone, and how well each hourly feature tells them from the
+    empty ones (AUC), and Spearman over all hours if every one of them read a token above 0 (below every
+    room hour): what lifting them would do."""
+    grey = (frame["top_rssi"] >= near_rssi) & (frame["top_rssi"] < room_rssi)
+    part, someone = frame[grey], frame.loc[grey, "occupancy_mean"] > 0
+    lifted = frame["people"].astype(float).where(~(grey & (frame["people"] == 0)), 0.001)
+    return {"hours": int(grey.sum()), "someone": int(someone.sum()),
+            "one_or_more_people": int((part["occupancy_mean"] >= 1).sum()),
+            "auc_someone_vs_empty": {c: _auc(part[c].astype(float), someone) for c in GREY_FEATURES},
+            "spearman_all_hours_now": _none_if_nan(_spearman(frame["people"], frame["occupancy_mean"])),
+            "spearman_all_hours_if_lifted": _none_if_nan(_spearman(lifted, frame["occupancy_mean"]))}
+
+
+def sniffer_drift(store: Store) -> dict[str, Any]:
+    """The same fixtures (stable MACs heard on >= 3 days in every period): their median reading per period
+    and the median shift against the tune period. A sniffer that reads differently would move them all."""
+    levels = {}
+    for label, start, end in PERIODS[:3]:
+        df = stable_device_levels(store, datetime.fromisoformat(start or "2000-01-01").replace(tzinfo=UTC),
+                                  datetime.fromisoformat(end or "2100-01-01").replace(tzinfo=UTC), min_days=3)
+        levels[label] = df.set_index("device_id")["median_rssi"].astype(float)
+    both = pd.DataFrame(levels).dropna()
+    tune = PERIODS[0][0]
+    return {"fixtures": len(both),
+            "median_rssi": {k: _none_if_nan(float(both[k].median())) for k in both.columns},
+            "median_shift_from_tune_db": {k: _none_if_nan(float((both[k] - both[tune]).median()))
+                                          for k in both.columns if k != tune}}
 
 
 def timed_estimate(store: Store, settings: Settings, since: datetime,
@@ -274,6 +358,7 @@ def main() -> None:
             report = ingest_file(store, args.lab / "sightings.parquet", load_settings())
             print(f"ingested {report.accepted:,} sightings in {time.perf_counter() - started:.1f}s")  # noqa: T201
         frame, figures = measure(store, args.lab)
+        figures["sniffer_drift"] = sniffer_drift(store)
     finally:
         store.close()
     print(f"{figures['truth_hours']} hours of truth; {figures['truth_hours_unheard_left_out']} without sightings "  # noqa: T201
@@ -302,6 +387,14 @@ def main() -> None:
                   f"nearest {row['nearest_rssi']} dBm")
         print(f"  10-30 people: {figures[label]['saturation']}")  # noqa: T201
         print(f"  presence: {figures[label]['presence']}")  # noqa: T201
+        near, room = figures["settings"]["occupancy_near_rssi"], figures["settings"]["occupancy_room_rssi"]
+        figures[label]["causes"] = causes(part, near)
+        figures[label]["grey_zone"] = grey_zone(part, near, room)
+        for row in figures[label]["causes"]:
+            print(f"  cause: {row['hours']:54s} {row['count']:4d} h: Spearman if read right "  # noqa: T201
+                  f"{row['spearman_alone']}, cumulative {row['spearman_cumulative']}")
+        print(f"  grey zone (near fp, no room reading): {figures[label]['grey_zone']}")  # noqa: T201
+    print(f"== sniffer drift: {figures['sniffer_drift']}")  # noqa: T201
     if args.worlds:
         print("== simulated worlds with people truth (Spearman all / occupied folder-hours)")  # noqa: T201
         figures["simulated_worlds"] = worlds(args.worlds, args.scale)

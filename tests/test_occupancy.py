@@ -242,3 +242,21 @@ def test_the_nearest_fingerprint_of_each_hour_is_reported_with_its_stay(empty_st
     assert row["top_slots"] == 2 and row["top_macs"] == 2
     assert row["near_fingerprints"] == 2 and row["near_dwelling"] == 1
     assert nearest_fingerprints(empty_store, HOUR + timedelta(hours=1), HOUR + timedelta(hours=2), -65, 300).empty
+
+
+def test_stable_device_levels_give_each_fixture_its_median_over_enough_days(empty_store: Store,
+                                                                          settings: Settings) -> None:
+    """The sniffer-drift check behind the all-hours diagnosis (benchmarks/occupancy.py): a stable printer
+    heard on two days, its median reading; a stable MAC heard on one day only and randomized MACs left out."""
+    from santiway_anomaly.storage.queries.occupancy import stable_device_levels
+
+    rows = [_sighting(HOUR + timedelta(days=d, minutes=m), "3C:22:FB:00:00:09", rssi, "")
+            for d, m, rssi in ((0, 0, -90), (0, 5, -80), (1, 0, -84))]
+    rows.append(_sighting(HOUR, "3C:22:FB:00:00:0A", -60, ""))
+    rows += [_sighting(HOUR + timedelta(days=d), f"DA:00:00:00:05:{d:02X}", -70, PHONE_IES) for d in (0, 1)]
+    _ingest(empty_store, rows)
+    levels = stable_device_levels(empty_store, HOUR, HOUR + timedelta(days=2), min_days=2)
+    assert levels["device_id"].tolist() == ["3C:22:FB:00:00:09"]
+    row = levels.iloc[0]
+    assert row["median_rssi"] == -84 and row["days"] == 2 and row["sightings"] == 3
+    assert stable_device_levels(empty_store, HOUR + timedelta(days=3), HOUR + timedelta(days=4), 1).empty

@@ -124,6 +124,18 @@ FROM
 GROUP BY folder, hour
 """
 
+# Per stable (not randomized) MAC: its median reading and the days it was heard. A fixture heard in two
+# periods at different levels says the sniffer (or the room around it) reads differently between them.
+_STABLE_LEVELS = """
+SELECT device_id, quantileExact(0.5)(rssi) AS median_rssi, uniqExact(toDate(ts)) AS days, count() AS sightings
+FROM santi.way_data
+WHERE ts >= {start:DateTime('UTC')} AND ts < {end:DateTime('UTC')} AND is_randomized = 0 {folder_filter}
+GROUP BY device_id
+HAVING days >= {min_days:UInt32}
+"""
+
+STABLE_LEVEL_COLUMNS = ["device_id", "median_rssi", "days", "sightings"]
+
 NEAREST_COLUMNS = ["folder", "hour", "top_rssi", "top_stay_seconds", "top_slots", "top_macs", "near_fingerprints",
                    "near_dwelling"]
 
@@ -178,3 +190,16 @@ def nearest_fingerprints(store: Store, start: datetime, end: datetime, near_rssi
     if df.empty:
         return pd.DataFrame(columns=NEAREST_COLUMNS)
     return df[NEAREST_COLUMNS].sort_values(["folder", "hour"], kind="stable").reset_index(drop=True)
+
+
+def stable_device_levels(store: Store, start: datetime, end: datetime, min_days: int,
+                         folders: list[str] | None = None) -> pd.DataFrame:
+    """One row per stable MAC heard on at least `min_days` days in [start, end): STABLE_LEVEL_COLUMNS (its
+    median reading, dBm). Compared between periods, the same fixtures show whether the sniffer reads
+    differently (benchmarks/occupancy.py). A diagnosis: it does not feed the estimate."""
+    params = {"start": start, "end": end, "min_days": min_days, "folders": folders or []}
+    folder_filter = "AND " + in_ids("folder", "folders") if folders is not None else ""
+    df = store.query_df(_STABLE_LEVELS.replace("{folder_filter}", folder_filter), params)
+    if df.empty:
+        return pd.DataFrame(columns=STABLE_LEVEL_COLUMNS)
+    return df[STABLE_LEVEL_COLUMNS].sort_values("device_id", kind="stable").reset_index(drop=True)
