@@ -35,7 +35,8 @@ def test_a_planted_false_alarm_is_listed_on_anomaly_and_clean_days() -> None:
     assert fa.total == 3 and fa.left_out == 0
     by_subject = {a["subject"]: a for a in fa.listed}
     v = by_subject["BB:00:00:00:00:02"]
-    assert (v["day_kind"], v["rule"], v["who"], v["folder"]) == ("anomaly", "returning", "visitor/stable", "store-4")
+    assert (v["day_kind"], v["detector"], v["rule"], v["who"], v["folder"]) == (
+        "anomaly", "stationary", "returning", "visitor/stable", "store-4")
     assert v["evidence"]["days_at_spot"] == 3 and v["evidence"]["rssi_mean"] == -68.6
     assert v["evidence"]["reasons"] and v["evidence"]["other_patterns"] == ["x"]
     assert v["nearest_planted"] is None

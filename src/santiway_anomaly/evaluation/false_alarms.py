@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from santiway_anomaly.catalog import DETECTORS
 from santiway_anomaly.evaluation.matching import Detection
 from santiway_anomaly.evaluation.truth import TruthEvent
 
 EVIDENCE_KEYS = 14  # scalar fields of `details` kept per alarm: enough to read the rule, small enough to read the file
 SKIP_KEYS = frozenset({"pattern", "reasons", "against", "other_patterns"})
+DETECTOR_OF = {d.anomaly_type: d.name for d in DETECTORS}
 
 
 @dataclass
@@ -75,7 +77,7 @@ def list_false_alarms(clean: Sequence[tuple[str, Detection]], unmatched: Sequenc
     listed = []
     for kind, day, d in rows[:cap]:
         listed.append({
-            "day": day, "day_kind": kind, "type": d.anomaly_type,
+            "day": day, "day_kind": kind, "detector": DETECTOR_OF.get(d.anomaly_type, ""), "type": d.anomaly_type,
             "rule": str(d.details.get("pattern") or d.anomaly_type), "subject": d.subject,
             "who": "folder" if d.subject.startswith("folder:") else who.get(d.subject, "unknown"),
             "folder": d.folder, "window_start": _iso(d.window_start), "window_end": _iso(d.window_end),
