@@ -61,7 +61,8 @@ def main() -> None:
                "detectors": detectors,
                "summary": result["summary"],
                "worlds": [{k: w.get(k) for k in ("world", "devices", "macs", "sightings", "types", "all_types",
-                                                 "hard_negative_hits", "timings", "error")} for w in result["worlds"]],
+                                                 "hard_negative_hits", "false_alarms", "false_alarms_left_out",
+                                                 "timings", "error")} for w in result["worlds"]],
                "lab": None if lab_result is None else {k: v for k, v in lab_result.items() if k != "alarms"},
                "lab_alarms": None if lab_result is None else len(lab_result["alarms"]), "docs": [str(md), str(js)]}
     print(f"results: {write_results(args.name, figures)}")

@@ -429,6 +429,11 @@ class Settings(BaseSettings):
     # (ours: visitors flagged as returning on independent worlds sat at -77..-82 dBm, planted watchers at
     # -58..-68; Pigtail/CYT's -65 for one continuous dwell is stricter than a few short returns need).
     return_near_rssi_dbm: int = Field(default=-70, ge=-120, le=0)
+    # A day of a returner counts as far from the spot only when its mean RSSI at the best sensor lies
+    # below RETURN_NEAR_RSSI_DBM by more than this many standard errors of that mean (ours: z = 2, a
+    # one-sided ~98 % normal bound; a planted returner at -68 dBm with 15 readings at 3 dB spread averaged
+    # -70.1 on one day of weekly_events-8101 and was missed; 0 judges the bare mean).
+    return_near_day_z: float = Field(default=2.0, ge=0, le=5)
     return_lookback_days: int = Field(default=7, ge=2, le=60)  # ours: "several different days" within a week
     return_days_alarm: int = Field(default=3, ge=2)  # ours: 3 days (CYT's >= 3 sightings, on days)
     return_days_warning: int = Field(default=4, ge=2)

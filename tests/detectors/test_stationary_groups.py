@@ -30,6 +30,10 @@ PART_TIMERS = [mac(0x65, i) for i in range(3)]  # one day a week, on different w
 NEW_COLLEAGUE = mac(0x64, 4)  # new, at a desk on the scored day, coming and leaving with the part-timers
 RETURNER = mac(0x64, 2)  # planted: new, near the spot on 3 days of the look-back
 EDGE_VISITOR = mac(0x64, 3)  # new, near on 2 of those days, heard only at the edge of range on the third
+# planted: new, near on 3 days; on one its mean lies just under RETURN_NEAR_RSSI_DBM, within the error of a
+# mean of 10 readings at 3 dB spread
+BORDER_RETURNER = mac(0x64, 6)
+BORDER_DAYS = ((9, -66.0, 2.0), (11, -69.5, 3.0), (SCORED_DAY, -66.0, 2.0))
 # new, near the spot on 3 local days in Sydney (UTC+11 in March) that are 2 UTC days: 17:25 on day 12,
 # 10:30 on day 13 (23:30 UTC on day 12), 14:00 on day 14
 LOCAL_RETURNER = mac(0x64, 5)
@@ -65,6 +69,9 @@ def build_world() -> World:
         w.track(RETURNER, day, day + timedelta(minutes=40), rssi=-60, rssi_sd=2, every_s=240, **ROOM)  # type: ignore[arg-type]
         w.track(EDGE_VISITOR, day, day + timedelta(minutes=40), rssi=-80 if far else -60, rssi_sd=2, every_s=240,
                 **ROOM)  # type: ignore[arg-type]
+    for d, rssi, sd in BORDER_DAYS:
+        day = T0 + d * DAY + timedelta(hours=11)
+        w.track(BORDER_RETURNER, day, day + timedelta(minutes=40), rssi=rssi, rssi_sd=sd, every_s=240, **ROOM)  # type: ignore[arg-type]
     for h in LOCAL_VISITS_UTC:
         w.track(LOCAL_RETURNER, T0 + timedelta(hours=h), T0 + timedelta(hours=h, minutes=25), rssi=-60, rssi_sd=2,
                 every_s=240, **ROOM)  # type: ignore[arg-type]
@@ -111,7 +118,7 @@ def test_a_watcher_beside_a_class_is_neither_one_of_it_nor_on_a_shift(scored: pd
     assert not _reasons_against(f, "site's hours")
     assert f.adjusted_level >= 1.0
     alarms = {a.device_id for a in StationaryDetector(settings).alarms(scored, WINDOW)}
-    assert WATCHER in alarms and RETURNER in alarms
+    assert WATCHER in alarms and RETURNER in alarms and BORDER_RETURNER in alarms
     assert not alarms & (set(NEW_STUDENTS) | {EDGE_VISITOR, NEW_COLLEAGUE})
 
 
@@ -141,6 +148,18 @@ def test_a_day_heard_only_at_the_edge_of_range_is_not_a_day_at_the_spot(scored: 
     assert returner.evidence["days_near"] == 3
     assert not _reasons_against(returner, "near the spot on only")
     assert returner.adjusted_level >= 1.0
+
+
+def test_a_day_just_under_the_near_line_within_its_error_is_still_near(groups_store: Store, scored: pd.DataFrame,
+                                                                       settings: Settings) -> None:
+    """A day's mean is a measurement: judged bare (RETURN_NEAR_DAY_Z 0) the border returner's day at -71 dBm
+    is far and the return is vetoed; within 2 standard errors of the line it is a day at the spot."""
+    f = _finding(scored, BORDER_RETURNER)
+    assert f.pattern == "returning" and f.evidence["days_near"] == 3
+    assert not _reasons_against(f, "near the spot on only") and f.adjusted_level >= 1.0
+    bare = settings.model_copy(update={"return_near_day_z": 0.0})
+    g = _finding(StationaryDetector(bare).fit(groups_store, WINDOW).score(groups_store, WINDOW), BORDER_RETURNER)
+    assert g.evidence["days_near"] == 2 and g.adjusted_level == 0.0
 
 
 def test_near_days_keep_the_level_of_the_near_days(groups_store: Store, settings: Settings) -> None:

@@ -25,6 +25,7 @@ def test_harness_on_a_tiny_world(tmp_path: Path) -> None:
     assert result["summary"]["all_types"]["fa_per_clean_day"]["worst_world"] == "small_site-5"
     assert "skipped" in result["lab_note"]
     assert set(world["false_alarms_by_role"]) <= set(TYPES)
+    assert isinstance(world["false_alarms"], list) and world["false_alarms_left_out"] >= 0
     md, js = write_outputs(result, tmp_path / "docs")
     text = md.read_text(encoding="utf-8")
     assert "mean / worst" in text and "small_site-5" in text and js.exists()

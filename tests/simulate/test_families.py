@@ -131,3 +131,29 @@ def test_weak_sensors_read_the_same_world_weaker(tmp_path: Path) -> None:
     # of what is left moves a little less than the gain)
     assert shift.min() >= -hi - 4 and shift.max() <= -lo + 1, shift
     assert len(weak) < len(plain)  # readings pushed under the scanner's floor are lost
+
+
+def test_every_visitor_is_a_known_face_with_a_visit_in_the_warm_up() -> None:
+    """A visitor first seen in the last days would be, by definition, a returning stranger the truth
+    does not list (patrols-7501): each visitor visits at least once in the warm-up."""
+    import numpy as np
+
+    from santiway_anomaly.simulate.families import life as lf
+    from santiway_anomaly.simulate.families.layout import Devices, Presences, make_layout
+
+    spec = FAMILIES["patrols"]
+    rng = np.random.default_rng(7501)
+    layout = make_layout(spec, 7501, 1.0, rng)
+    devs, pres, extra, life = Devices(), Presences(), Presences(), lf.Life()
+    lf.visitors(layout, devs, pres, life, 400, rng)
+    assert life.late_visitors  # some visitors' random days all fall after the warm-up
+    lf.first_visits(layout, extra, life, np.random.default_rng(1))
+    warm_end = layout.day_start(spec.warmup_days)
+    for p in (pres, extra):
+        arrays = p.arrays()
+        early = set(arrays["dev"][arrays["start"] < warm_end].tolist())
+        if p is pres:
+            assert {d for d, _ in life.late_visitors}.isdisjoint(early)
+        else:
+            assert early == {d for d, _ in life.late_visitors}
+            assert all(layout.weekday(int((s - layout.day_start(0)) // 86400)) < 5 for s in arrays["start"])

@@ -164,14 +164,18 @@ def _near_days(ctx: Context, live: list[Finding], start: datetime, end: datetime
     sat near on two days and passed at the edge of range on a third was back twice, not three times,
     however near the mean over the week looks. The level is that of the near days: the factor is
     level(near days) / level(days at the spot) (0 below the alarm level: fewer near days than
-    RETURN_DAYS_ALARM is no return). Days without 3 readings at any sensor are not judged (kept)."""
+    RETURN_DAYS_ALARM is no return). Days without 3 readings at any sensor are not judged (kept).
+    A day's mean is a measurement: the day is far only when it lies below the line by more than
+    RETURN_NEAR_DAY_Z standard errors of that mean (a watcher at -68 dBm heard 15 times at 3 dB spread
+    averages -70.1 on some day; a pass-by at -77 dBm is far whatever its count)."""
     s = ctx.settings
     if not live:
         return
     df = ctx.store.query_df(sql.DAY_BEST_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end,
                                                 "tz": s.timezone})
-    best = {(str(d), as_date(day).isoformat()): float(m)
-            for d, day, m in zip(df["device_id"], df["day"], df["best"], strict=True)} if len(df) else {}
+    best = {(str(d), as_date(day).isoformat()): float(m) + s.return_near_day_z * _finite(se)
+            for d, day, m, se in zip(df["device_id"], df["day"], df["best"], df["best_se"], strict=True)} \
+        if len(df) else {}
     levels = (float(s.return_days_alarm), float(s.return_days_warning), float(s.return_days_critical))
     for f in live:
         days = list(f.evidence["days"])
@@ -186,3 +190,9 @@ def _near_days(ctx: Context, live: list[Finding], start: datetime, end: datetime
         f.against.append(Against(
             f"near the spot on only {near} of its {len(days)} days: on {', '.join(far)} heard only below "
             f"{s.return_near_rssi_dbm} dBm (passing at the edge of range, not back at the spot)", factor))
+
+
+def _finite(x: object) -> float:
+    """A standard error from SQL (NaN or inf when a sensor's readings are all equal or too few): 0."""
+    v = float(x)  # type: ignore[arg-type]
+    return v if math.isfinite(v) else 0.0

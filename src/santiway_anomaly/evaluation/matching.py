@@ -44,6 +44,8 @@ class Detection:
     window_end: datetime
     score: float = 0.0
     severity: str = ""
+    folder: str = ""
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass

@@ -37,6 +37,8 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from santiway_anomaly.catalog import DETECTORS, RULE_DETECTORS
+from santiway_anomaly.evaluation.false_alarms import list_false_alarms
+from santiway_anomaly.evaluation.false_alarms import markdown as false_alarms_markdown
 
 DETECTOR_TYPES: dict[str, str] = {d.name: d.anomaly_type for d in DETECTORS}
 LAB_TIMEZONE = "Europe/Prague"
@@ -115,7 +117,7 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
     truth = load_truth(base / "world" / "truth.jsonl")
     types = [DETECTOR_TYPES[d] for d in detectors if d in RULE_DETECTORS]
     detections = {day: [Detection(a.anomaly_id, a.anomaly_type, a.subject, a.window_start, a.window_end, a.score,
-                                  a.severity) for a in found if a.anomaly_type in types]
+                                  a.severity, a.folder, a.details) for a in found if a.anomaly_type in types]
                   for day, found in by_day.items()}
     in_window = [d for day in info.anomaly_days for d in detections[day]]
     scores = match(in_window, [e for e in truth if e.anomaly_type in types], types=types)
@@ -137,8 +139,12 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
     if ml is not None:
         per_type[ML_TYPE] = ml_type_scores(ml, truth, len(info.clean_days), info.devices)
     fa_all = len(clean)
-    false = clean + [d for d in in_window if d.anomaly_id in
-                     {fp["anomaly_id"] for name in types for fp in scores[name].false_positives}]
+    unmatched_ids = {fp["anomaly_id"] for name in types for fp in scores[name].false_positives}
+    false = clean + [d for d in in_window if d.anomaly_id in unmatched_ids]
+    who = _who(base / "world" / "devices.parquet")
+    listing = list_false_alarms([(day, d) for day in info.clean_days for d in detections[day]],
+                                [(day, d) for day in info.anomaly_days for d in detections[day]
+                                 if d.anomaly_id in unmatched_ids], truth, who)
     result = {
         "world": f"{family}-{seed}", "family": family, "seed": seed, "scale": scale, "timezone": info.timezone,
         "devices": info.devices, "macs": info.macs, "sightings": info.sightings, "ingested": report.accepted,
@@ -149,7 +155,8 @@ def world_job(family: str, seed: int, scale: float, root: str, detectors: Sequen
         "hard_negative_hits": _hard_negative_hits(world, [d for v in detections.values() for d in v] + (
             [] if ml is None else [Detection(a.anomaly_id, a.anomaly_type, a.subject, a.window_start, a.window_end,
                                              a.score, a.severity) for a in ml["clean"] + ml["window"]]), truth),
-        "false_alarms_by_role": _by_role(base / "world" / "devices.parquet", false + _ml_false(per_type, ml)),
+        "false_alarms_by_role": _by_role(who, false + _ml_false(per_type, ml)),
+        "false_alarms": listing.listed, "false_alarms_left_out": listing.left_out,
         "clean_day_examples": [{"type": d.anomaly_type, "subject": d.subject,
                                 "window_start": d.window_start.isoformat(), "score": d.score} for d in clean[:15]],
     }
@@ -169,12 +176,16 @@ def _ml_false(per_type: dict[str, Any], ml: dict[str, Any] | None) -> list[Any]:
             for a in ml["clean"] + [a for a in ml["window"] if a.anomaly_id in fp]]
 
 
-def _by_role(devices: Path, false: list[Any]) -> dict[str, dict[str, int]]:
-    """type -> "role/MAC behaviour" -> false alarms (clean days and anomaly days): who fooled a detector."""
+def _who(devices: Path) -> dict[str, str]:
+    """MAC -> "role/MAC behaviour" of the world's device behind it."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(devices, columns=["device_id", "role", "mac_mode"]).to_pydict()
-    who = {m: f"{r}/{k}" for m, r, k in zip(table["device_id"], table["role"], table["mac_mode"], strict=True)}
+    return {m: f"{r}/{k}" for m, r, k in zip(table["device_id"], table["role"], table["mac_mode"], strict=True)}
+
+
+def _by_role(who: dict[str, str], false: list[Any]) -> dict[str, dict[str, int]]:
+    """type -> "role/MAC behaviour" -> false alarms (clean days and anomaly days): who fooled a detector."""
     out: dict[str, dict[str, int]] = {}
     for d in false:
         key = "folder" if d.subject.startswith("folder:") else who.get(d.subject, "unknown")
@@ -423,6 +434,7 @@ def render_markdown(result: dict[str, Any], command: str = "") -> str:
         for name, counts in roles.items():
             top = sorted(counts.items(), key=lambda kv: -kv[1])[:8]
             lines.append(f"- {name} ({sum(counts.values())}): " + ", ".join(f"{k} {n}" for k, n in top))
+    lines += false_alarms_markdown(ok)
     missed = [(w["world"], name, m) for w in ok for name in types for m in w["types"][name]["missed"]]
     if missed:
         lines += ["", "## Missed truth events", ""]

@@ -84,7 +84,7 @@ def generate(family: str, seed: int, out: Path, scale: float = 1.0, probes: bool
         lf.sessions(layout, devs, pres, life, rng)
     rest = max(budget - devs.count, 30)  # fixtures, night staff and students are already counted
     lf.staff(layout, devs, pres, life, int(rest * 0.3), rng)
-    lf.visitors(layout, devs, pres, int(rest * 0.2), rng)
+    lf.visitors(layout, devs, pres, life, int(rest * 0.2), rng)
     lf.passers(layout, devs, pres, rest - int(rest * 0.3) - int(rest * 0.2), rng)
     if spec.weekly_event:
         lf.weekly_event(layout, devs, pres, life, rng)
@@ -103,6 +103,13 @@ def generate(family: str, seed: int, out: Path, scale: float = 1.0, probes: bool
         extra_rng = np.random.default_rng([seed, zlib.crc32(family.encode()), 0x5EE])
         extra = sightings(layout, changed.arrays(), dev_arrays, life.outages, extra_rng)
         table, tags, row_dev, row_mac = ch.replace_rows(table, tags, row_dev, row_mac, plans, layout, extra)
+    # Late visitors' first visits in the warm-up (life.first_visits), on a random stream of their own too.
+    first = Presences()
+    lf.first_visits(layout, first, life, np.random.default_rng([seed, zlib.crc32(family.encode()), 0xF157]))
+    if first.cols["dev"]:
+        extra = sightings(layout, first.arrays(), dev_arrays, life.outages,
+                          np.random.default_rng([seed, zlib.crc32(family.encode()), 0xF158]))
+        table, tags, row_dev, row_mac = ch.replace_rows(table, tags, row_dev, row_mac, [], layout, extra)
     mode_of, _rot, oui_of, _net = dev_arrays
     out.mkdir(parents=True, exist_ok=True)
     if probes:

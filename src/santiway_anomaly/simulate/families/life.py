@@ -53,6 +53,7 @@ class Life:
     night_folders: list[int] = field(default_factory=list)
     weak_fixture: int = -1
     outages: list[tuple[int, float, float, str]] = field(default_factory=list)
+    late_visitors: list[tuple[int, int]] = field(default_factory=list)  # (device, folder): no visit in the warm-up
 
 
 def phone_modes(n: int, layout: Layout, rng: np.random.Generator) -> I64:
@@ -137,8 +138,9 @@ def staff(layout: Layout, devs: Devices, pres: Presences, life: Life, n: int, rn
         pres.add(ids[di], folder[di], sensor[di], s0, s1, desk_rssi[di], rng.uniform(3, 6, len(di)), rate[di])
 
 
-def visitors(layout: Layout, devs: Devices, pres: Presences, n: int, rng: np.random.Generator) -> None:
-    """Known faces: random days (2-20 % of days) or one fixed weekday; stays of 10 min to 2 h."""
+def visitors(layout: Layout, devs: Devices, pres: Presences, life: Life, n: int, rng: np.random.Generator) -> None:
+    """Known faces: random days (2-20 % of days) or one fixed weekday; stays of 10 min to 2 h. Those
+    without a visit in the warm-up days are noted in `life.late_visitors` (see `first_visits`)."""
     if n <= 0:
         return
     folder = rng.integers(0, len(layout.folders), n)
@@ -154,6 +156,30 @@ def visitors(layout: Layout, devs: Devices, pres: Presences, n: int, rng: np.ran
     stay = np.clip(rng.lognormal(np.log(50 * 60), 0.6, len(di)), 600, 2 * H)
     pres.add(ids[di], folder[di], _pick_sensor(layout, folder[di], rng), a, a + stay, rng.uniform(-85, -62, len(di)),
              rng.uniform(3, 6, len(di)), rng.uniform(0.2, 0.6, len(di)))
+    known = np.zeros(n, dtype=bool)
+    known[di[dd < layout.spec.warmup_days]] = True
+    life.late_visitors = [(int(ids[i]), int(folder[i])) for i in np.flatnonzero(~known)]
+
+
+def first_visits(layout: Layout, pres: Presences, life: Life, rng: np.random.Generator) -> None:
+    """A known face has been here before: each late visitor (no visit in the warm-up) gets one visit on
+    a weekday of the warm-up, drawn like its other visits. Without it, a visitor whose first visits fall
+    in one week of the anomaly days is, by the definition of DESIGN.md and `inject.py` ("a new device at
+    the same spot on 3 days"), a returning stranger that the truth does not list (patrols-7501,
+    large_site-7502). `rng` is a stream of its own, so that every other sighting of the world stays as
+    it was."""
+    if not life.late_visitors:
+        return
+    warm = [d for d in range(min(layout.spec.warmup_days, layout.days)) if layout.weekday(d) < 5]
+    if not warm:
+        return
+    ids = np.array([d for d, _ in life.late_visitors], dtype=np.int64)
+    folder = np.array([f for _, f in life.late_visitors], dtype=np.int64)
+    day = rng.choice(np.array(warm), size=len(ids))
+    a = np.array([layout.day_start(int(d)) for d in day]) + rng.uniform(9, 17, len(ids)) * H
+    stay = np.clip(rng.lognormal(np.log(50 * 60), 0.6, len(ids)), 600, 2 * H)
+    pres.add(ids, folder, _pick_sensor(layout, folder, rng), a, a + stay, rng.uniform(-85, -62, len(ids)),
+             rng.uniform(3, 6, len(ids)), rng.uniform(0.2, 0.6, len(ids)))
 
 
 def passers(layout: Layout, devs: Devices, pres: Presences, n: int, rng: np.random.Generator) -> None:

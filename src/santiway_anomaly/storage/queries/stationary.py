@@ -217,10 +217,11 @@ GROUP BY device_id, sensor
 # heard it best that day (sensors with >= 3 readings that day). "Near the spot" is judged day by day: a day
 # heard only at the edge of range is a pass-by, not a day at the spot, whatever the mean over the week.
 DAY_BEST_RSSI = """
-SELECT device_id, day, max(m) AS best
+SELECT device_id, day, max(m) AS best, argMax(se, m) AS best_se
 FROM
 (
-    SELECT device_id, toDate(ts, {tz:String}) AS day, sensor_id, avg(toFloat64(rssi)) AS m, count() AS c
+    SELECT device_id, toDate(ts, {tz:String}) AS day, sensor_id, avg(toFloat64(rssi)) AS m, count() AS c,
+           stddevSamp(toFloat64(rssi)) / sqrt(c) AS se
     FROM santi.way_data
     WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
       AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
