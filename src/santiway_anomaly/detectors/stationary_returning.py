@@ -170,8 +170,10 @@ def _near_days(ctx: Context, live: list[Finding], start: datetime, end: datetime
         return
     df = ctx.store.query_df(sql.DAY_BEST_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end,
                                                 "tz": s.timezone})
+    if len(df):  # the sensor hearing it best that day, on the reference scale (calibration.py)
+        df = best_sensor(df, ctx.shared.calibration(ctx.window.start), by=("device_id", "day"))
     best = {(str(d), as_date(day).isoformat()): float(m)
-            for d, day, m in zip(df["device_id"], df["day"], df["best"], strict=True)} if len(df) else {}
+            for d, day, m in zip(df["device_id"], df["day"], df["m_cal"], strict=True)} if len(df) else {}
     levels = (float(s.return_days_alarm), float(s.return_days_warning), float(s.return_days_critical))
     for f in live:
         days = list(f.evidence["days"])
