@@ -6,25 +6,26 @@ apart: another model, another antenna, mounted high or behind a wall. A cut set 
 a desk beside another as "far". So every sensor's level is measured on its own data and its readings are
 put on the reference scale before they meet a cut: `corrected = reading - offset(sensor)`.
 
-What is measured, week by week over a long memory (CALIB_HISTORY_DAYS before the window): the devices that
-*dwell* at the sensor that week (heard there in >= CALIB_MIN_HOURS distinct hours of it: people at desks,
-equipment; not rotating random MACs, visitors or passers-by), each at the sensor hearing it best, with its
-mean reading there. The week's level is CALIB_QUANTILE (p95) of those means: how strong its nearest regular
-occupants read; its low tail is the 1 - CALIB_QUANTILE (p05): how its farthest regular dwellers read.
+What is measured, block by block (CALIB_BLOCK_DAYS, a fortnight) over a long memory (CALIB_HISTORY_DAYS
+before the window): the devices that *dwell* at the sensor in the block (heard there in >= CALIB_MIN_HOURS
+distinct hours of it: people at desks, equipment, a weekly class's laptops; not rotating random MACs,
+visitors or passers-by), each at the sensor hearing it best, with its mean reading there. The block's level
+is CALIB_QUANTILE (p95) of those means: how strong its nearest regular occupants read; its low tail is the
+1 - CALIB_QUANTILE (p05): how its farthest regular dwellers read.
 
 A sensor's gain does not change with the season, but who sits near it does: a room left empty for weeks
 (holidays, a term without classes) leaves the sensor only the neighbours behind its wall, and its level
-drops 10-20 dB though the sniffer did not change. Three guards keep such weeks out:
-- a week counts only with >= CALIB_MIN_DEVICES dwellers (a quantile of a handful is their maximum);
-- a week counts only when its level stands >= CALIB_MIN_SPAN_DB above its own low tail: a sensor with
+drops 10-20 dB though the sniffer did not change. Three guards keep such blocks out:
+- a block counts only with >= CALIB_MIN_DEVICES dwellers (a quantile of a handful is their maximum);
+- a block counts only when its level stands >= CALIB_MIN_SPAN_DB above its own low tail: a sensor with
   people near it hears them well above its far dwellers, whatever its gain (a weak sensor loses its far
   devices at the decoding floor, and its near ones move down with the far ones, so the span stays); a room
   with nobody near has only far dwellers, all alike weak, and its span collapses;
-- the sensor's level is the *highest* level of its usable weeks: an empty week can only read weaker than
-  an occupied one, never stronger, so the memory keeps the occupied weeks' answer through the empty ones.
+- the sensor's level is the *highest* level of its usable blocks: an empty block can only read weaker than
+  an occupied one, never stronger, so the memory keeps the occupied blocks' answer through the empty ones.
 
 offset = level - CALIB_REFERENCE_DBM, then
-- 0 while the sensor is *learning*: no usable week in its memory (a new sensor, or one nobody sat near);
+- 0 while the sensor is *learning*: no usable block in its memory (a new sensor, or one nobody sat near);
 - 0 when |offset| < CALIB_TOLERANCE_DB: the statistic's own spread between sensors of one model;
 - clamped to [CALIB_MIN_OFFSET_DB, CALIB_MAX_OFFSET_DB] (a level above the reference is as often an access
   point on the sensor's shelf as a stronger sniffer: not used to tighten the cuts by default);
@@ -51,7 +52,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from santiway_anomaly.config import Settings
-from santiway_anomaly.storage.queries.calibration import sensor_weeks
+from santiway_anomaly.storage.queries.calibration import sensor_blocks
 from santiway_anomaly.storage.store import Store
 
 State = Literal["learning", "ready", "pinned"]
@@ -60,20 +61,20 @@ State = Literal["learning", "ready", "pinned"]
 @dataclass(frozen=True)
 class SensorLevel:
     sensor: str
-    dwellers: int  # devices dwelling at the sensor (at their best sensor) in the week that set the level
-    level_dbm: float | None  # the highest usable weekly level; None without a usable week
+    dwellers: int  # devices dwelling at the sensor (at their best sensor) in the block that set the level
+    level_dbm: float | None  # the highest usable block level; None without a usable block
     measured_db: float | None  # level - reference, before tolerance and clamp
     offset_db: float  # the applied offset (0: reads like the reference, or learning)
     state: State
-    weeks: int = 0  # weeks of its memory with a dweller
-    usable_weeks: int = 0  # of them, weeks with enough dwellers and a level standing above its low tail
+    blocks: int = 0  # blocks of its memory with a dweller
+    usable_blocks: int = 0  # of them, blocks with enough dwellers and a level standing above its low tail
 
     def as_dict(self) -> dict[str, Any]:
         return {"sensor": self.sensor, "dwellers": self.dwellers,
                 "level_dbm": None if self.level_dbm is None else round(self.level_dbm, 1),
                 "measured_db": None if self.measured_db is None else round(self.measured_db, 1),
-                "offset_db": round(self.offset_db, 1), "state": self.state, "weeks": self.weeks,
-                "usable_weeks": self.usable_weeks}
+                "offset_db": round(self.offset_db, 1), "state": self.state, "blocks": self.blocks,
+                "usable_blocks": self.usable_blocks}
 
 
 @dataclass
@@ -118,15 +119,15 @@ def offset_for(settings: Settings, dwellers: int, level: float | None) -> tuple[
     return measured, min(max(measured, s.calib_min_offset_db), s.calib_max_offset_db), "ready"
 
 
-def level_of(settings: Settings, weeks: pd.DataFrame) -> tuple[int, float | None, int]:
-    """(dwellers, level, usable weeks) of one sensor from its weekly rows (dwellers, level, low): the highest
-    level of the weeks with >= CALIB_MIN_DEVICES dwellers whose level stands >= CALIB_MIN_SPAN_DB above their
-    low tail; (dwellers of its busiest week, None, 0) without such a week (see the module docstring)."""
+def level_of(settings: Settings, blocks: pd.DataFrame) -> tuple[int, float | None, int]:
+    """(dwellers, level, usable blocks) of one sensor from its rows per block (dwellers, level, low): the
+    highest level of the blocks with >= CALIB_MIN_DEVICES dwellers whose level stands >= CALIB_MIN_SPAN_DB
+    above their low tail; (dwellers of its busiest block, None, 0) without such a block (module docstring)."""
     s = settings
-    usable = weeks[(weeks["dwellers"] >= s.calib_min_devices)
-                   & (weeks["level"] - weeks["low"] >= s.calib_min_span_db)]
+    usable = blocks[(blocks["dwellers"] >= s.calib_min_devices)
+                    & (blocks["level"] - blocks["low"] >= s.calib_min_span_db)]
     if usable.empty:
-        return int(weeks["dwellers"].max()) if len(weeks) else 0, None, 0
+        return int(blocks["dwellers"].max()) if len(blocks) else 0, None, 0
     best = int(usable["level"].to_numpy().argmax())
     return int(usable["dwellers"].iloc[best]), float(usable["level"].iloc[best]), len(usable)
 
@@ -138,19 +139,19 @@ def load_calibration(store: Store, settings: Settings, end: datetime) -> Calibra
     start = end - timedelta(days=s.calib_history_days)
     cal = Calibration(s.calib_reference_dbm, start, end)
     if s.calib_learn:
-        df = sensor_weeks(store, start, end, s.calib_quantile, s.calib_min_hours)
-        for sensor, weeks in df.groupby("sensor", sort=True):
-            dwellers, level, usable = level_of(s, weeks)
+        df = sensor_blocks(store, start, end, s.calib_block_days, s.calib_quantile, s.calib_min_hours)
+        for sensor, blocks in df.groupby("sensor", sort=True):
+            dwellers, level, usable = level_of(s, blocks)
             measured, offset, state = offset_for(s, dwellers, level)
             cal.sensors[str(sensor)] = SensorLevel(str(sensor), dwellers, level, measured, offset, state,
-                                                   len(weeks), usable)
+                                                   len(blocks), usable)
     for sensor, pinned in s.calib_sensor_offsets.items():
         known = cal.sensors.get(sensor)
         cal.sensors[sensor] = SensorLevel(sensor, 0 if known is None else known.dwellers,
                                           None if known is None else known.level_dbm,
                                           None if known is None else known.measured_db, float(pinned), "pinned",
-                                          0 if known is None else known.weeks,
-                                          0 if known is None else known.usable_weeks)
+                                          0 if known is None else known.blocks,
+                                          0 if known is None else known.usable_blocks)
     return cal
 
 

@@ -122,7 +122,7 @@ def _factor(f: Finding, word: str) -> float | None:
 def test_a_sensor_like_the_reference_gets_no_offset(levels: Calibration, learning: Settings) -> None:
     north = levels.sensors["N1"]
     assert north.state == "ready" and north.dwellers == len(DESKS) + 1  # the 25 people and the access point
-    assert north.weeks == north.usable_weeks == 2  # the history's two weeks
+    assert north.blocks == north.usable_blocks == 1  # the history's fortnight
     assert north.measured_db is not None and abs(north.measured_db) < learning.calib_tolerance_db
     assert north.offset_db == 0.0 and levels.offset("N1") == 0.0
     assert levels.correct(-70, "N1") == -70.0
@@ -146,31 +146,31 @@ def test_a_sensor_with_too_few_dwellers_is_learning(levels: Calibration, learnin
 
 
 def test_passers_by_and_visitors_do_not_count(calib_store: Store, learning: Settings) -> None:
-    """Only devices heard at the sensor in CALIB_MIN_HOURS distinct hours of a week are its dwellers that
-    week: the planted devices of the scored day (in the window, not the history) and any short visit are not."""
-    longer = learning.model_copy(update={"calib_min_hours": 100})  # 40 h at a desk a week: only the access points
+    """Only devices heard at the sensor in CALIB_MIN_HOURS distinct hours of a block are its dwellers in
+    that block: the planted devices of the scored day (in the window, not the history) and any short visit are not."""
+    longer = learning.model_copy(update={"calib_min_hours": 100})  # 80 h at a desk a fortnight: only the access points
     cal = load_calibration(calib_store, longer, WINDOW.start)
     assert {s: v.dwellers for s, v in cal.sensors.items()} == {"N1": 1, "S1": 1, "A1": 1}
     assert all(v.state == "learning" for v in cal.sensors.values())
 
 
 def test_an_empty_room_does_not_read_as_a_weak_sniffer(levels: Calibration, learning: Settings) -> None:
-    """EAST's room was in use three weeks ago and has stood empty since: its last three weeks' dwellers are all
+    """EAST's room was in use three weeks ago and has stood empty since: its last fortnight's dwellers are all
     the neighbours behind the wall (-92..-82 dBm, a level 30 dB under the reference). The memory keeps the
-    occupied week's level, and the empty weeks, whose level stands only ~10 dB above their own low tail, are
-    not used."""
+    level of the fortnight before, when the room was in use; the empty one, whose level stands only ~10 dB
+    above its own low tail, is not used."""
     east = levels.sensors["E1"]
-    assert east.weeks == 4 and east.usable_weeks == 1
+    assert east.blocks == 2 and east.usable_blocks == 1
     assert east.level_dbm == pytest.approx(levels.sensors["N1"].level_dbm, abs=1.0)  # type: ignore[arg-type]
     assert east.offset_db == 0.0 and east.state == "ready"
 
 
 def test_weeks_without_anybody_near_are_refused(calib_store: Store, learning: Settings) -> None:
-    """With a memory of the two empty weeks only, EAST has no usable week: learning, offset 0. Without the
-    span guard those weeks would read it as a sniffer 30 dB weak (clamped to CALIB_MIN_OFFSET_DB)."""
+    """With a memory of the empty fortnight only, EAST has no usable block: learning, offset 0. Without the
+    span guard that fortnight would read it as a sniffer 30 dB weak (clamped to CALIB_MIN_OFFSET_DB)."""
     short = learning.model_copy(update={"calib_history_days": 14})
     east = load_calibration(calib_store, short, WINDOW.start).sensors["E1"]
-    assert east.weeks == 2 and east.usable_weeks == 0 and east.state == "learning" and east.offset_db == 0.0
+    assert east.blocks == 1 and east.usable_blocks == 0 and east.state == "learning" and east.offset_db == 0.0
     unguarded = short.model_copy(update={"calib_min_span_db": 0.0})
     assert load_calibration(calib_store, unguarded, WINDOW.start).offset("E1") == learning.calib_min_offset_db
 
@@ -249,13 +249,13 @@ def test_the_same_night_intruder_is_found_at_a_weak_sensor(calib_store: Store, l
 
 def test_a_run_learns_the_levels_once(calib_store: Store, learning: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: Counter[str] = Counter()
-    real = calibration_module.sensor_weeks
+    real = calibration_module.sensor_blocks
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls["sensor_levels"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(calibration_module, "sensor_weeks", counted)
+    monkeypatch.setattr(calibration_module, "sensor_blocks", counted)
     assert context_module.load_calibration is calibration_module.load_calibration
     run = run_detection(calib_store, learning, hours=24, until=WINDOW.end, detectors=["night", "stationary"],
                         save=False)
