@@ -238,7 +238,7 @@ class Settings(BaseSettings):
     # sensor without a usable block is learning (offset 0).
     calib_min_devices: int = Field(default=20, ge=5)
     # The memory: a sensor's gain does not change with the season, who sits near it does. A year holds a
-    # site's holidays and terms (the lab captures: the room nearly empty from May to November 2023); blocks
+    # site's holidays and terms (the lab captures: most fortnights of 2023-05..11 without anybody near); blocks
     # without dwellers near the sensor are refused, and the best occupied block is kept through them.
     calib_history_days: int = Field(default=364, ge=7, le=3660)
     # One block of the memory: a fortnight, the former history (DETECT_HISTORY_DAYS). Shorter loses the
