@@ -286,3 +286,27 @@ def test_pinned_offsets_that_are_not_sensor_db_pairs_are_refused(learning: Setti
 def test_pinned_offsets_are_read_from_text(learning: Settings) -> None:
     parsed = Settings(**{**learning.model_dump(), "calib_sensor_offsets": " S1=-14, position_1 = 0 ,"})
     assert parsed.calib_sensor_offsets == {"S1": -14.0, "position_1": 0.0}
+
+
+def test_returning_judges_each_day_near_on_the_reference_scale(calib_store: Store, learning: Settings) -> None:
+    """Returning's day-by-day "near" (`_near_days`) picks each day's best sensor on corrected means: a
+    device at a desk beside the weak sniffer (-60 dBm on the reference scale, -74 raw) is near on every day
+    of the look-back with learning on, and near on none without it (-74 < RETURN_NEAR_RSSI_DBM -70)."""
+    from santiway_anomaly.detectors.stationary_common import Context
+    from santiway_anomaly.detectors.stationary_returning import _near_days
+
+    k = int(np.argmin(np.abs(DESKS - (-60.0))))
+    device = STAFF["south"][k]
+    days = [(T0 + d * DAY).date().isoformat() for d in range(7, 12)]  # Monday..Friday of the look-back
+
+    def judged(settings: Settings) -> Finding:
+        f = Finding(device, WINDOW.start, WINDOW.end, 3.0, 5.0, "returning", evidence={"days": days},
+                    device_id=device, folder="south")
+        ctx = Context(calib_store, settings.model_copy(update={"timezone": "UTC"}), WINDOW, {})
+        _near_days(ctx, [f], T0 + 7 * DAY, T0 + 12 * DAY)
+        return f
+
+    on = judged(learning)
+    assert on.evidence["days_near"] == len(days) and _factor(on, "near the spot") is None
+    off = judged(_off(learning))
+    assert off.evidence["days_near"] == 0 and _factor(off, "near the spot") == 0.0
