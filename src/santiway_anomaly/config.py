@@ -237,10 +237,13 @@ class Settings(BaseSettings):
     # Fewer dwellers in a block than this: the block is not used (a quantile of a handful is its maximum); a
     # sensor without a usable block is learning (offset 0).
     calib_min_devices: int = Field(default=20, ge=5)
-    # The memory: a sensor's gain does not change with the season, who sits near it does. A year holds a
-    # site's holidays and terms (the lab captures: most fortnights of 2023-05..11 without anybody near); blocks
-    # without dwellers near the sensor are refused, and the best occupied block is kept through them.
-    calib_history_days: int = Field(default=364, ge=7, le=3660)
+    # The memory: a sensor's gain is its hardware and mounting, not the season; who sits near it changes.
+    # Blocks without dwellers near the sensor are refused and the best occupied block is kept through them,
+    # for two years: a year of holidays and empty terms, and the same weeks of the next year. Measured on the
+    # lab captures (most fortnights of 2023-05..11 without anybody near): with 364 days the occupied
+    # fortnights of 2022-11 left the memory in 2023-11, the spring's (-59..-63 dBm) read the sniffer 7-12 dB
+    # weak, and 2023-11..12 gained 2 alarms (seen on 2023-07..12: not a clean check of this choice).
+    calib_history_days: int = Field(default=730, ge=7, le=3660)
     # One block of the memory: a fortnight, the former history (DETECT_HISTORY_DAYS). Shorter loses the
     # nearest dwellers of a weekly class: on the lab captures its students' laptops, 2-3 hours a week, are
     # heard >= CALIB_MIN_HOURS in a fortnight but not in a week, and weekly blocks read the occupied lab of
