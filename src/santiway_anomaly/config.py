@@ -222,21 +222,40 @@ class Settings(BaseSettings):
     # Per-sensor RSSI calibration (calibration.py, issue 16 point 1; docs/detectors.md "Sensor levels"):
     # real sniffers read one room 10-20 dB apart (model, antenna, mounting height, a wall), so each sensor's
     # level is learned from its own history and its readings are corrected by its offset before any fixed
-    # dBm cut. The level: CALIB_QUANTILE of the mean reading of the devices that dwell at the sensor (heard
-    # there in >= CALIB_MIN_HOURS distinct hours of the DETECT_HISTORY_DAYS before the window, each device
-    # at the sensor hearing it best): how strong the nearest twentieth of its regular occupants reads.
-    # Learning is off by default: on the lab captures (one real sniffer) the statistic read the sniffer as
-    # 20-30 dB weak in the months the room stood empty (its nearest dwellers were the neighbours behind the
-    # wall) and raised 22 alarms where 12 were raised without it, 2023; a level statistic cannot tell an empty
-    # room from a weak sniffer. On: the weak_sensors worlds regain their recall. Pinned offsets
+    # dBm cut. Block by block (CALIB_BLOCK_DAYS) over CALIB_HISTORY_DAYS: CALIB_QUANTILE of the mean reading of
+    # the devices that dwell at the sensor in the block (heard there in >= CALIB_MIN_HOURS distinct hours of
+    # it, each device at the sensor hearing it best); the sensor's level is the highest level of its usable
+    # blocks (enough dwellers, a level standing CALIB_MIN_SPAN_DB above the block's low tail). On by default: the
+    # weak_sensors worlds regain their recall, and the lab captures' empty months (nobody near the sniffer)
+    # no longer read as a weak sniffer (docs/detectors.md, measured figures). Pinned offsets
     # (CALIB_SENSOR_OFFSETS) apply either way: an operator who knows a sniffer reads weak says so.
-    calib_learn: bool = False
+    calib_learn: bool = True
     calib_quantile: float = Field(default=0.95, gt=0.5, lt=1)
     # ours: a person at a desk or a device on a shelf stays for hours; a rotating random MAC, a visitor or a
     # passer-by does not, and its reading says nothing about the sensor's level.
     calib_min_hours: int = Field(default=4, ge=1)
-    # Fewer dwellers than this: the sensor is learning (offset 0; a quantile of a handful is its maximum).
+    # Fewer dwellers in a block than this: the block is not used (a quantile of a handful is its maximum); a
+    # sensor without a usable block is learning (offset 0).
     calib_min_devices: int = Field(default=20, ge=5)
+    # The memory: a sensor's gain is its hardware and mounting, not the season; who sits near it changes.
+    # Blocks without dwellers near the sensor are refused and the best occupied block is kept through them,
+    # for two years: a year of holidays and empty terms, and the same weeks of the next year. Measured on the
+    # lab captures (most fortnights of 2023-05..11 without anybody near): with 364 days the occupied
+    # fortnights of 2022-11 left the memory in 2023-11, the spring's (-59..-63 dBm) read the sniffer 7-12 dB
+    # weak, and 2023-11..12 gained 2 alarms (seen on 2023-07..12: not a clean check of this choice).
+    calib_history_days: int = Field(default=730, ge=7, le=3660)
+    # One block of the memory: a fortnight, the former history (DETECT_HISTORY_DAYS). Shorter loses the
+    # nearest dwellers of a weekly class: on the lab captures its students' laptops, 2-3 hours a week, are
+    # heard >= CALIB_MIN_HOURS in a fortnight but not in a week, and weekly blocks read the occupied lab of
+    # 2022-11 6-10 dB weaker than fortnights do.
+    calib_block_days: int = Field(default=14, ge=1, le=365)
+    # A block's level must stand this far above its low tail (1 - CALIB_QUANTILE of the same dwellers' means)
+    # to count. Measured with fortnight blocks (docs/detectors.md "Sensor levels"): the worlds' sensors span
+    # 17.1-45 dB (weak ones 17.3-24.1: the gain moves near and far dwellers alike, down to the floor), the
+    # lab's occupied fortnights 20.4-36.5; the lab's fortnights with nobody near the sniffer (2023-05..11)
+    # 4.5-15.5, two at 17.4 and 17.9 that no span tells from a weak sensor's (the memory's highest level
+    # keeps such blocks from setting it while an occupied one is remembered).
+    calib_min_span_db: float = Field(default=15.0, ge=0, le=60)
     # The level of the sensors the fixed cuts were set for (NEAR_RSSI_DBM, NIGHT_FAR_RSSI_DBM, the occupancy
     # cuts): a phone at a desk 1-3 m from the sniffer reads -45..-55 dBm on a Pigtail/CYT-class sniffer. The
     # simulated worlds' sensors (no gain) read -52 dBm median, sd 1.9 dB, over 92 sensors of 9 families.

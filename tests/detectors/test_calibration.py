@@ -1,7 +1,9 @@
 """Per-sensor RSSI calibration (calibration.py; issue 16 point 1, issue 11) on a hand-built site with two
 folders alike in every way but their sniffers: NORTH's reads like the reference, SOUTH's reads every device
 14 dB weaker (another model, mounted high). The same planted lingering stranger and the same night intruder
-are found at both with learning on (CALIB_LEARN); without it the weak sensor's fixed dBm cuts miss them.
+are found at both with learning on (CALIB_LEARN, the default); without it the weak sensor's fixed dBm cuts
+miss them. EAST's sniffer reads like the reference, but its room stood empty for the last three weeks (only
+the neighbours behind its wall dwell there): it must not read as a weak sniffer.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ NEIGHBOUR = {"north": mac(0x5C, 1), "south": mac(0x5C, 2)}  # new, at night, beh
 LINGER_DBM = -57.0  # the planted lingerer's reading on the reference scale (NEAR_RSSI_DBM -65)
 INTRUDER_DBM = -73.0  # the intruder's (NIGHT_FAR_RSSI_DBM -80)
 NEIGHBOUR_DBM = -90.0  # beyond the wall on any sniffer
+EAST = {"sensor": "E1", "folder": "east", "lat": BASE_LAT, "lon": BASE_LON + 3000 * M_LAT}
+EAST_STAFF = [mac(0x5D, i) for i in range(len(DESKS))]  # at their desks in the week of days -14..-8 only
+EAST_NEIGHBOURS = [mac(0x5E, i) for i in range(len(DESKS))]  # behind the wall every weekday
+WALL = np.linspace(-92, -82, 25)  # the neighbours' readings: all far
 
 
 def build_world() -> World:
@@ -67,6 +73,14 @@ def build_world() -> World:
                 rssi=INTRUDER_DBM + gain, rssi_sd=2, every_s=120, **site)  # type: ignore[arg-type]
         w.track(NEIGHBOUR[folder], scored + timedelta(hours=2), scored + timedelta(hours=2, minutes=50),
                 rssi=NEIGHBOUR_DBM + gain, rssi_sd=2, every_s=120, **site)  # type: ignore[arg-type]
+    for d in range(-14, SCORED_DAY + 1):
+        if d % 7 >= 5:
+            continue
+        for dev, rssi in zip(EAST_NEIGHBOURS, WALL, strict=True):
+            w.daily(dev, range(d, d + 1), 9, 17, rssi=float(rssi), rssi_sd=3, every_s=600, **EAST)  # type: ignore[arg-type]
+        if d < -7:  # the room was in use three weeks before the scored day, then stood empty
+            for dev, rssi in zip(EAST_STAFF, DESKS, strict=True):
+                w.daily(dev, range(d, d + 1), 9, 17, rssi=float(rssi), rssi_sd=3, every_s=600, **EAST)  # type: ignore[arg-type]
     return w
 
 
@@ -83,14 +97,9 @@ def calib_store(shared_store):  # type: ignore[no-untyped-def]
     return store
 
 
-def _history(learning: Settings) -> tuple[Any, Any]:
-    end = WINDOW.start
-    return end - timedelta(days=learning.detect_history_days), end
-
-
 @pytest.fixture(scope="module")
 def levels(calib_store: Store, learning: Settings) -> Calibration:
-    return load_calibration(calib_store, learning, *_history(learning))
+    return load_calibration(calib_store, learning, WINDOW.start)
 
 
 def _off(learning: Settings) -> Settings:
@@ -113,6 +122,7 @@ def _factor(f: Finding, word: str) -> float | None:
 def test_a_sensor_like_the_reference_gets_no_offset(levels: Calibration, learning: Settings) -> None:
     north = levels.sensors["N1"]
     assert north.state == "ready" and north.dwellers == len(DESKS) + 1  # the 25 people and the access point
+    assert north.blocks == north.usable_blocks == 1  # the history's fortnight
     assert north.measured_db is not None and abs(north.measured_db) < learning.calib_tolerance_db
     assert north.offset_db == 0.0 and levels.offset("N1") == 0.0
     assert levels.correct(-70, "N1") == -70.0
@@ -136,12 +146,33 @@ def test_a_sensor_with_too_few_dwellers_is_learning(levels: Calibration, learnin
 
 
 def test_passers_by_and_visitors_do_not_count(calib_store: Store, learning: Settings) -> None:
-    """Only devices heard at the sensor in CALIB_MIN_HOURS distinct hours are its dwellers: the planted
-    devices of the scored day (in the window, not the history) and any short visit are not."""
-    longer = learning.model_copy(update={"calib_min_hours": 200})  # nobody but the access points
-    cal = load_calibration(calib_store, longer, *_history(learning))
+    """Only devices heard at the sensor in CALIB_MIN_HOURS distinct hours of a block are its dwellers in
+    that block: the planted devices of the scored day (in the window, not the history) and any short visit are not."""
+    longer = learning.model_copy(update={"calib_min_hours": 100})  # 80 h at a desk a fortnight: only the access points
+    cal = load_calibration(calib_store, longer, WINDOW.start)
     assert {s: v.dwellers for s, v in cal.sensors.items()} == {"N1": 1, "S1": 1, "A1": 1}
     assert all(v.state == "learning" for v in cal.sensors.values())
+
+
+def test_an_empty_room_does_not_read_as_a_weak_sniffer(levels: Calibration, learning: Settings) -> None:
+    """EAST's room was in use three weeks ago and has stood empty since: its last fortnight's dwellers are all
+    the neighbours behind the wall (-92..-82 dBm, a level 30 dB under the reference). The memory keeps the
+    level of the fortnight before, when the room was in use; the empty one, whose level stands only ~10 dB
+    above its own low tail, is not used."""
+    east = levels.sensors["E1"]
+    assert east.blocks == 2 and east.usable_blocks == 1
+    assert east.level_dbm == pytest.approx(levels.sensors["N1"].level_dbm, abs=1.0)  # type: ignore[arg-type]
+    assert east.offset_db == 0.0 and east.state == "ready"
+
+
+def test_weeks_without_anybody_near_are_refused(calib_store: Store, learning: Settings) -> None:
+    """With a memory of the empty fortnight only, EAST has no usable block: learning, offset 0. Without the
+    span guard that fortnight would read it as a sniffer 30 dB weak (clamped to CALIB_MIN_OFFSET_DB)."""
+    short = learning.model_copy(update={"calib_history_days": 14})
+    east = load_calibration(calib_store, short, WINDOW.start).sensors["E1"]
+    assert east.blocks == 1 and east.usable_blocks == 0 and east.state == "learning" and east.offset_db == 0.0
+    unguarded = short.model_copy(update={"calib_min_span_db": 0.0})
+    assert load_calibration(calib_store, unguarded, WINDOW.start).offset("E1") == learning.calib_min_offset_db
 
 
 def test_tolerance_and_clamp(learning: Settings) -> None:
@@ -155,13 +186,13 @@ def test_tolerance_and_clamp(learning: Settings) -> None:
 
 
 def test_off_means_no_offsets(calib_store: Store, learning: Settings) -> None:
-    assert load_calibration(calib_store, _off(learning), *_history(learning)).sensors == {}
+    assert load_calibration(calib_store, _off(learning), WINDOW.start).sensors == {}
 
 
-def test_learning_is_off_by_default_and_pins_apply_without_it(calib_store: Store, learning: Settings) -> None:
-    assert Settings.model_fields["calib_learn"].default is False
+def test_learning_is_on_by_default_and_pins_apply_without_it(calib_store: Store, learning: Settings) -> None:
+    assert Settings.model_fields["calib_learn"].default is True
     pinned = _off(learning).model_copy(update={"calib_sensor_offsets": {"S1": -14.0}})
-    cal = load_calibration(calib_store, pinned, *_history(pinned))
+    cal = load_calibration(calib_store, pinned, WINDOW.start)
     assert {k: (v.offset_db, v.state) for k, v in cal.sensors.items()} == {"S1": (-14.0, "pinned")}
 
 
@@ -218,13 +249,13 @@ def test_the_same_night_intruder_is_found_at_a_weak_sensor(calib_store: Store, l
 
 def test_a_run_learns_the_levels_once(calib_store: Store, learning: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: Counter[str] = Counter()
-    real = calibration_module.sensor_levels
+    real = calibration_module.sensor_blocks
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls["sensor_levels"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(calibration_module, "sensor_levels", counted)
+    monkeypatch.setattr(calibration_module, "sensor_blocks", counted)
     assert context_module.load_calibration is calibration_module.load_calibration
     run = run_detection(calib_store, learning, hours=24, until=WINDOW.end, detectors=["night", "stationary"],
                         save=False)
@@ -238,7 +269,7 @@ def test_an_operator_pins_a_sensor(calib_store: Store, learning: Settings) -> No
     """CALIB_SENSOR_OFFSETS replaces the learned offset: pinned at 0, the weak sensor is judged on the fixed
     cuts again (its stranger reads "not near"); a pinned sensor with no data is listed all the same."""
     pinned = learning.model_copy(update={"calib_sensor_offsets": {"S1": 0.0, "N1": -3.0, "X9": -7.0}})
-    cal = load_calibration(calib_store, pinned, *_history(learning))
+    cal = load_calibration(calib_store, pinned, WINDOW.start)
     assert cal.sensors["S1"].state == "pinned" and cal.offset("S1") == 0.0
     assert cal.sensors["S1"].measured_db is not None and cal.sensors["S1"].measured_db < -10  # still shown
     assert cal.offset("N1") == -3.0 and cal.offset("X9") == -7.0 and cal.sensors["X9"].dwellers == 0
@@ -255,3 +286,27 @@ def test_pinned_offsets_that_are_not_sensor_db_pairs_are_refused(learning: Setti
 def test_pinned_offsets_are_read_from_text(learning: Settings) -> None:
     parsed = Settings(**{**learning.model_dump(), "calib_sensor_offsets": " S1=-14, position_1 = 0 ,"})
     assert parsed.calib_sensor_offsets == {"S1": -14.0, "position_1": 0.0}
+
+
+def test_returning_judges_each_day_near_on_the_reference_scale(calib_store: Store, learning: Settings) -> None:
+    """Returning's day-by-day "near" (`_near_days`) picks each day's best sensor on corrected means: a
+    device at a desk beside the weak sniffer (-60 dBm on the reference scale, -74 raw) is near on every day
+    of the look-back with learning on, and near on none without it (-74 < RETURN_NEAR_RSSI_DBM -70)."""
+    from santiway_anomaly.detectors.stationary_common import Context
+    from santiway_anomaly.detectors.stationary_returning import _near_days
+
+    k = int(np.argmin(np.abs(DESKS - (-60.0))))
+    device = STAFF["south"][k]
+    days = [(T0 + d * DAY).date().isoformat() for d in range(7, 12)]  # Monday..Friday of the look-back
+
+    def judged(settings: Settings) -> Finding:
+        f = Finding(device, WINDOW.start, WINDOW.end, 3.0, 5.0, "returning", evidence={"days": days},
+                    device_id=device, folder="south")
+        ctx = Context(calib_store, settings.model_copy(update={"timezone": "UTC"}), WINDOW, {})
+        _near_days(ctx, [f], T0 + 7 * DAY, T0 + 12 * DAY)
+        return f
+
+    on = judged(learning)
+    assert on.evidence["days_near"] == len(days) and _factor(on, "near the spot") is None
+    off = judged(_off(learning))
+    assert off.evidence["days_near"] == 0 and _factor(off, "near the spot") == 0.0

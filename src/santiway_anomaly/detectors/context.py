@@ -10,8 +10,8 @@ runs: the data may have changed.
   store once (`CoverageReader`).
 - The density detector's spike hours of the window: the stationary detector's crowd evidence is the
   density detector's own answer, never a second density run.
-- The sensors' levels (calibration.py): each sensor's RSSI offset, learned once per run over the history
-  before the window (DETECT_HISTORY_DAYS), for every detector that compares a reading with a fixed dBm cut.
+- The sensors' levels (calibration.py): each sensor's RSSI offset, learned once per run over its long memory
+  before the window (CALIB_HISTORY_DAYS), for every detector that compares a reading with a fixed dBm cut.
 - Fixture verdicts (storage/queries/known.py `learn_fixtures`): night, stationary and ml each ask about their
   own suspects over the same history; a device's verdict depends on its own hours only, so each device is
   learned once per run and the answer shared.
@@ -20,7 +20,7 @@ runs: the data may have changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 
@@ -42,7 +42,7 @@ class DetectionContext:
         self.settings = settings
         self._coverage = CoverageReader(store, settings)
         self._spikes: dict[Span, SpikeHours] = {}
-        self._calibration: dict[Span, Calibration] = {}
+        self._calibration: dict[datetime, Calibration] = {}
         # (before, id of `listening`) -> (that listening frame, devices asked, their fixture verdicts)
         self._fixtures: dict[tuple[datetime, int], tuple[pd.DataFrame, set[str], dict[str, dict[str, float]]]] = {}
 
@@ -59,13 +59,12 @@ class DetectionContext:
         return self._coverage.coverage(start, end)
 
     def calibration(self, window_start: datetime) -> Calibration:
-        """The sensors' levels learned over the DETECT_HISTORY_DAYS before a window starting at `window_start`
-        (the detectors' own history), read once per run."""
+        """The sensors' levels learned over the CALIB_HISTORY_DAYS before a window starting at `window_start`,
+        read once per run."""
         end = floor_hour(window_start)
-        span = (end - timedelta(days=self.settings.detect_history_days), end)
-        if span not in self._calibration:
-            self._calibration[span] = load_calibration(self.store, self.settings, *span)
-        return self._calibration[span]
+        if end not in self._calibration:
+            self._calibration[end] = load_calibration(self.store, self.settings, end)
+        return self._calibration[end]
 
     def spike_hours(self, start: datetime, end: datetime) -> SpikeHours | None:
         """The density detector's spike hours of the window [start, end), when it ran over it in this run."""

@@ -173,8 +173,10 @@ def _near_days(ctx: Context, live: list[Finding], start: datetime, end: datetime
         return
     df = ctx.store.query_df(sql.DAY_BEST_RSSI, {"ids": [f.device_id for f in live], "start": start, "end": end,
                                                 "tz": s.timezone})
+    if len(df):  # the sensor hearing it best that day, on the reference scale (calibration.py)
+        df = best_sensor(df, ctx.shared.calibration(ctx.window.start), by=("device_id", "day"))
     best = {(str(d), as_date(day).isoformat()): float(m) + s.return_near_day_z * _finite(se)
-            for d, day, m, se in zip(df["device_id"], df["day"], df["best"], df["best_se"], strict=True)} \
+            for d, day, m, se in zip(df["device_id"], df["day"], df["m_cal"], df["se"], strict=True)} \
         if len(df) else {}
     levels = (float(s.return_days_alarm), float(s.return_days_warning), float(s.return_days_critical))
     for f in live:

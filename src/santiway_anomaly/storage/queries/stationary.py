@@ -213,22 +213,18 @@ FROM
 GROUP BY device_id, sensor
 """
 
-# Per returning candidate per local day (the days of RETURNING's day_list): the mean RSSI at the sensor that
-# heard it best that day (sensors with >= 3 readings that day). "Near the spot" is judged day by day: a day
-# heard only at the edge of range is a pass-by, not a day at the spot, whatever the mean over the week.
+# Per returning candidate per local day (the days of RETURNING's day_list) per sensor: the readings `n`,
+# their mean `m` and its standard error `se`; the caller picks the sensor hearing it best that day on the
+# reference scale (calibration.best_sensor, sensors with >= 3 readings that day). "Near the spot" is judged
+# day by day: a day heard only at the edge of range is a pass-by, not a day at the spot, whatever the mean
+# over the week.
 DAY_BEST_RSSI = """
-SELECT device_id, day, max(m) AS best, argMax(se, m) AS best_se
-FROM
-(
-    SELECT device_id, toDate(ts, {tz:String}) AS day, sensor_id, avg(toFloat64(rssi)) AS m, count() AS c,
-           stddevSamp(toFloat64(rssi)) / sqrt(c) AS se
-    FROM santi.way_data
-    WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
-      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-    GROUP BY device_id, day, sensor_id
-    HAVING c >= 3
-)
-GROUP BY device_id, day
+SELECT device_id, toDate(ts, {tz:String}) AS day, toString(sensor_id) AS sensor, count() AS n,
+       avg(toFloat64(rssi)) AS m, stddevSamp(toFloat64(rssi)) / sqrt(n) AS se
+FROM santi.way_data
+WHERE device_id IN (SELECT arrayJoin({ids:Array(String)}))
+  AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+GROUP BY device_id, day, sensor_id
 """
 
 # The folder's usual dwell: runs of consecutive hours (a device's hours in one folder, split where an
